@@ -1,0 +1,73 @@
+// Atari game names. The ids are ale-py 0.12.1's ROM ids (`ale_py.roms.get_all_rom_ids()`); a test checks this list
+// against the installed ale-py, so it cannot drift. Keeping it here lets the CLI reject a bad name at once,
+// before any process is started.
+
+export const ALE_ROM_IDS: readonly string[] = Object.freeze([
+  'adventure', 'air_raid', 'alien', 'amidar', 'assault', 'asterix', 'asteroids', 'atlantis2', 'atlantis',
+  'backgammon', 'bank_heist', 'basic_math', 'battle_zone', 'beam_rider', 'berzerk', 'blackjack', 'bowling', 'boxing',
+  'breakout', 'carnival', 'casino', 'centipede', 'chopper_command', 'combat', 'crazy_climber', 'crossbow',
+  'darkchambers', 'defender', 'demon_attack', 'donkey_kong', 'double_dunk', 'earthworld', 'elevator_action', 'enduro',
+  'entombed', 'et', 'fishing_derby', 'flag_capture', 'freeway', 'frogger', 'frostbite', 'galaxian', 'gopher',
+  'gravitar', 'hangman', 'haunted_house', 'hero', 'human_cannonball', 'ice_hockey', 'jamesbond', 'journey_escape',
+  'joust', 'kaboom', 'kangaroo', 'keystone_kapers', 'king_kong', 'klax', 'koolaid', 'krull', 'kung_fu_master',
+  'laser_gates', 'lost_luggage', 'mario_bros', 'maze_craze', 'miniature_golf', 'montezuma_revenge', 'mr_do',
+  'ms_pacman', 'name_this_game', 'othello', 'pacman', 'phoenix', 'pitfall2', 'pitfall', 'pong', 'pooyan',
+  'private_eye', 'qbert', 'riverraid', 'road_runner', 'robotank', 'seaquest', 'sir_lancelot', 'skiing', 'solaris',
+  'space_invaders', 'space_war', 'star_gunner', 'superman', 'surround', 'tennis', 'tetris', 'tic_tac_toe_3d',
+  'time_pilot', 'trondead', 'turmoil', 'tutankham', 'up_n_down', 'venture', 'video_checkers', 'video_chess',
+  'video_cube', 'video_pinball', 'warlords', 'wizard_of_wor', 'word_zapper', 'yars_revenge', 'zaxxon',
+]);
+
+export class UnknownGameError extends Error {
+  constructor(readonly requested: string, readonly suggestions: string[]) {
+    const hint = suggestions.length ? ` Did you mean ${suggestions.map(displayName).join(', ')}?` : '';
+    super(`Unknown Atari game "${requested}".${hint} List all ${ALE_ROM_IDS.length} games with: npm run atari -- --list-games`);
+    this.name = 'UnknownGameError';
+  }
+}
+
+/** 'SpaceInvaders', 'space_invaders', 'space-invaders' and 'spaceinvaders' all name the same game. */
+function canonical(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
+
+const ROM_BY_CANONICAL = new Map(ALE_ROM_IDS.map((id) => [canonical(id), id]));
+
+/** The ROM id for a user-given game name, or an UnknownGameError listing the closest names. */
+export function resolveGame(name: string): string {
+  const id = ROM_BY_CANONICAL.get(canonical(name));
+  if (id) return id;
+  throw new UnknownGameError(name, closestGames(name, 3));
+}
+
+/** 'space_invaders' -> 'SpaceInvaders' (the spelling of papers and Dopamine's configs). */
+export function displayName(romId: string): string {
+  return romId.split('_').map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join('');
+}
+
+export function closestGames(name: string, count: number): string[] {
+  const wanted = canonical(name);
+  return ALE_ROM_IDS
+    .map((id) => {
+      const key = canonical(id);
+      // A prefix match ('space' -> SpaceInvaders, SpaceWar) counts as close whatever its edit distance.
+      const distance = key.startsWith(wanted) && wanted.length >= 3 ? 0 : editDistance(wanted, key);
+      return { id, distance };
+    })
+    .filter(({ distance, id }) => distance <= Math.max(2, Math.floor(canonical(id).length / 3)))
+    .sort((a, b) => a.distance - b.distance || a.id.localeCompare(b.id))
+    .slice(0, count)
+    .map(({ id }) => id);
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}

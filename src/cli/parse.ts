@@ -1,0 +1,49 @@
+// Value parsers shared by every command line of the harness. Each throws InvalidArgumentError with what was wrong
+// and what was expected, which commander prints as "error: option '--x <n>' argument 'y' is invalid. <reason>".
+import { InvalidArgumentError } from 'commander';
+
+export function parseNonNegativeInteger(value: string): number {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) {
+    throw new InvalidArgumentError(`Expected a whole number >= 0, got "${value}".`);
+  }
+  return n;
+}
+
+export function parsePositiveInteger(value: string): number {
+  const n = parseNonNegativeInteger(value);
+  if (n < 1) throw new InvalidArgumentError(`Expected a whole number >= 1, got "${value}".`);
+  return n;
+}
+
+export function parseNonNegativeNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) {
+    throw new InvalidArgumentError(`Expected a finite number >= 0 (e.g. 1e-4), got "${value}".`);
+  }
+  return n;
+}
+
+export function parsePositiveNumber(value: string): number {
+  const n = parseNonNegativeNumber(value);
+  if (n === 0) throw new InvalidArgumentError(`Expected a number > 0, got "${value}".`);
+  return n;
+}
+
+/** A comma-separated list, each item parsed by `item`; empty items and an empty list are errors. */
+export function parseList<T>(item: (value: string) => T): (value: string) => T[] {
+  return (value: string) => {
+    const parts = value.split(',').map((part) => part.trim());
+    if (parts.some((part) => part === '')) {
+      throw new InvalidArgumentError(`Expected a comma-separated list without empty items, got "${value}".`);
+    }
+    return parts.map(item);
+  };
+}
+
+export function parseChoice<T extends string>(choices: readonly T[], what: string): (value: string) => T {
+  return (value: string) => {
+    if ((choices as readonly string[]).includes(value)) return value as T;
+    throw new InvalidArgumentError(`Unknown ${what} "${value}". Valid: ${choices.join(', ')}.`);
+  };
+}
