@@ -228,7 +228,7 @@ function tryOfficialDownload() {
   const ok = result.status === 0 && fs.existsSync(binaryPath()) && smokeTestBinding().status === 0;
   if (!ok) {
     const reason = /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT/.exec(result.output)?.[0] ?? `exit ${result.status}`;
-    info(`tfjs-node's download did not work here (${reason}); using a local TensorFlow C library instead.`);
+    doing(`tfjs-node's download did not work here (${reason}); using a local TensorFlow C library instead.`);
     fs.rmSync(path.join(TFJS_DIR, 'deps'), { recursive: true, force: true });
     fs.rmSync(binaryPath(), { force: true });
   }
