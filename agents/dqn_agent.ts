@@ -1,0 +1,225 @@
+// The DQN agent, with Dopamine's interface: beginEpisode(frame) -> action, step(reward, frame) -> action,
+// endEpisode(reward, terminal). It owns the online and target networks, the replay memory, ε-greedy and the
+// optimizer; the runner owns the loop and the environment. Faithful to Dopamine's DQNAgent: training-step counting
+// (begin_episode and step both count), learning once the replay holds more than minReplayHistory transitions,
+// one gradient step every updatePeriodSteps, target sync every targetUpdatePeriodSteps, rewards clipped for
+// learning only, zero-padded frame stacks at episode start.
+import seedrandom from 'seedrandom';
+import * as tf from '../src/tf.ts';
+import { createOptimizer, type OptimizerOptions, type WeightDecayOptimizer } from '../src/optim/index.ts';
+import { linearlyDecayingEpsilon } from './epsilon.ts';
+import { QNetwork, type ConvPadding } from './network.ts';
+import { ReplayMemory, type ReplayBatch } from './replay.ts';
+
+export interface DqnHyperparameters {
+  gamma: number;
+  /** Learning starts once the replay memory holds more than this many transitions. */
+  minReplayHistory: number;
+  /** Agent steps per gradient step. */
+  updatePeriodSteps: number;
+  /** Agent steps between copies of the online network into the target network. */
+  targetUpdatePeriodSteps: number;
+  epsilonTrain: number;
+  epsilonEval: number;
+  /** Agent steps over which ε falls from 1 to epsilonTrain, after the warm-up. */
+  epsilonDecayPeriodSteps: number;
+  batchSize: number;
+  replayCapacityTransitions: number;
+  loss: 'huber' | 'mse';
+  /** Rewards are clipped to [-rewardClip, rewardClip] for learning (logged returns stay raw); 0 turns it off. */
+  rewardClip: number;
+  padding: ConvPadding;
+  optimizer: { name: string } & OptimizerOptions;
+}
+
+export interface DqnAgentOptions {
+  numActions: number;
+  hyperparameters: DqnHyperparameters;
+  seed: number;
+  /** Frames per replay chunk; tests use small chunks. */
+  replayChunkFrames?: number;
+  screenSize?: number;
+}
+
+/** A loss or a weight became NaN or infinite: the run cannot continue. */
+export class DivergenceError extends Error {
+  constructor(readonly trainingStep: number, what: string) {
+    super(`DQN diverged at training step ${trainingStep}: ${what}`);
+    this.name = 'DivergenceError';
+  }
+}
+
+const STACK = 4;
+
+export class DqnAgent {
+  readonly online: QNetwork;
+  readonly target: QNetwork;
+  readonly optimizer: WeightDecayOptimizer;
+  readonly replay: ReplayMemory;
+  readonly hp: DqnHyperparameters;
+  readonly numActions: number;
+  evalMode = false;
+  /** Dopamine's training_steps: counts agent steps in training mode, including each beginEpisode. */
+  trainingSteps = 0;
+  /** Gradient steps taken so far. */
+  updates = 0;
+  private readonly frameBytes: number;
+  private readonly stateStack: Uint8Array;
+  private lastObservation: Uint8Array;
+  private observation: Uint8Array;
+  private action = 0;
+  private actRandom: seedrandom.PRNG;
+  private sampleRandom: seedrandom.PRNG;
+  private readonly batchFloats: Float32Array;
+  private readonly nextBatchFloats: Float32Array;
+  private lossSum = 0;
+  private lossCount = 0;
+
+  constructor(options: DqnAgentOptions) {
+    this.hp = options.hyperparameters;
+    this.numActions = options.numActions;
+    const screen = options.screenSize ?? 84;
+    this.frameBytes = screen * screen;
+    const netOptions = { numActions: options.numActions, padding: this.hp.padding, seed: options.seed, screenSize: screen };
+    this.online = new QNetwork(netOptions, 'online');
+    this.target = new QNetwork(netOptions, 'target');
+    this.target.copyFrom(this.online);
+    const { name, ...optimizerOptions } = this.hp.optimizer;
+    this.optimizer = createOptimizer(name, optimizerOptions);
+    this.replay = new ReplayMemory({
+      capacityTransitions: this.hp.replayCapacityTransitions, frameHeight: screen, frameWidth: screen,
+      ...(options.replayChunkFrames ? { chunkFrames: options.replayChunkFrames } : {}),
+    });
+    this.stateStack = new Uint8Array(STACK * this.frameBytes);
+    this.observation = new Uint8Array(this.frameBytes);
+    this.lastObservation = new Uint8Array(this.frameBytes);
+    // Separate generators, so acting and sampling draw the same numbers whatever the other does.
+    this.actRandom = seedrandom(`dqn-act-${options.seed}`, { state: true });
+    this.sampleRandom = seedrandom(`dqn-replay-${options.seed}`, { state: true });
+    this.batchFloats = new Float32Array(this.hp.batchSize * STACK * this.frameBytes);
+    this.nextBatchFloats = new Float32Array(this.hp.batchSize * STACK * this.frameBytes);
+  }
+
+  get epsilon(): number {
+    if (this.evalMode) return this.hp.epsilonEval;
+    return linearlyDecayingEpsilon(this.hp.epsilonDecayPeriodSteps, this.trainingSteps, this.hp.minReplayHistory, this.hp.epsilonTrain);
+  }
+
+  beginEpisode(frame: Uint8Array): number {
+    this.stateStack.fill(0);
+    this.recordObservation(frame);
+    if (!this.evalMode) this.trainStep();
+    this.action = this.selectAction();
+    return this.action;
+  }
+
+  step(reward: number, frame: Uint8Array): number {
+    [this.lastObservation, this.observation] = [this.observation, this.lastObservation];
+    this.recordObservation(frame);
+    if (!this.evalMode) {
+      this.replay.add(this.lastObservation, this.action, this.clip(reward), false, false);
+      this.trainStep();
+    }
+    this.action = this.selectAction();
+    return this.action;
+  }
+
+  /** `terminal`: the game ended (no bootstrap); false for a time-limit truncation. */
+  endEpisode(reward: number, terminal: boolean): void {
+    if (!this.evalMode) this.replay.add(this.observation, this.action, this.clip(reward), terminal, true);
+  }
+
+  /** Mean training loss since the last call (null if no gradient step was taken). */
+  takeLossMean(): number | null {
+    const mean = this.lossCount ? this.lossSum / this.lossCount : null;
+    this.lossSum = 0;
+    this.lossCount = 0;
+    return mean;
+  }
+
+  /** Greedy actions for several planar [n, 4, H, W] states in one forward pass (batched evaluation). */
+  greedyActions(states: Uint8Array, count: number): Int32Array {
+    return tf.tidy(() => {
+      const input = tf.tensor4d(new Float32Array(states), [count, STACK, Math.sqrt(this.frameBytes), Math.sqrt(this.frameBytes)]);
+      return this.online.apply(input).argMax(1).dataSync() as Int32Array;
+    });
+  }
+
+  /** ε-greedy over a batch of states, with this agent's generator (evaluation with several environments). */
+  actEpsilonGreedy(states: Uint8Array, count: number, epsilon: number): Int32Array {
+    const greedy = this.greedyActions(states, count);
+    for (let k = 0; k < count; k++) {
+      if (this.actRandom() <= epsilon) greedy[k] = Math.floor(this.actRandom() * this.numActions);
+    }
+    return greedy;
+  }
+
+  /** Throws DivergenceError if any online weight is NaN or infinite. */
+  checkWeightsFinite(): void {
+    const finite = tf.tidy(() => tf.stack(this.online.variables.map((v) => tf.all(tf.isFinite(v)))).all().dataSync()[0]);
+    if (!finite) throw new DivergenceError(this.trainingSteps, 'a network weight is not finite');
+  }
+
+  private clip(reward: number): number {
+    const c = this.hp.rewardClip;
+    return c > 0 ? Math.min(Math.max(reward, -c), c) : reward;
+  }
+
+  private recordObservation(frame: Uint8Array): void {
+    this.observation.set(frame);
+    this.stateStack.copyWithin(0, this.frameBytes);
+    this.stateStack.set(frame, (STACK - 1) * this.frameBytes);
+  }
+
+  private selectAction(): number {
+    if (this.actRandom() <= this.epsilon) return Math.floor(this.actRandom() * this.numActions);
+    return this.greedyActions(this.stateStack, 1)[0];
+  }
+
+  private trainStep(): void {
+    if (this.replay.addedTransitions > this.hp.minReplayHistory) {
+      if (this.trainingSteps % this.hp.updatePeriodSteps === 0) this.learn();
+      if (this.trainingSteps % this.hp.targetUpdatePeriodSteps === 0) this.target.copyFrom(this.online);
+    }
+    this.trainingSteps += 1;
+  }
+
+  /** One gradient step on a uniformly sampled batch (Dopamine's _build_train_op). */
+  learn(): number {
+    const batch = this.replay.sample(this.hp.batchSize, this.sampleRandom);
+    const loss = this.gradientStep(batch);
+    if (!Number.isFinite(loss)) throw new DivergenceError(this.trainingSteps, `the loss is ${loss}`);
+    this.lossSum += loss;
+    this.lossCount += 1;
+    this.updates += 1;
+    return loss;
+  }
+
+  private gradientStep(batch: ReplayBatch): number {
+    const n = batch.batchSize;
+    const side = Math.sqrt(this.frameBytes);
+    this.batchFloats.set(batch.states);
+    this.nextBatchFloats.set(batch.nextStates);
+    return tf.tidy(() => {
+      const states = tf.tensor4d(this.batchFloats, [n, STACK, side, side]);
+      const nextStates = tf.tensor4d(this.nextBatchFloats, [n, STACK, side, side]);
+      const rewards = tf.tensor1d(batch.rewards);
+      const notTerminal = tf.sub(1, tf.tensor1d(batch.terminals));
+      // Bellman target from the target network; no gradient flows into it.
+      const targets = rewards.add(this.target.apply(nextStates).max(1).mul(notTerminal).mul(this.hp.gamma));
+      const actionMask = tf.oneHot(tf.tensor1d(batch.actions, 'int32'), this.numActions);
+      const cost = this.optimizer.minimize(() => {
+        const chosen = this.online.apply(states).mul(actionMask).sum(1);
+        const error = targets.sub(chosen);
+        return (this.hp.loss === 'huber' ? tf.losses.huberLoss(targets, chosen, undefined, 1.0) : error.square().mean()) as tf.Scalar;
+      }, true, this.online.variables);
+      return cost!.dataSync()[0];
+    });
+  }
+
+  dispose(): void {
+    this.online.dispose();
+    this.target.dispose();
+    this.optimizer.dispose();
+  }
+}

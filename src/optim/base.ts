@@ -1,0 +1,484 @@
+/**
+ * WeightDecayOptimizer: the tf.Optimizer subclass every scheme derives from. It owns what the schemes share —
+ * options, the λ schedule, the decay filter, L2 and decoupled decay, lazily created (non-trainable) slots,
+ * getWeights/setWeights, serialization and diagnostics — while each family (Adam, SGD, RMSprop) supplies its slots
+ * and its step. All update math of one applyGradients call runs inside one tf.tidy; weights change in place with
+ * assign.
+ */
+import * as tf from '@tensorflow/tfjs-node';
+
+import {
+  checkDecoupledCoefficient,
+  decoupledCoefficient,
+  resolveOptions,
+  SCHEMES,
+  type ResolvedOptions,
+} from './options.ts';
+import { decayMultiplier } from './schedule.ts';
+import { fiveQuantiles, median, SampleBuffer, sumSquares } from './stats.ts';
+import type {
+  DecayKind,
+  OptimizerDiagnostics,
+  OptimizerFamily,
+  OptimizerName,
+  OptimizerOptions,
+} from './types.ts';
+
+/**
+ * Returns `result` after disposing the temporaries. The update math frees every full-size intermediate as soon as it
+ * is dead instead of leaving it to the enclosing tf.tidy: TensorFlow's allocator can then reuse the buffer, which
+ * about halves the cost of a chain of element-wise ops on a large tensor (measured on the Nature CNN's 1.6M-weight
+ * dense kernel: 12 chained multiplications take 23 ms kept alive, 12 ms freed as they go).
+ */
+export function free<T extends tf.Tensor>(result: T, ...temporaries: tf.Tensor[]): T {
+  for (const t of temporaries) t.dispose();
+  return result;
+}
+
+/** tfjs's NamedTensor (not re-exported by tfjs-node). */
+export interface NamedTensor {
+  name: string;
+  tensor: tf.Tensor;
+}
+
+/** One slot (optimizer buffer) of a variable: its name suffix and its initial value. */
+export interface SlotSpec {
+  name: string;
+  init: number;
+}
+
+/** Per-variable optimizer state. */
+export interface VariableState {
+  /** Whether λ applies to this variable (scheme decays and the decay filter selects it). */
+  readonly decays: boolean;
+  readonly slots: Map<string, tf.Variable>;
+  /** trackLastStep: the last gradient and the weights before the last step (zero-copy references). */
+  lastGrad: tf.Tensor | null;
+  lastWeight: tf.Tensor | null;
+}
+
+/** Numbers that describe one step, computed before any tensor work. */
+export interface StepInfo {
+  /** k: steps taken before this one. */
+  stepIndex: number;
+  /** t = k + 1, the (1-based) step number used for bias correction. */
+  t: number;
+  /** s_k, the schedule multiplier. */
+  multiplier: number;
+  /** α·η_t, the step size of the gradient update. */
+  stepSize: number;
+  /** λ_t = λ·s_k fed as WD signal (l2: added to the gradient; separated: d = λ_t·w); 0 for none/decoupled. */
+  l2Lambda: number;
+  /** Decoupled schemes: (1 − c)^{s_k}, with c from the decoupled convention; 1 otherwise. */
+  decayFactor: number;
+}
+
+/** Where the diagnostics find the WD share of the first moment. */
+export type MomentSplit = {
+  /** Slot holding the WD part, in units of m after multiplying by wdScale. */
+  wd: string;
+  wdScale: number;
+  /** l2-split: slot holding m = m_grad + m_wd; separate: slot holding m_grad (times totalScale). */
+  total: string;
+  totalScale: number;
+  mode: 'l2-split' | 'separate';
+} | null;
+
+export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
+  readonly scheme: OptimizerName;
+  readonly family: OptimizerFamily;
+  readonly decay: DecayKind;
+  protected readonly opts: ResolvedOptions;
+  /** Variable name → state, in the order the variables were first seen. */
+  private readonly states = new Map<string, VariableState>();
+  private lastMultiplier: number | null = null;
+
+  protected constructor(scheme: OptimizerName, options: OptimizerOptions) {
+    super();
+    this.scheme = scheme;
+    this.family = SCHEMES[scheme].family;
+    this.decay = SCHEMES[scheme].decay;
+    this.opts = resolveOptions(scheme, options);
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // What a family provides
+
+  /** Every slot name this family can have, in getWeights order. */
+  protected abstract slotOrder(): readonly string[];
+  /** The slots one variable needs. */
+  protected abstract slotSpecs(decays: boolean): SlotSpec[];
+  /** Scalars shared by all variables in one step (created inside the step's tidy). */
+  protected abstract prepareStep(info: StepInfo): S;
+  /**
+   * The step Δ for one variable: the new weights are w − Δ (or w·(1 − c)^{s} − Δ for decoupled schemes). `g` is the
+   * effective gradient (∇ℓ + λ_t·w for L2 schemes); `wd` is the scalar λ_t when the variable takes a WD signal this
+   * step (l2 and separated schemes), else null. Updates the slots with assign.
+   */
+  protected abstract computeStep(
+    w: tf.Variable,
+    g: tf.Tensor,
+    slots: Map<string, tf.Variable>,
+    decays: boolean,
+    wd: tf.Scalar | null,
+    scalars: S,
+  ): tf.Tensor;
+  /** The first-moment slot for log10(|m|/|w|) and the factor that turns it into m, or null. */
+  protected abstract firstMomentSlot(): { slot: string; scale: number } | null;
+  /** Where the WD part of the first moment lives, or null. */
+  protected momentSplit(): MomentSplit {
+    return null;
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // Options
+
+  get learningRate(): number {
+    return this.opts.learningRate;
+  }
+
+  get weightDecay(): number {
+    return this.opts.weightDecay;
+  }
+
+  get scheduleMultiplier(): number {
+    return this.opts.scheduleMultiplier;
+  }
+
+  /** A copy of the resolved options (defaults filled in). */
+  get options(): Readonly<ResolvedOptions> {
+    return { ...this.opts };
+  }
+
+  setLearningRate(learningRate: number): void {
+    const next = resolveOptions(this.scheme, { ...this.getConfig(), learningRate } as unknown as OptimizerOptions);
+    this.opts.learningRate = next.learningRate;
+  }
+
+  /** Sets η_t (Loshchilov & Hutter's schedule multiplier), e.g. from a learning-rate schedule. */
+  setScheduleMultiplier(eta: number): void {
+    if (typeof eta !== 'number' || !Number.isFinite(eta) || eta < 0) {
+      throw new Error(`${this.scheme}: scheduleMultiplier must be a finite number >= 0, got ${String(eta)}`);
+    }
+    if (this.decay === 'decoupled') checkDecoupledCoefficient(this.scheme, { ...this.opts, scheduleMultiplier: eta });
+    this.opts.scheduleMultiplier = eta;
+  }
+
+  /** The numbers of step k (0-based); pure function of k and the options. */
+  stepInfo(stepIndex: number): StepInfo {
+    const o = this.opts;
+    const multiplier = this.decay === 'none' ? 0 : decayMultiplier(o.schedule, stepIndex);
+    const stepSize = o.learningRate * o.scheduleMultiplier;
+    let l2Lambda = 0;
+    let decayFactor = 1;
+    if (this.decay === 'l2' || this.decay === 'separated') {
+      l2Lambda = o.weightDecay * multiplier;
+    } else if (this.decay === 'decoupled' && multiplier > 0) {
+      const c = decoupledCoefficient(o.decoupledConvention, o.learningRate, o.scheduleMultiplier, o.weightDecay);
+      decayFactor = multiplier === 1 ? 1 - c : Math.pow(1 - c, multiplier);
+    }
+    return { stepIndex, t: stepIndex + 1, multiplier, stepSize, l2Lambda, decayFactor };
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // The update
+
+  override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
+    const entries = Array.isArray(variableGradients)
+      ? variableGradients.map((v) => ({ name: v.name, grad: v.tensor }))
+      : Object.keys(variableGradients).map((name) => ({ name, grad: variableGradients[name] }));
+    const registered = tf.engine().registeredVariables;
+    const work: { variable: tf.Variable; grad: tf.Tensor; state: VariableState }[] = [];
+    for (const { name, grad } of entries) {
+      if (grad == null) continue;
+      const variable = registered[name];
+      if (variable === undefined) throw new Error(`${this.scheme}: no registered variable named '${name}'`);
+      if (!tf.util.arraysEqual(variable.shape, grad.shape)) {
+        throw new Error(`${this.scheme}: gradient of '${name}' has shape [${grad.shape}], variable [${variable.shape}]`);
+      }
+      if (grad.dtype !== 'float32' || variable.dtype !== 'float32') {
+        throw new Error(`${this.scheme}: '${name}' and its gradient must be float32`);
+      }
+      work.push({ variable, grad, state: this.ensureState(name, variable) });
+    }
+    const info = this.stepInfo(this.iterations);
+    const track = this.opts.trackLastStep;
+    tf.tidy(() => {
+      const scalars = this.prepareStep(info);
+      const wd = info.l2Lambda > 0 ? tf.scalar(info.l2Lambda) : null;
+      const factor = info.decayFactor !== 1 ? tf.scalar(info.decayFactor) : null;
+      for (const { variable, grad, state } of work) {
+        const wdHere = state.decays ? wd : null;
+        let g = grad;
+        if (this.decay === 'l2' && wdHere !== null) {
+          const penalty = tf.mul(variable, wdHere);
+          g = free(tf.add(grad, penalty), penalty);
+        }
+        const step = this.computeStep(variable, g, state.slots, state.decays, wdHere, scalars);
+        if (g !== grad) g.dispose();
+        let next: tf.Tensor;
+        if (factor !== null && state.decays) {
+          const shrunk = tf.mul(variable, factor);
+          next = free(tf.sub(shrunk, step), shrunk, step);
+        } else {
+          next = free(tf.sub(variable, step), step);
+        }
+        if (track) {
+          if (state.lastGrad !== null) state.lastGrad.dispose();
+          if (state.lastWeight !== null) state.lastWeight.dispose();
+          state.lastGrad = tf.keep(grad.clone());
+          state.lastWeight = tf.keep(variable.clone());
+        }
+        variable.assign(next);
+      }
+    });
+    this.lastMultiplier = info.multiplier;
+    this.incrementIterations();
+  }
+
+  private decaysFor(shape: readonly number[]): boolean {
+    if (this.decay === 'none') return false;
+    return this.opts.decayFilter === 'all' || shape.length >= 2;
+  }
+
+  private ensureState(name: string, variable: tf.Variable): VariableState {
+    let state = this.states.get(name);
+    if (state === undefined) {
+      state = { decays: this.decaysFor(variable.shape), slots: new Map(), lastGrad: null, lastWeight: null };
+      this.states.set(name, state);
+    }
+    for (const spec of this.slotSpecs(state.decays)) {
+      const existing = state.slots.get(spec.name);
+      if (existing !== undefined) {
+        if (!tf.util.arraysEqual(existing.shape, variable.shape)) {
+          throw new Error(
+            `${this.scheme}: slot '${name}/${spec.name}' has shape [${existing.shape}], variable [${variable.shape}]`,
+          );
+        }
+        continue;
+      }
+      const trainable = false;
+      state.slots.set(
+        spec.name,
+        tf.tidy(() => (spec.init === 0 ? tf.zerosLike(variable) : tf.fill(variable.shape, spec.init)).variable(trainable)),
+      );
+    }
+    return state;
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // State: getWeights / setWeights (tfjs convention: first the step counter 'iter', then the slots)
+
+  /**
+   * The optimizer state: `iter` (int32 step count), then `${variableName}/${slot}` for every slot, grouped by slot
+   * kind in slotOrder(). The tensors are snapshots (zero-copy clones) owned by the caller: dispose them when done.
+   */
+  override async getWeights(): Promise<NamedTensor[]> {
+    const out: NamedTensor[] = [await this.saveIterations()];
+    for (const slot of this.slotOrder()) {
+      for (const [name, state] of this.states) {
+        const v = state.slots.get(slot);
+        if (v !== undefined) out.push({ name: `${name}/${slot}`, tensor: v.clone() });
+      }
+    }
+    return out;
+  }
+
+  /** Restores a getWeights() state (the tensors are not taken over: the caller may dispose them). */
+  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
+    if (!Array.isArray(weightValues) || weightValues.length === 0 || weightValues[0].name !== 'iter') {
+      throw new Error(`${this.scheme}: setWeights expects getWeights() output, starting with 'iter'`);
+    }
+    const known = new Set(this.slotOrder());
+    const parsed: { variable: string; slot: string; tensor: tf.Tensor }[] = [];
+    for (const { name, tensor } of weightValues.slice(1)) {
+      const cut = name.lastIndexOf('/');
+      const slot = cut < 0 ? '' : name.slice(cut + 1);
+      if (cut <= 0 || !known.has(slot)) {
+        throw new Error(`${this.scheme}: unexpected optimizer weight '${name}' (slots: ${[...known].join(', ')})`);
+      }
+      parsed.push({ variable: name.slice(0, cut), slot, tensor });
+    }
+    await this.extractIterations(weightValues);
+    const iterations = this.iterations;
+    if (!Number.isSafeInteger(iterations) || iterations < 0) {
+      throw new Error(`${this.scheme}: invalid step counter ${iterations} in 'iter'`);
+    }
+    this.disposeStates();
+    for (const { variable, slot, tensor } of parsed) {
+      let state = this.states.get(variable);
+      if (state === undefined) {
+        state = { decays: this.decaysFor(tensor.shape), slots: new Map(), lastGrad: null, lastWeight: null };
+        this.states.set(variable, state);
+      }
+      state.slots.get(slot)?.dispose();
+      state.slots.set(slot, tf.tidy(() => tf.variable(tf.cast(tensor, 'float32'), false)));
+    }
+    this.lastMultiplier = null;
+  }
+
+  private disposeStates(): void {
+    for (const state of this.states.values()) {
+      for (const v of state.slots.values()) v.dispose();
+      state.lastGrad?.dispose();
+      state.lastWeight?.dispose();
+    }
+    this.states.clear();
+  }
+
+  override dispose(): void {
+    this.disposeStates();
+    super.dispose();
+  }
+
+  /** Names of the variables this optimizer holds state for, in first-seen order. */
+  get variableNames(): string[] {
+    return [...this.states.keys()];
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // Serialization
+
+  override getConfig(): tf.serialization.ConfigDict {
+    const o = this.opts;
+    const all: tf.serialization.ConfigDict = {
+      learningRate: o.learningRate,
+      weightDecay: o.weightDecay,
+      weightDecaySchedule: o.weightDecaySchedule,
+      decayFilter: o.decayFilter,
+      scheduleMultiplier: o.scheduleMultiplier,
+      trackLastStep: o.trackLastStep,
+    };
+    if (this.decay === 'decoupled') all.decoupledConvention = o.decoupledConvention;
+    if (this.family === 'adam') Object.assign(all, { beta1: o.beta1, beta2: o.beta2, epsilon: o.epsilon });
+    if (this.family === 'sgd') Object.assign(all, { momentum: o.momentum });
+    if (this.family === 'rmsprop') {
+      Object.assign(all, {
+        rho: o.rho,
+        momentum: o.momentum,
+        epsilon: o.epsilon,
+        centered: o.centered,
+        initialMeanSquare: o.initialMeanSquare,
+      });
+    }
+    return all;
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // Diagnostics
+
+  /**
+   * Buffer diagnostics as plain numbers (reads the buffers back with dataSync; O(number of weights)). Variables are
+   * those this optimizer has updated and that are still registered.
+   */
+  diagnostics(): OptimizerDiagnostics {
+    const registered = tf.engine().registeredVariables;
+    const momentSlot = this.firstMomentSlot();
+    const split = this.momentSplit();
+    const tracked = this.opts.trackLastStep && this.lastMultiplier !== null;
+    const lambdaT = this.opts.weightDecay * (this.lastMultiplier ?? 0);
+
+    const weightNorms: Record<string, number> = {};
+    let total = 0;
+    let decayedTotal = 0;
+    const logRatios = new SampleBuffer();
+    let anyMoment = false;
+    const wdGrad = new SampleBuffer();
+    let wdSq = 0;
+    let gradSq = 0;
+    let anyWdGrad = false;
+    const momentWd = new SampleBuffer();
+    let momentWdSq = 0;
+    let momentGradSq = 0;
+    let anySplit = false;
+    const updateNormRatios: Record<string, number> = {};
+    let deltaSq = 0;
+    let beforeSq = 0;
+
+    for (const [name, state] of this.states) {
+      const variable = registered[name];
+      if (variable === undefined || variable.isDisposed) continue;
+      const w = variable.dataSync() as Float32Array;
+      const ss = sumSquares(w);
+      weightNorms[name] = Math.sqrt(ss);
+      total += ss;
+      if (state.decays) decayedTotal += ss;
+
+      const mVar = momentSlot === null ? undefined : state.slots.get(momentSlot.slot);
+      if (momentSlot !== null && mVar !== undefined) {
+        anyMoment = true;
+        const m = mVar.dataSync() as Float32Array;
+        const scale = Math.abs(momentSlot.scale);
+        logRatios.reserve(m.length);
+        for (let i = 0; i < m.length; i++) {
+          const a = scale * Math.abs(m[i]);
+          const b = Math.abs(w[i]);
+          if (a > 0 && b > 0) logRatios.push(Math.log10(a / b));
+        }
+      }
+
+      if (split !== null && state.decays) {
+        const wdVar = state.slots.get(split.wd);
+        const totalVar = state.slots.get(split.total);
+        if (wdVar !== undefined && totalVar !== undefined) {
+          anySplit = true;
+          const mw = wdVar.dataSync() as Float32Array;
+          const mt = totalVar.dataSync() as Float32Array;
+          momentWd.reserve(mw.length);
+          for (let i = 0; i < mw.length; i++) {
+            const wdPart = split.wdScale * mw[i];
+            const a = Math.abs(wdPart);
+            const total = split.totalScale * mt[i];
+            const gPart = split.mode === 'l2-split' ? total - wdPart : total;
+            const b = Math.abs(gPart);
+            momentWdSq += a * a;
+            momentGradSq += b * b;
+            if (a > 0 && b > 0) momentWd.push(a / b);
+          }
+        }
+      }
+
+      if (tracked && state.lastGrad !== null && state.lastWeight !== null) {
+        const g = state.lastGrad.dataSync() as Float32Array;
+        const w0 = state.lastWeight.dataSync() as Float32Array;
+        let d = 0;
+        for (let i = 0; i < w.length; i++) {
+          const diff = w[i] - w0[i];
+          d += diff * diff;
+        }
+        const b = sumSquares(w0);
+        updateNormRatios[name] = b > 0 ? Math.sqrt(d / b) : d > 0 ? Infinity : 0;
+        deltaSq += d;
+        beforeSq += b;
+        if (state.decays) {
+          anyWdGrad = true;
+          wdGrad.reserve(g.length);
+          for (let i = 0; i < g.length; i++) {
+            const a = Math.abs(lambdaT * w0[i]);
+            const gi = Math.abs(g[i]);
+            wdSq += a * a;
+            gradSq += gi * gi;
+            if (a > 0 && gi > 0) wdGrad.push(a / gi);
+          }
+        }
+      }
+    }
+
+    const ratio = (num: number, den: number): number => (den > 0 ? Math.sqrt(num / den) : num > 0 ? Infinity : 0);
+    return {
+      scheme: this.scheme,
+      step: this.iterations,
+      lastDecayMultiplier: this.lastMultiplier,
+      weightNorm: Math.sqrt(total),
+      weightNorms,
+      decayedWeightNorm: Math.sqrt(decayedTotal),
+      momentToWeightLog10: anyMoment ? fiveQuantiles(logRatios.view()) : null,
+      wdToGradMedian: anyWdGrad ? (lambdaT === 0 ? 0 : median(wdGrad.view())) : null,
+      wdToGradNormRatio: anyWdGrad ? ratio(wdSq, gradSq) : null,
+      momentWdToGradMedian: anySplit ? median(momentWd.view()) : null,
+      momentWdToGradNormRatio: anySplit ? ratio(momentWdSq, momentGradSq) : null,
+      updateNormRatio: tracked ? ratio(deltaSq, beforeSq) : null,
+      updateNormRatios: tracked ? updateNormRatios : null,
+    };
+  }
+}
