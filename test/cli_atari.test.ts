@@ -25,6 +25,14 @@ describe('atari command line', () => {
     expect(parse('--list-games')).toEqual({ kind: 'list-games' });
   });
 
+  it('lists every optimizer scheme in --help', () => {
+    let text = '';
+    const program = buildAtariProgram().configureOutput({ writeOut: (s) => { text += s; } });
+    program.outputHelp();
+    expect(text).toContain('--game');
+    for (const name of ['adam', 'adam-l2', 'adamw', 'adam-separated', 'sgdw', 'rmspropw']) expect(text).toContain(name);
+  });
+
   it('rejects bad input with a message that says what to do', () => {
     expect(parseError('--game', 'Pongg')).toMatch(/Unknown Atari game "Pongg"\. Did you mean Pong\?/);
     expect(parseError()).toMatch(/--game is required/);

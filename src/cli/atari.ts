@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { DOPAMINE_PROTOCOL, NATURE_PROTOCOL, type EnvProtocol } from '../../envs/ale_bridge.ts';
 import { ALE_ROM_IDS, displayName, resolveGame, UnknownGameError } from '../../envs/games.ts';
+import { optimizerNames } from '../optim/types.ts';
 import { parseChoice, parseNonNegativeInteger, parsePositiveInteger } from './parse.ts';
 
 export const AGENTS = ['random'] as const;
@@ -40,6 +41,7 @@ export function buildAtariProgram(): Command {
     .addOption(new Option('--protocol <name>', 'emulator protocol: dopamine (sticky actions p=0.25, no noop starts, life loss not terminal) or nature (noop starts up to 30, life loss terminal, no sticky actions)')
       .argParser(parseChoice(Object.keys(PROTOCOLS) as (keyof typeof PROTOCOLS)[], 'protocol')).default('dopamine'))
     .addOption(new Option('--list-games', `list the ${ALE_ROM_IDS.length} games ale-py ships and exit`))
+    .addHelpText('after', `\nWeight-decay schemes of the optimizer module (for DQN training, coming with --agent dqn):\n  ${optimizerNames.join(', ')}`)
     .showHelpAfterError('(run with --help for every option)')
     .allowExcessArguments(false);
 }
