@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { constants as bufferConstants } from 'node:buffer';
+import { fsyncDirectory, writeFileAtomic } from '../src/run/atomic.ts';
 
 export const REPLAY_STACK_SIZE = 4;
 export const DEFAULT_FRAME_HEIGHT = 84;
@@ -336,7 +337,7 @@ export class ReplayMemory {
     const writeArray = (name: MetaArrayName, a: Uint8Array | Float32Array): void => {
       const used = a.subarray(0, stored);
       const file = `${name}.bin`;
-      writeFileAtomic(dir, file, bytesOf(used));
+      writeFileAtomic(path.join(dir, file), bytesOf(used));
       arrays[name] = {
         file,
         dtype: a instanceof Float32Array ? 'float32' : 'uint8',
@@ -358,7 +359,7 @@ export class ReplayMemory {
       if (!chunk) throw new Error(`ReplayMemory.save: internal error, chunk ${c} holds frames but is unallocated`);
       const file = `frames-${String(c).padStart(4, '0')}.bin`;
       const bytes = usedFrames * this.frameBytes;
-      writeFileAtomic(dir, file, chunk.subarray(0, bytes));
+      writeFileAtomic(path.join(dir, file), chunk.subarray(0, bytes));
       chunks.push({ index: c, file, frames: usedFrames, bytes });
     }
     // Frame files of an earlier, larger save would otherwise linger unreferenced.
@@ -381,9 +382,9 @@ export class ReplayMemory {
       arrays,
       chunks,
     };
-    writeFileAtomic(dir, META_FILE, new TextEncoder().encode(JSON.stringify(meta, null, 2) + '\n'));
-    writeFileAtomic(dir, SENTINEL_FILE, new TextEncoder().encode(`${new Date().toISOString()}\n`));
-    fsyncDir(dir);
+    writeFileAtomic(path.join(dir, META_FILE), new TextEncoder().encode(JSON.stringify(meta, null, 2) + '\n'));
+    writeFileAtomic(path.join(dir, SENTINEL_FILE), new TextEncoder().encode(`${new Date().toISOString()}\n`));
+    fsyncDirectory(dir);
   }
 
   /** Restore a memory written by save(). Refuses directories without the `complete` sentinel. */
@@ -526,22 +527,6 @@ export class ReplayMemory {
   }
 }
 
-function writeFileAtomic(dir: string, name: string, data: Uint8Array): void {
-  const finalPath = path.join(dir, name);
-  const tmpPath = path.join(dir, `.${name}.tmp-${process.pid}`);
-  const fd = fs.openSync(tmpPath, 'w');
-  try {
-    let written = 0;
-    while (written < data.byteLength) {
-      written += fs.writeSync(fd, data, written, data.byteLength - written);
-    }
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmpPath, finalPath);
-}
-
 function readFileInto(file: string, target: Uint8Array): void {
   const fd = fs.openSync(file, 'r');
   try {
@@ -557,18 +542,5 @@ function readFileInto(file: string, target: Uint8Array): void {
     }
   } finally {
     fs.closeSync(fd);
-  }
-}
-
-/** Best effort: make the renames durable; not all platforms allow fsync on a directory. */
-function fsyncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(dir, 'r');
-    fs.fsyncSync(fd);
-  } catch {
-    // Durability of the directory entry is an optimisation, not a correctness requirement here.
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
   }
 }
