@@ -3,7 +3,10 @@
  * scheme, against tfjs's built-in Adam on the same step; and the optimizer's own time (applyGradients on fixed
  * gradients). Prints a markdown table of medians (ms) and ratios.
  *
- *   npx tsx scripts/bench-optim.ts [--rounds 6] [--steps 8] [--warmup 3]
+ *   npx tsx scripts/bench-optim.ts [--rounds 6] [--steps 8] [--warmup 3] [--padding valid|same]
+ *
+ * --padding valid (default): the Nature paper's network, 84 → 20 → 9 → 7, ~1.69M parameters (the issue's figure).
+ * --padding same: Dopamine's (and this harness's default DQN) network, 84 → 21 → 11 → 11, ~4.0M parameters.
  *
  * Schemes are interleaved round by round (each round runs `steps` steps of every scheme), so slow drifts of the
  * machine hit all schemes alike. Not a test: nothing here is asserted.
@@ -22,6 +25,8 @@ function arg(name: string, fallback: number): number {
 const ROUNDS = arg('rounds', 6);
 const STEPS = arg('steps', 8);
 const WARMUP = arg('warmup', 3);
+const PADDING: 'valid' | 'same' = process.argv.includes('--padding') && process.argv[process.argv.indexOf('--padding') + 1] === 'same' ? 'same' : 'valid';
+const FLAT = PADDING === 'same' ? 11 * 11 * 64 : 7 * 7 * 64;
 const BATCH = 32;
 const ACTIONS = 6;
 
@@ -40,7 +45,7 @@ const params = {
   c2b: tf.variable(tf.zeros([64]), true, 'bench/c2/bias'),
   c3w: glorot([3, 3, 64, 64], 3 * 3 * 64, 3 * 3 * 64, 'bench/c3/kernel'),
   c3b: tf.variable(tf.zeros([64]), true, 'bench/c3/bias'),
-  d1w: glorot([3136, 512], 3136, 512, 'bench/d1/kernel'),
+  d1w: glorot([FLAT, 512], FLAT, 512, 'bench/d1/kernel'),
   d1b: tf.variable(tf.zeros([512]), true, 'bench/d1/bias'),
   d2w: glorot([512, ACTIONS], 512, ACTIONS, 'bench/d2/kernel'),
   d2b: tf.variable(tf.zeros([ACTIONS]), true, 'bench/d2/bias'),
@@ -49,10 +54,10 @@ const vars = Object.values(params);
 const parameterCount = vars.reduce((s, v) => s + v.size, 0);
 
 function qValues(x: tf.Tensor4D): tf.Tensor2D {
-  let h = tf.relu(tf.add(tf.conv2d(x, params.c1w as tf.Tensor4D, 4, 'valid'), params.c1b)) as tf.Tensor4D;
-  h = tf.relu(tf.add(tf.conv2d(h, params.c2w as tf.Tensor4D, 2, 'valid'), params.c2b)) as tf.Tensor4D;
-  h = tf.relu(tf.add(tf.conv2d(h, params.c3w as tf.Tensor4D, 1, 'valid'), params.c3b)) as tf.Tensor4D;
-  const flat = tf.reshape(h, [BATCH, 3136]);
+  let h = tf.relu(tf.add(tf.conv2d(x, params.c1w as tf.Tensor4D, 4, PADDING), params.c1b)) as tf.Tensor4D;
+  h = tf.relu(tf.add(tf.conv2d(h, params.c2w as tf.Tensor4D, 2, PADDING), params.c2b)) as tf.Tensor4D;
+  h = tf.relu(tf.add(tf.conv2d(h, params.c3w as tf.Tensor4D, 1, PADDING), params.c3b)) as tf.Tensor4D;
+  const flat = tf.reshape(h, [BATCH, FLAT]);
   const d = tf.relu(tf.add(tf.matMul(flat, params.d1w as tf.Tensor2D), params.d1b));
   return tf.add(tf.matMul(d, params.d2w as tf.Tensor2D), params.d2b) as tf.Tensor2D;
 }
@@ -152,7 +157,7 @@ function median(xs: number[]): number {
 // ---------------------------------------------------------------------------------------------------------------
 
 const cpus = os.cpus();
-console.log(`# bench-optim: Nature CNN, ${parameterCount.toLocaleString('en')} parameters, batch ${BATCH}, Huber loss`);
+console.log(`# bench-optim: Nature CNN (${PADDING.toUpperCase()} padding), ${parameterCount.toLocaleString('en')} parameters, batch ${BATCH}, Huber loss`);
 console.log(`# machine: ${cpus.length} × ${cpus[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
   `node ${process.version}, tfjs-node ${tf.version['tfjs-node'] ?? '?'} (backend ${tf.getBackend()}), no GPU`);
 console.log(`# ${ROUNDS} rounds × ${STEPS} steps per contender after ${WARMUP} warm-up steps (interleaved)\n`);

@@ -124,7 +124,9 @@ describe('slots', () => {
     step(opt, vars, 0);
     const state = await opt.getWeights();
     const names = state.map((s) => s.name.replace(/^state\d+\//, ''));
-    expect(names).toEqual(['iter', 'v0/m', 'v1/m', 'v2/m', 'v0/v', 'v1/v', 'v2/v', 'v0/wsum1', 'v2/wsum1', 'v0/wsum2', 'v2/wsum2']);
+    expect(names).toEqual([
+      'iter', 'v0/msum', 'v1/msum', 'v2/msum', 'v0/vsum', 'v1/vsum', 'v2/vsum', 'v0/wsum1', 'v2/wsum1', 'v0/wsum2', 'v2/wsum2',
+    ]);
     const registered = tf.engine().registeredVariables;
     const slotVars = Object.keys(registered).filter((k) => !beforeKeys.has(k)).map((k) => registered[k]);
     expect(slotVars.length).toBe(10);

@@ -188,7 +188,7 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
       ? variableGradients.map((v) => ({ name: v.name, grad: v.tensor }))
       : Object.keys(variableGradients).map((name) => ({ name, grad: variableGradients[name] }));
     const registered = tf.engine().registeredVariables;
-    const work: { variable: tf.Variable; grad: tf.Tensor; state: VariableState }[] = [];
+    const checked: { name: string; variable: tf.Variable; grad: tf.Tensor }[] = [];
     for (const { name, grad } of entries) {
       if (grad == null) continue;
       const variable = registered[name];
@@ -199,8 +199,10 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
       if (grad.dtype !== 'float32' || variable.dtype !== 'float32') {
         throw new Error(`${this.scheme}: '${name}' and its gradient must be float32`);
       }
-      work.push({ variable, grad, state: this.ensureState(name, variable) });
+      checked.push({ name, variable, grad });
     }
+    // Only once every gradient passed the checks: create missing slots (lazily, on a variable's first step).
+    const work = checked.map(({ name, variable, grad }) => ({ variable, grad, state: this.ensureState(name, variable) }));
     const info = this.stepInfo(this.iterations);
     const track = this.opts.trackLastStep;
     tf.tidy(() => {
