@@ -200,14 +200,16 @@ describe('ALE bridge faults', () => {
       import { AleBridge } from ${JSON.stringify(path.join(ROOT, 'envs/ale_bridge.ts'))};
       const bridge = await AleBridge.start();
       console.log(bridge.pid);
-      if (process.argv.at(-1) === 'exit') process.exit(0); else setInterval(() => {}, 1000);
+      // Exit only when told, so the test sees the emulator alive first (no race with a fast exit).
+      process.stdin.once('data', () => process.exit(0));
     `;
     for (const mode of ['exit', 'sigkill']) {
-      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, mode], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
       const exited = new Promise((resolve) => child.once('exit', resolve));
       const pid = await new Promise<number>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
       expect(processAlive(pid)).toBe(true);
       if (mode === 'sigkill') child.kill('SIGKILL');
+      else child.stdin.write('exit\n');
       await exited;
       // After SIGKILL of Node, the emulator sees its stdin close and exits by itself.
       expect(await waitUntil(() => !processAlive(pid))).toBe(true);
