@@ -49,13 +49,22 @@ export class DivergenceError extends Error {
   }
 }
 
+/** The JSON part of an agent checkpoint. */
+export interface AgentState {
+  trainingSteps: number;
+  updates: number;
+  actRandom: object;
+  sampleRandom: object;
+}
+
 const STACK = 4;
 
 export class DqnAgent {
   readonly online: QNetwork;
   readonly target: QNetwork;
   readonly optimizer: WeightDecayOptimizer;
-  readonly replay: ReplayMemory;
+  /** Replaced only by restoreReplay() when a checkpoint carries the replay contents. */
+  replay: ReplayMemory;
   readonly hp: DqnHyperparameters;
   readonly numActions: number;
   evalMode = false;
@@ -68,8 +77,8 @@ export class DqnAgent {
   private lastObservation: Uint8Array;
   private observation: Uint8Array;
   private action = 0;
-  private actRandom: seedrandom.PRNG;
-  private sampleRandom: seedrandom.PRNG;
+  private actRandom: seedrandom.StatefulPRNG<seedrandom.State.Arc4>;
+  private sampleRandom: seedrandom.StatefulPRNG<seedrandom.State.Arc4>;
   private readonly batchFloats: Float32Array;
   private readonly nextBatchFloats: Float32Array;
   private lossSum = 0;
@@ -135,6 +144,80 @@ export class DqnAgent {
     this.lossSum = 0;
     this.lossCount = 0;
     return mean;
+  }
+
+  /** Loss sum and count since the last call (a runner accumulates them over an iteration, across resumes). */
+  takeLossStats(): { sum: number; count: number } {
+    const stats = { sum: this.lossSum, count: this.lossCount };
+    this.lossSum = 0;
+    this.lossCount = 0;
+    return stats;
+  }
+
+  // ---- checkpoints ----
+
+  /**
+   * Everything needed to continue training exactly where it stands, except the replay contents (saved apart,
+   * optionally: they are gigabytes): counters, both generators' states, online and target weights and the
+   * optimizer's slots. Tensor names are local (`online/conv1/kernel`, `optimizer/conv1/kernel/m`), not tfjs's
+   * per-process variable names, so a checkpoint loads into any fresh agent of the same shape.
+   */
+  async exportState(): Promise<{ state: AgentState; tensors: Map<string, { shape: number[]; data: Float32Array | Int32Array }> }> {
+    const tensors = new Map<string, { shape: number[]; data: Float32Array | Int32Array }>();
+    for (const [name, w] of this.online.readWeights()) tensors.set(`online/${name}`, w);
+    for (const [name, w] of this.target.readWeights()) tensors.set(`target/${name}`, w);
+    const slots = await this.optimizer.getWeights();
+    try {
+      for (const { name, tensor } of slots) {
+        const data = tensor.dtype === 'int32' ? (tensor.dataSync() as Int32Array) : Float32Array.from(tensor.dataSync());
+        tensors.set(`optimizer/${name === 'iter' ? 'iter' : this.localVariableName(name)}`, { shape: tensor.shape, data });
+      }
+    } finally {
+      tf.dispose(slots.map((s) => s.tensor));
+    }
+    const state: AgentState = {
+      trainingSteps: this.trainingSteps,
+      updates: this.updates,
+      actRandom: this.actRandom.state(),
+      sampleRandom: this.sampleRandom.state(),
+    };
+    return { state, tensors };
+  }
+
+  /** Loads what exportState() saved. Throws, naming the tensor, if the checkpoint does not fit this agent. */
+  async importState(state: AgentState, tensors: ReadonlyMap<string, { shape: number[]; data: Float32Array | Int32Array }>): Promise<void> {
+    const part = (prefix: string) => new Map(
+      [...tensors].filter(([name]) => name.startsWith(prefix)).map(([name, t]) => [name.slice(prefix.length), { shape: t.shape, data: t.data as Float32Array }]),
+    );
+    this.online.writeWeights(part('online/'));
+    this.target.writeWeights(part('target/'));
+    const prefix = this.online.variables[0].name.split('/')[0];
+    const slots = [...part('optimizer/')].map(([name, t]) => ({
+      name: name === 'iter' ? 'iter' : `${prefix}/${name}`,
+      tensor: tf.tensor(t.data, t.shape, t.data instanceof Int32Array ? 'int32' : 'float32'),
+    }));
+    try {
+      if (slots.length > 0) await this.optimizer.setWeights([...slots.filter((s) => s.name === 'iter'), ...slots.filter((s) => s.name !== 'iter')]);
+    } finally {
+      tf.dispose(slots.map((s) => s.tensor));
+    }
+    this.trainingSteps = state.trainingSteps;
+    this.updates = state.updates;
+    this.actRandom = seedrandom('', { state: state.actRandom as seedrandom.State.Arc4 });
+    this.sampleRandom = seedrandom('', { state: state.sampleRandom as seedrandom.State.Arc4 });
+  }
+
+  /** Puts back replay contents saved with a checkpoint; they must have this agent's capacity and frame size. */
+  restoreReplay(memory: ReplayMemory): void {
+    if (memory.capacityTransitions !== this.replay.capacityTransitions || memory.frameBytes !== this.replay.frameBytes) {
+      throw new Error(`the checkpoint's replay memory (capacity ${memory.capacityTransitions}, ${memory.frameBytes} bytes/frame) does not match this run's (${this.replay.capacityTransitions}, ${this.replay.frameBytes})`);
+    }
+    this.replay = memory;
+  }
+
+  /** 'online-3/conv1/kernel/m' -> 'conv1/kernel/m'. */
+  private localVariableName(name: string): string {
+    return name.slice(name.indexOf('/') + 1);
   }
 
   /** Greedy actions for several planar [n, 4, H, W] states in one forward pass (batched evaluation). */

@@ -19,10 +19,50 @@ function parseError(...argv: string[]): string {
 
 describe('atari command line', () => {
   it('resolves the game and fills defaults', () => {
-    const run = parse('--game', 'SpaceInvaders');
-    expect(run).toMatchObject({ kind: 'run', game: 'space_invaders', agent: 'random', seed: 0, protocolName: 'dopamine' });
-    expect(parse('--game', 'pong', '--protocol', 'nature', '--seed', '7')).toMatchObject({ game: 'pong', seed: 7, protocol: { noopMax: 30, terminalOnLifeLoss: true } });
+    const run = parse('--game', 'SpaceInvaders', '--agent', 'random');
+    expect(run).toMatchObject({ kind: 'random', game: 'space_invaders', seed: 0, protocolName: 'dopamine' });
+    expect(parse('--game', 'pong', '--agent', 'random', '--protocol', 'nature', '--seed', '7')).toMatchObject({ game: 'pong', seed: 7, protocol: { noopMax: 30, terminalOnLifeLoss: true } });
     expect(parse('--list-games')).toEqual({ kind: 'list-games' });
+  });
+
+  it('trains DQN by default with the dopamine preset, and resolves every choice into the run config', () => {
+    const run = parse('--game', 'Pong');
+    expect(run).toMatchObject({ kind: 'train', threads: null, tensorboard: false, saveReplay: false });
+    if (run.kind !== 'train') throw new Error('expected a training run');
+    expect(run.config).toMatchObject({
+      game: 'pong', seed: 0, preset: 'dopamine', protocol: 'dopamine', iterations: 200, trainingSteps: 250_000, evalSteps: 0,
+      agent: { minReplayHistory: 20_000, targetUpdatePeriodSteps: 8_000, batchSize: 32, loss: 'huber', padding: 'same',
+        optimizer: { name: 'adam', learningRate: 6.25e-5, epsilon: 1.5e-4, weightDecay: 0 } },
+    });
+    expect(run.outDir).toMatch(/results\/runs\/pong-adam-wd0-seed0-dopamine$/);
+    const custom = parse('--game', 'Breakout', '--optimizer', 'adamw', '--wd', '1e-4', '--schedule', 'early:1000', '--preset', 'reduced',
+      '--seed', '2', '--iterations', '5', '--eval-steps', '500', '--set', 'agent.targetUpdatePeriodSteps=4000', '--set', 'agent.loss=mse',
+      '--threads', '1', '--out', '/tmp/x', '--tensorboard');
+    if (custom.kind !== 'train') throw new Error('expected a training run');
+    expect(custom.config).toMatchObject({
+      game: 'breakout', seed: 2, preset: 'reduced', iterations: 5, trainingSteps: 10_000, evalSteps: 500,
+      agent: { minReplayHistory: 5_000, targetUpdatePeriodSteps: 4000, loss: 'mse', optimizer: { name: 'adamw', weightDecay: 1e-4, weightDecaySchedule: 'early:1000' } },
+    });
+    expect(custom).toMatchObject({ outDir: '/tmp/x', threads: 1, tensorboard: true });
+    const tf = parse('--game', 'Pong', '--preset', 'dopamine-tf');
+    if (tf.kind !== 'train') throw new Error('expected a training run');
+    expect(tf.config.agent.optimizer).toMatchObject({ name: 'rmsprop', learningRate: 2.5e-4, rho: 0.95, epsilon: 1e-5, centered: true, initialMeanSquare: 1 });
+    expect(tf.config.evalSteps).toBe(125_000);
+  });
+
+  it('rejects DQN settings that cannot run, naming the setting', () => {
+    expect(parseError('--game', 'Pong', '--optimizer', 'adam', '--wd', '1e-3')).toMatch(/'adam' has no weight decay, so --wd must be 0/);
+    expect(parseError('--game', 'Pong', '--optimizer', 'sgdw', '--wd', '1e-3')).toMatch(/no settings for the sgd family.*--lr/);
+    expect(parseError('--game', 'Pong', '--optimizer', 'adamw', '--schedule', 'sometimes')).toMatch(/malformed weightDecaySchedule 'sometimes'/);
+    expect(parseError('--game', 'Pong', '--set', 'agent.gamma=high')).toMatch(/agent\.gamma=high: expected a number/);
+    expect(parseError('--game', 'Pong', '--set', 'agent.targetUpdate=5')).toMatch(/no such config key\. Did you mean agent\.targetUpdatePeriodSteps/);
+    expect(parseError('--game', 'Pong', '--set', 'seed=4')).toMatch(/use the --seed flag/);
+    expect(parseError('--game', 'Pong', '--set', 'agent.minReplayHistory=5000000')).toMatch(/must be below agent\.replayCapacityTransitions/);
+    expect(parseError('--game', 'Pong', '--set', 'noequals')).toMatch(/Expected key=value/);
+    expect(parseError('--game', 'Pong', '--threads', '0')).toMatch(/whole number >= 1/);
+    expect(parseError('--game', 'Pong', '--episodes', '4')).toMatch(/--episodes applies to --agent random only/);
+    expect(parseError('--game', 'Pong', '--agent', 'random', '--optimizer', 'adamw')).toMatch(/--optimizer only apply to --agent dqn/);
+    expect(parseError('--resume')).toMatch(/--resume needs --out/);
   });
 
   it('lists every optimizer scheme in --help', () => {
@@ -38,8 +78,8 @@ describe('atari command line', () => {
     expect(parseError()).toMatch(/--game is required/);
     expect(parseError('--game', 'Pong', '--seed', '-1')).toMatch(/Expected a whole number >= 0, got "-1"/);
     expect(parseError('--game', 'Pong', '--seed', '1.5')).toMatch(/whole number/);
-    expect(parseError('--game', 'Pong', '--episodes', '0')).toMatch(/whole number >= 1/);
-    expect(parseError('--game', 'Pong', '--agent', 'human')).toMatch(/Unknown agent "human"\. Valid: random/);
+    expect(parseError('--game', 'Pong', '--agent', 'random', '--episodes', '0')).toMatch(/whole number >= 1/);
+    expect(parseError('--game', 'Pong', '--agent', 'human')).toMatch(/Unknown agent "human"\. Valid: dqn, random/);
     expect(parseError('--game', 'Pong', '--protocol', 'gym')).toMatch(/Valid: dopamine, nature/);
     expect(parseError('--game', 'Pong', '--bogus')).toMatch(/unknown option '--bogus'/);
   });

@@ -1,26 +1,50 @@
-// `npm run atari -- --game Pong [...]`: one run on one game. Parsing is exported (and unit-tested) apart from the
-// work, which is loaded lazily so `--help` and input errors answer at once.
+// `npm run atari -- --game Pong [...]`: trains one DQN run (default) or plays with a random agent. Parsing is
+// exported (and unit-tested) apart from the work, which is loaded lazily so `--help` and input errors answer at
+// once, and so thread settings are in the environment before TensorFlow loads.
 import { Command, InvalidArgumentError, Option } from 'commander';
+import fs from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DOPAMINE_PROTOCOL, NATURE_PROTOCOL, type EnvProtocol } from '../../envs/ale_bridge.ts';
 import { ALE_ROM_IDS, displayName, resolveGame, UnknownGameError } from '../../envs/games.ts';
 import { optimizerNames } from '../optim/types.ts';
-import { parseChoice, parseNonNegativeInteger, parsePositiveInteger } from './parse.ts';
+import {
+  ConfigError,
+  defaultRunName,
+  PRESET_NAMES,
+  PRESETS,
+  resolveRunConfig,
+  type PresetName,
+  type ProtocolName,
+  type RunConfig,
+} from '../run/presets.ts';
+import { parseChoice, parseNonNegativeInteger, parseNonNegativeNumber, parsePositiveInteger, parsePositiveNumber } from './parse.ts';
 
-export const AGENTS = ['random'] as const;
+export const AGENTS = ['dqn', 'random'] as const;
 export const PROTOCOLS = { dopamine: DOPAMINE_PROTOCOL, nature: NATURE_PROTOCOL } as const;
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const DEFAULT_RUNS_DIR = path.join(REPO_ROOT, 'results', 'runs');
 
-export interface AtariCommand {
-  kind: 'run';
+export interface RandomCommand {
+  kind: 'random';
   game: string;
-  agent: (typeof AGENTS)[number];
   seed: number;
   episodes: number;
   protocol: EnvProtocol;
   protocolName: keyof typeof PROTOCOLS;
 }
 
-export type AtariInvocation = AtariCommand | { kind: 'list-games' };
+export interface TrainCommand {
+  kind: 'train';
+  config: RunConfig;
+  outDir: string;
+  threads: number | null;
+  tensorboard: boolean;
+  saveReplay: boolean;
+  logEverySeconds: number;
+}
+
+export type AtariInvocation = RandomCommand | TrainCommand | { kind: 'list-games' } | { kind: 'list-presets' };
 
 function parseGame(value: string): string {
   try {
@@ -31,51 +55,199 @@ function parseGame(value: string): string {
   }
 }
 
+function parseSet(value: string, previous: Array<[string, string]> = []): Array<[string, string]> {
+  const cut = value.indexOf('=');
+  if (cut <= 0) throw new InvalidArgumentError(`Expected key=value (e.g. agent.targetUpdatePeriodSteps=4000), got "${value}".`);
+  return [...previous, [value.slice(0, cut).trim(), value.slice(cut + 1).trim()]];
+}
+
 export function buildAtariProgram(): Command {
   return new Command('atari')
-    .description('Train or play one Atari game through the Arcade Learning Environment.')
+    .description('Train a DQN on one Atari game through the Arcade Learning Environment (or play it with a random agent).')
     .addOption(new Option('-g, --game <name>', 'Atari game, any spelling: Pong, pong, SpaceInvaders, space_invaders').argParser(parseGame))
-    .addOption(new Option('--agent <name>', `who plays: ${AGENTS.join(', ')}`).argParser(parseChoice(AGENTS, 'agent')).default('random'))
-    .addOption(new Option('-s, --seed <n>', 'seed for the emulator and the agent').argParser(parseNonNegativeInteger).default(0))
-    .addOption(new Option('--episodes <n>', 'episodes to play (random agent)').argParser(parsePositiveInteger).default(3))
+    .addOption(new Option('--agent <name>', `who plays: ${AGENTS.join(', ')}`).argParser(parseChoice(AGENTS, 'agent')).default('dqn'))
+    .addOption(new Option('-s, --seed <n>', 'seed of the run: network init, ε-greedy, replay sampling, emulator').argParser(parseNonNegativeInteger).default(0))
+    .addOption(new Option('--preset <name>', `hyperparameter preset: ${PRESET_NAMES.join(', ')} (see --list-presets)`).argParser(parseChoice(PRESET_NAMES, 'preset')).default('dopamine'))
+    .addOption(new Option('--optimizer <scheme>', `weight-decay scheme (default: the preset's, adam or rmsprop): ${optimizerNames.join(', ')}`).argParser(parseChoice(optimizerNames, 'optimizer')))
+    .addOption(new Option('--wd <λ>', 'weight decay λ >= 0 (must be 0 for adam, sgd, rmsprop)').argParser(parseNonNegativeNumber))
+    .addOption(new Option('--schedule <s>', 'λ schedule: constant, early:T, late:T, every:K (T, K in optimizer steps)'))
+    .addOption(new Option('--lr <α>', "learning rate (default: the preset's)").argParser(parsePositiveNumber))
+    .addOption(new Option('--iterations <n>', 'iterations (Dopamine: 200)').argParser(parsePositiveInteger))
+    .addOption(new Option('--training-steps <n>', 'agent steps per training phase (Dopamine: 250,000)').argParser(parsePositiveInteger))
+    .addOption(new Option('--eval-steps <n>', 'agent steps per evaluation phase, 0 = none').argParser(parseNonNegativeInteger))
+    .addOption(new Option('--eval-envs <n>', 'environments stepped together in evaluation').argParser(parsePositiveInteger))
+    .addOption(new Option('--set <key=value>', 'override any config value, e.g. agent.targetUpdatePeriodSteps=4000 (repeatable)').argParser(parseSet))
+    .addOption(new Option('--out <dir>', 'run directory (default: results/runs/<game>-<optimizer>-wd<λ>-seed<n>-<preset>)'))
+    .addOption(new Option('--resume', 'continue the run in --out (its config is read from config.json; other flags may be left out)'))
+    .addOption(new Option('--threads <n>', 'TensorFlow threads (default: TensorFlow decides, all cores)').argParser(parsePositiveInteger))
+    .addOption(new Option('--tensorboard', 'also write TensorBoard event files to <out>/events'))
+    .addOption(new Option('--save-replay', 'store the replay memory in every checkpoint (GBs at full size) so a resume need not refill it'))
+    .addOption(new Option('--log-every <seconds>', 'progress line interval when the output is not a terminal').argParser(parsePositiveNumber).default(60))
+    .addOption(new Option('--episodes <n>', 'episodes to play (random agent only)').argParser(parsePositiveInteger).default(3))
     .addOption(new Option('--protocol <name>', 'emulator protocol: dopamine (sticky actions p=0.25, no noop starts, life loss not terminal) or nature (noop starts up to 30, life loss terminal, no sticky actions)')
-      .argParser(parseChoice(Object.keys(PROTOCOLS) as (keyof typeof PROTOCOLS)[], 'protocol')).default('dopamine'))
+      .argParser(parseChoice(Object.keys(PROTOCOLS) as (keyof typeof PROTOCOLS)[], 'protocol')))
     .addOption(new Option('--list-games', `list the ${ALE_ROM_IDS.length} games ale-py ships and exit`))
-    .addHelpText('after', `\nWeight-decay schemes of the optimizer module (for DQN training, coming with --agent dqn):\n  ${optimizerNames.join(', ')}`)
+    .addOption(new Option('--list-presets', 'print every preset with its values and exit'))
+    .addHelpText('after', [
+      '',
+      'Examples:',
+      '  npm run atari -- --game Pong                                   # Dopamine DQN (Adam), 200 iterations',
+      '  npm run atari -- --game Breakout --optimizer adamw --wd 1e-4 --preset reduced --seed 1',
+      '  npm run atari -- --resume --out results/runs/breakout-adamw-wd0.0001-seed1-reduced',
+      '',
+      'Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits; the same command resumes.',
+      'Results: config.json, metrics.jsonl, summary.json, checkpoints/ in the run directory (docs/run-format.md).',
+    ].join('\n'))
     .showHelpAfterError('(run with --help for every option)')
     .allowExcessArguments(false);
 }
 
+const TRAIN_ONLY = ['optimizer', 'wd', 'schedule', 'lr', 'iterations', 'trainingSteps', 'evalSteps', 'evalEnvs', 'set', 'out', 'resume', 'tensorboard', 'saveReplay'];
+
 /** Parses argv (without the node and script entries); throws commander's errors when exitOverride is set. */
 export function parseAtariArgs(argv: string[], program = buildAtariProgram()): AtariInvocation {
   program.parse(argv, { from: 'user' });
-  const options = program.opts();
-  if (options.listGames) return { kind: 'list-games' };
-  if (!options.game) program.error('error: --game is required (e.g. --game Pong). List the games with --list-games.');
+  const o = program.opts();
+  if (o.listGames) return { kind: 'list-games' };
+  if (o.listPresets) return { kind: 'list-presets' };
+  if (o.agent === 'random') {
+    const misplaced = TRAIN_ONLY.filter((k) => o[k] !== undefined);
+    if (misplaced.length) program.error(`error: ${misplaced.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} only apply to --agent dqn`);
+    if (!o.game) program.error('error: --game is required (e.g. --game Pong). List the games with --list-games.');
+    const protocolName = (o.protocol ?? 'dopamine') as keyof typeof PROTOCOLS;
+    return { kind: 'random', game: o.game, seed: o.seed, episodes: o.episodes, protocolName, protocol: PROTOCOLS[protocolName] };
+  }
+  if (program.getOptionValueSource('episodes') === 'cli') program.error('error: --episodes applies to --agent random only (DQN runs are measured in steps: --iterations, --training-steps)');
+
+  let config: RunConfig;
+  let outDir: string | undefined = o.out;
+  try {
+    if (o.resume) {
+      if (!outDir) program.error('error: --resume needs --out <run directory>');
+      config = o.game ? resolveFromFlags(o, program) : readStoredConfig(outDir!, o, program);
+    } else {
+      if (!o.game) program.error('error: --game is required (e.g. --game Pong). List the games with --list-games.');
+      config = resolveFromFlags(o, program);
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) program.error(`error: ${error.message}`);
+    throw error;
+  }
+  outDir ??= path.join(DEFAULT_RUNS_DIR, defaultRunName(config));
   return {
-    kind: 'run',
-    game: options.game,
-    agent: options.agent,
-    seed: options.seed,
-    episodes: options.episodes,
-    protocolName: options.protocol,
-    protocol: PROTOCOLS[options.protocol as keyof typeof PROTOCOLS],
+    kind: 'train', config, outDir: path.resolve(outDir), threads: o.threads ?? null,
+    tensorboard: Boolean(o.tensorboard), saveReplay: Boolean(o.saveReplay), logEverySeconds: o.logEvery,
   };
 }
 
-async function main(): Promise<void> {
-  const invocation = parseAtariArgs(process.argv.slice(2));
-  if (invocation.kind === 'list-games') {
-    console.log(ALE_ROM_IDS.map((id) => `${displayName(id)} (${id})`).join('\n'));
-    return;
+function resolveFromFlags(o: Record<string, any>, program: Command): RunConfig {
+  const source = (key: string) => program.getOptionValueSource(key);
+  return resolveRunConfig({
+    game: o.game,
+    seed: o.seed,
+    preset: o.preset as PresetName,
+    optimizer: o.optimizer,
+    weightDecay: o.wd,
+    weightDecaySchedule: o.schedule,
+    learningRate: o.lr,
+    iterations: o.iterations,
+    trainingSteps: o.trainingSteps,
+    evalSteps: o.evalSteps,
+    evalEnvs: o.evalEnvs,
+    protocol: source('protocol') === 'cli' ? (o.protocol as ProtocolName) : undefined,
+    set: o.set,
+  });
+}
+
+/** `--resume --out DIR` alone: the run's own config; only --iterations may change it (to extend the run). */
+function readStoredConfig(dir: string, o: Record<string, any>, program: Command): RunConfig {
+  const file = path.join(dir, 'config.json');
+  if (!fs.existsSync(file)) program.error(`error: nothing to resume: ${file} does not exist (give --game etc. to start a new run there)`);
+  let stored: { config?: RunConfig };
+  try {
+    stored = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    program.error(`error: ${file} is not valid JSON (${(error as Error).message}); the run directory is damaged`);
   }
-  const { runRandomAgent } = await import('./random_agent.ts');
-  await runRandomAgent({ ...invocation, log: (line) => console.log(line) });
+  if (!stored!.config || typeof stored!.config !== 'object') program.error(`error: ${file} holds no run config`);
+  const ignored = TRAIN_ONLY.filter((k) => !['out', 'resume', 'iterations', 'tensorboard', 'saveReplay'].includes(k) && o[k] !== undefined);
+  if (ignored.length) program.error(`error: with --resume and no --game the stored config is used; drop ${ignored.map((k) => `--${k}`).join(', ')} or give the full command`);
+  return { ...stored!.config!, ...(o.iterations !== undefined ? { iterations: o.iterations } : {}) };
+}
+
+function describePresets(): string {
+  return PRESET_NAMES.map((name) => {
+    const p = PRESETS[name];
+    return `${name}${name === 'dopamine' ? ' (default)' : ''}\n  ${p.description}\n  ${JSON.stringify(p.values)}\n  optimizer families: ${JSON.stringify(p.optimizerFamilies)}`;
+  }).join('\n\n');
+}
+
+/** Exit codes: 0 completed / interrupted with a checkpoint / already completed; 1 error; 3 diverged. */
+async function train(command: TrainCommand): Promise<number> {
+  if (command.threads !== null) {
+    // Read by TensorFlow (and oneDNN's OpenMP) when the native library loads, which happens in the imports below.
+    const n = String(command.threads);
+    process.env.TF_NUM_INTRAOP_THREADS = n;
+    process.env.TF_NUM_INTEROP_THREADS = n;
+    process.env.OMP_NUM_THREADS = n;
+  }
+  const { ProgressReporter } = await import('../run/progress.ts');
+  const { trainRun } = await import('../run/trainer.ts');
+  const progress = new ProgressReporter({
+    tty: Boolean(process.stdout.isTTY), write: (text) => process.stdout.write(text), plainEverySeconds: command.logEverySeconds,
+  });
+  const stop = { requested: null as string | null };
+  let firstSignalAt = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    // Ctrl-C reaches every process of the terminal's group, and npm forwards it as well: a second copy within a
+    // moment is the same request, not the user insisting.
+    if (stop.requested && performance.now() - firstSignalAt < 2000) return;
+    if (stop.requested) {
+      console.error(`\n${signal} again: exiting without a checkpoint (the previous one stays valid)`);
+      process.exit(130);
+    }
+    stop.requested = signal;
+    firstSignalAt = performance.now();
+    progress.line(`${signal}: finishing the current step, then writing a checkpoint (send it again to quit at once)`);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGUSR1'] as const) process.on(signal, onSignal);
+  const result = await trainRun({
+    config: command.config, outDir: command.outDir, stop, progress,
+    threads: command.threads, tensorboard: command.tensorboard, saveReplay: command.saveReplay,
+  });
+  if (result.status === 'already-completed') {
+    const s = result.summary;
+    progress.line(`${result.runDir} already holds this run, completed (${s.iterations_completed} iterations, final train return ` +
+      `${s.final_train_return_mean ?? '-'}). Nothing to do; raise --iterations to extend it, or choose another --out.`);
+  }
+  return result.status === 'diverged' ? 3 : 0;
+}
+
+async function main(): Promise<number> {
+  const invocation = parseAtariArgs(process.argv.slice(2));
+  switch (invocation.kind) {
+    case 'list-games':
+      console.log(ALE_ROM_IDS.map((id) => `${displayName(id)} (${id})`).join('\n'));
+      return 0;
+    case 'list-presets':
+      console.log(describePresets());
+      return 0;
+    case 'random': {
+      const { runRandomAgent } = await import('./random_agent.ts');
+      await runRandomAgent({ ...invocation, log: (line) => console.log(line) });
+      return 0;
+    }
+    case 'train':
+      return train(invocation);
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  main().catch((error: unknown) => {
-    console.error(error instanceof Error ? `error: ${error.message}` : error);
-    process.exit(1);
-  });
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      console.error(error instanceof Error ? `error: ${error.message}` : error);
+      process.exit(1);
+    },
+  );
 }

@@ -1,0 +1,317 @@
+// Figures as Vega-Lite specs rendered to SVG in Node (vega's headless View, no browser, no canvas): learning
+// curves (the paper's Figure 6), λ sensitivity, |m|/|w| quantiles over training (Figure 7 left) and the weight
+// norm. Data are reduced here in plain TypeScript (testable) and handed to Vega-Lite already aggregated; the specs
+// only draw.
+import * as vega from 'vega';
+import * as vl from 'vega-lite';
+import { displayName } from '../../envs/games.ts';
+import type { MetricsRecord } from '../run/run_directory.ts';
+import type { SensitivityPoint } from './aggregates.ts';
+import { schemeLabel } from './reference.ts';
+import { formatLambda, type LoadedRun } from './sweep_results.ts';
+
+/** Fixed colours, so a scheme looks the same in every figure. */
+export const SCHEME_COLOURS: Readonly<Record<string, string>> = {
+  orig: '#7f7f7f',
+  decoupled: '#1f77b4',
+  WD: '#d62728',
+  separated: '#2ca02c',
+};
+
+type Spec = Record<string, unknown>;
+
+/** Vega-Lite spec -> standalone SVG text. */
+export async function renderSvg(spec: Spec): Promise<string> {
+  const compiled = vl.compile(spec as unknown as vl.TopLevelSpec).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+function seriesName(run: Pick<LoadedRun, 'optimizer' | 'schedule'>): string {
+  const base = schemeLabel(run.optimizer);
+  return run.schedule === 'constant' ? base : `${base} (${run.schedule})`;
+}
+
+function num(r: MetricsRecord, key: string): number | null {
+  const v = r[key];
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+export interface CurvePoint {
+  series: string;
+  lambda: string;
+  game: string;
+  iteration: number;
+  /** Mean over the seeds that reached this iteration of their cumulative env_steps. */
+  envSteps: number;
+  mean: number;
+  min: number;
+  max: number;
+  /** Seeds with a value at this iteration. */
+  n: number;
+}
+
+/**
+ * Per (scheme, λ, game, iteration): mean over seeds of `metric`, with min and max over seeds (the band).
+ * Seeds are aligned by iteration index (their env_steps differ slightly: training phases end on whole episodes).
+ */
+export function curvePoints(runs: readonly LoadedRun[], metric: string): CurvePoint[] {
+  const groups = new Map<string, { series: string; lambda: string; game: string; iteration: number; values: number[]; steps: number[] }>();
+  for (const run of runs) {
+    for (const r of run.records) {
+      const v = num(r, metric);
+      const steps = num(r, 'env_steps');
+      if (v === null || steps === null) continue;
+      const series = seriesName(run);
+      const lambda = formatLambda(run.weightDecay);
+      const key = `${series}|${lambda}|${run.game}|${r.iteration}`;
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { series, lambda, game: run.game, iteration: r.iteration, values: [], steps: [] }));
+      g.values.push(v);
+      g.steps.push(steps);
+    }
+  }
+  return [...groups.values()]
+    .map((g) => ({
+      series: g.series,
+      lambda: g.lambda,
+      game: displayName(g.game),
+      iteration: g.iteration,
+      envSteps: g.steps.reduce((a, b) => a + b, 0) / g.steps.length,
+      mean: g.values.reduce((a, b) => a + b, 0) / g.values.length,
+      min: Math.min(...g.values),
+      max: Math.max(...g.values),
+      n: g.values.length,
+    }))
+    .sort((a, b) => a.series.localeCompare(b.series) || a.lambda.localeCompare(b.lambda) || a.game.localeCompare(b.game) || a.iteration - b.iteration);
+}
+
+function colourScale(series: readonly string[]): Spec {
+  const domain = [...new Set(series)];
+  const fallback = ['#9467bd', '#8c564b', '#e377c2', '#bcbd22', '#17becf', '#ff7f0e'];
+  let i = 0;
+  return { domain, range: domain.map((s) => SCHEME_COLOURS[s] ?? fallback[i++ % fallback.length]) };
+}
+
+/** Figure 6: return over env_steps, one facet per game, one line per scheme, band = min–max over seeds. */
+export function learningCurveSpec(points: readonly CurvePoint[], title: string, yTitle: string, games: readonly string[]): Spec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title,
+    data: { values: points },
+    facet: { field: 'game', type: 'nominal', title: null, sort: games.map(displayName) },
+    columns: 4,
+    resolve: { scale: { y: 'independent' } },
+    spec: {
+      width: 210,
+      height: 140,
+      encoding: {
+        x: { field: 'envSteps', type: 'quantitative', title: 'agent steps (env_steps)', axis: { format: '~s' } },
+        color: { field: 'series', type: 'nominal', title: 'scheme', scale: colourScale(points.map((p) => p.series)) },
+      },
+      layer: [
+        { mark: { type: 'area', opacity: 0.18 }, encoding: { y: { field: 'min', type: 'quantitative', title: yTitle }, y2: { field: 'max' } } },
+        {
+          mark: { type: 'line', strokeWidth: 1.6 },
+          encoding: {
+            y: { field: 'mean', type: 'quantitative', title: yTitle },
+            tooltip: [{ field: 'series' }, { field: 'iteration' }, { field: 'mean', format: '.1f' }, { field: 'n' }],
+          },
+        },
+      ],
+    },
+  };
+}
+
+export interface SensitivityDatum {
+  scheme: string;
+  lambda: number;
+  game: string;
+  value: number;
+  lower: number;
+  upper: number;
+}
+
+/** Rows for the λ figures: per game the seed mean ± std; 'all games' the IQM with its bootstrap interval. */
+export function sensitivityData(points: readonly SensitivityPoint[]): { perGame: SensitivityDatum[]; aggregate: SensitivityDatum[] } {
+  const perGame: SensitivityDatum[] = [];
+  const aggregate: SensitivityDatum[] = [];
+  for (const p of points) {
+    for (const [game, s] of p.perGame) {
+      if (s === null) continue;
+      perGame.push({ scheme: p.scheme, lambda: p.lambda, game: displayName(game), value: s.mean, lower: s.mean - (s.std ?? 0), upper: s.mean + (s.std ?? 0) });
+    }
+    if (p.iqm !== null) aggregate.push({ scheme: p.scheme, lambda: p.lambda, game: 'all', value: p.iqm.point, lower: p.iqm.lower, upper: p.iqm.upper });
+  }
+  return { perGame, aggregate };
+}
+
+function sensitivityLayers(yTitle: string, colours: Spec, referenceField: string | null): Spec[] {
+  const layers: Spec[] = [
+    {
+      mark: { type: 'errorbar', ticks: true },
+      encoding: {
+        x: { field: 'lambda', type: 'quantitative' },
+        y: { field: 'lower', type: 'quantitative', title: yTitle },
+        y2: { field: 'upper' },
+        color: { field: 'scheme', type: 'nominal', scale: colours },
+      },
+    },
+    {
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'lambda', type: 'quantitative', scale: { type: 'log' }, title: 'λ (log scale)', axis: { format: '.0e' } },
+        y: { field: 'value', type: 'quantitative', title: yTitle },
+        color: { field: 'scheme', type: 'nominal', title: 'scheme', scale: colours },
+        tooltip: [{ field: 'scheme' }, { field: 'lambda', format: '.0e' }, { field: 'value', format: '.3~f' }],
+      },
+    },
+  ];
+  if (referenceField !== null) {
+    layers.push({
+      mark: { type: 'rule', strokeDash: [6, 4], color: SCHEME_COLOURS.orig },
+      encoding: { y: { field: referenceField, type: 'quantitative' } },
+    });
+  }
+  return layers;
+}
+
+/**
+ * λ sensitivity over all games: x = λ (log), y = IQM of human-normalized score with its 95% interval, one line per
+ * scheme; orig (Adam without weight decay, λ = 0) as a dashed horizontal line.
+ */
+export function sensitivityAggregateSpec(data: readonly SensitivityDatum[], reference: number | null, games: number): Spec {
+  const colours = colourScale(['orig', ...data.map((d) => d.scheme)]);
+  const values = data.map((d) => ({ ...d, reference }));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: `λ sensitivity: IQM of human-normalized score over ${games} game(s)`, subtitle: 'bars: stratified-bootstrap 95% interval; dashed: orig (no weight decay)' },
+    width: 420,
+    height: 260,
+    data: { values },
+    layer: sensitivityLayers('IQM human-normalized score', colours, reference === null ? null : 'reference'),
+  };
+}
+
+/** λ sensitivity per game: seed mean ± std of the raw score; orig's mean per game dashed. */
+export function sensitivityPerGameSpec(data: readonly SensitivityDatum[], reference: ReadonlyMap<string, number>, games: readonly string[]): Spec {
+  const colours = colourScale(['orig', ...data.map((d) => d.scheme)]);
+  const values = data.map((d) => ({ ...d, reference: reference.get(d.game) ?? null }));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: 'λ sensitivity per game (score, mean ± std over seeds)', subtitle: 'dashed: orig (no weight decay)' },
+    data: { values },
+    facet: { field: 'game', type: 'nominal', title: null, sort: games.map(displayName) },
+    columns: 4,
+    resolve: { scale: { y: 'independent' } },
+    spec: { width: 190, height: 130, layer: sensitivityLayers('score', colours, reference.size === 0 ? null : 'reference') },
+  };
+}
+
+export interface QuantilePoint {
+  series: string;
+  envSteps: number;
+  quantile: string;
+  value: number;
+}
+
+/**
+ * |m|/|w| quantiles (log10) per (scheme, λ) over training: each quantile averaged over seeds and games at each
+ * iteration (a mean of log-quantiles, not a quantile of the pooled weights).
+ */
+export function mOverWPoints(runs: readonly LoadedRun[]): QuantilePoint[] {
+  const acc = new Map<string, { series: string; q: string; steps: number[]; values: number[]; iteration: number }>();
+  for (const run of runs) {
+    const series = `${seriesName(run)} λ=${formatLambda(run.weightDecay)}`;
+    for (const r of run.records) {
+      const q = r.m_over_w_log10;
+      const steps = num(r, 'env_steps');
+      if (typeof q !== 'object' || q === null || steps === null) continue;
+      for (const [name, v] of Object.entries(q as Record<string, unknown>)) {
+        if (typeof v !== 'number' || !Number.isFinite(v)) continue;
+        const key = `${series}|${name}|${r.iteration}`;
+        let a = acc.get(key);
+        if (!a) acc.set(key, (a = { series, q: name, steps: [], values: [], iteration: r.iteration }));
+        a.steps.push(steps);
+        a.values.push(v);
+      }
+    }
+  }
+  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+  return [...acc.values()]
+    .map((a) => ({ series: a.series, envSteps: mean(a.steps), quantile: a.q, value: mean(a.values) }))
+    .sort((a, b) => a.series.localeCompare(b.series) || a.quantile.localeCompare(b.quantile) || a.envSteps - b.envSteps);
+}
+
+export function mOverWSpec(points: readonly QuantilePoint[], seriesOrder: readonly string[]): Spec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: 'log10 |m|/|w| over training (Figure 7 left, DQN)', subtitle: 'quantiles over weights; each averaged over seeds and games' },
+    data: { values: points },
+    facet: { field: 'series', type: 'nominal', title: null, sort: seriesOrder },
+    columns: 4,
+    spec: {
+      width: 190,
+      height: 120,
+      mark: { type: 'line', strokeWidth: 1.4 },
+      encoding: {
+        x: { field: 'envSteps', type: 'quantitative', title: 'agent steps', axis: { format: '~s' } },
+        y: { field: 'value', type: 'quantitative', title: 'log10 |m|/|w|', scale: { zero: false } },
+        color: { field: 'quantile', type: 'ordinal', title: 'quantile', sort: ['p5', 'p25', 'p50', 'p75', 'p95'], scale: { scheme: 'viridis' } },
+      },
+    },
+  };
+}
+
+export interface NormPoint {
+  scheme: string;
+  lambda: string;
+  envSteps: number;
+  value: number;
+}
+
+/** ‖w‖ per (scheme, λ) at each iteration, averaged over seeds and games. */
+export function weightNormPoints(runs: readonly LoadedRun[]): NormPoint[] {
+  const acc = new Map<string, { scheme: string; lambda: string; steps: number[]; values: number[] }>();
+  for (const run of runs) {
+    for (const r of run.records) {
+      const v = num(r, 'weight_norm');
+      const steps = num(r, 'env_steps');
+      if (v === null || steps === null) continue;
+      const key = `${seriesName(run)}|${run.weightDecay}|${r.iteration}`;
+      let a = acc.get(key);
+      if (!a) acc.set(key, (a = { scheme: seriesName(run), lambda: formatLambda(run.weightDecay), steps: [], values: [] }));
+      a.steps.push(steps);
+      a.values.push(v);
+    }
+  }
+  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+  return [...acc.values()]
+    .map((a) => ({ scheme: a.scheme, lambda: a.lambda, envSteps: mean(a.steps), value: mean(a.values) }))
+    .sort((a, b) => a.scheme.localeCompare(b.scheme) || a.lambda.localeCompare(b.lambda) || a.envSteps - b.envSteps);
+}
+
+export function weightNormSpec(points: readonly NormPoint[], schemes: readonly string[]): Spec {
+  const lambdas = [...new Set(points.map((p) => p.lambda))].sort((a, b) => Number(b) - Number(a));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: 'Weight norm ‖w‖₂ over training', subtitle: 'one panel per scheme, one line per λ; mean over seeds and games' },
+    data: { values: points },
+    facet: { field: 'scheme', type: 'nominal', title: null, sort: schemes },
+    columns: 4,
+    spec: {
+      width: 190,
+      height: 140,
+      mark: { type: 'line', point: { size: 12 } },
+      encoding: {
+        x: { field: 'envSteps', type: 'quantitative', title: 'agent steps', axis: { format: '~s' } },
+        y: { field: 'value', type: 'quantitative', title: '‖w‖₂', scale: { type: 'log' } },
+        color: { field: 'lambda', type: 'ordinal', title: 'λ', sort: lambdas, scale: { scheme: 'plasma' } },
+      },
+    },
+  };
+}

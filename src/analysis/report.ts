@@ -1,0 +1,221 @@
+// `npm run report`: one self-contained HTML page (no script, no external resource: SVG figures inline) with
+// Table 1, human-normalized scores, rliable aggregates, probabilities of improvement, λ sensitivity and the
+// training figures of a sweep.
+import { displayName } from '../../envs/games.ts';
+import {
+  computeAggregates,
+  lambdaSensitivity,
+  normalizedCell,
+  rowName,
+  sensitivitySpread,
+  type Aggregates,
+} from './aggregates.ts';
+import {
+  curvePoints,
+  learningCurveSpec,
+  mOverWPoints,
+  mOverWSpec,
+  renderSvg,
+  sensitivityAggregateSpec,
+  sensitivityData,
+  sensitivityPerGameSpec,
+  weightNormPoints,
+  weightNormSpec,
+} from './figures.ts';
+import { loadHumanReference, loadPaperTable } from './reference.ts';
+import { curveMetric, type ScoreSpec } from './score.ts';
+import { formatLambda, loadSweep, type SweepResults } from './sweep_results.ts';
+import { buildTable1, captionLines, cellKey, formatCell, runNotes, scoreDecimals, tableTitle, type Table1 } from './table1.ts';
+import type { Interval } from './stats.ts';
+
+export interface ReportOptions {
+  score: ScoreSpec;
+  includeIncomplete?: boolean;
+  comparePaper?: boolean;
+  /** Bootstrap replicates for the intervals. */
+  reps?: number;
+  seed?: string;
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+const CSS = `
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1180px;color:#222;line-height:1.4;padding:0 12px}
+h1{font-size:1.5em;margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em;font-size:1.2em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.86em}th,td{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}
+th{background:#f3f3f3}td.label,th.label{text-align:left}.caption{font-size:.85em;color:#444;max-width:1100px}
+.notes{font-size:.8em;color:#555}.flag{color:#b00}figure{margin:1em 0}figure svg{max-width:100%;height:auto}
+.budget{font-weight:600;background:#fff8e1;border:1px solid #f0d890;padding:6px 10px;display:inline-block}
+`;
+
+function table1Html(table: Table1): string {
+  const head = `<tr><th class="label">scheme</th>${table.games.map((g) => `<th>${escapeHtml(displayName(g))}</th>`).join('')}<th class="label">λ</th></tr>`;
+  const body = table.rows
+    .map((row) => {
+      const cells = table.games.map((g) => {
+        const c = table.cells.get(cellKey(row, g))!;
+        const cls = c.lowN || c.excluded.length > 0 ? ' class="flag"' : '';
+        return `<td${cls}>${escapeHtml(formatCell(c, 'html', table.comparePaper))}</td>`;
+      });
+      return `<tr><td class="label">${escapeHtml(row.scheme)}</td>${cells.join('')}<td class="label">${formatLambda(row.weightDecay)}</td></tr>`;
+    })
+    .join('\n');
+  return `<table id="table1">${head}\n${body}</table>`;
+}
+
+function normalizedHtml(table: Table1, refs: ReturnType<typeof loadHumanReference>): string {
+  const games = table.games.filter((g) => refs.has(g));
+  if (games.length === 0) return '<p>No game of this sweep has random/human reference scores.</p>';
+  const head = `<tr><th class="label">scheme</th>${games.map((g) => `<th>${escapeHtml(displayName(g))}</th>`).join('')}<th class="label">λ</th></tr>`;
+  const body = table.rows
+    .map((row) => {
+      const cells = games.map((g) => {
+        const s = normalizedCell(table.cells.get(cellKey(row, g))!, refs);
+        if (s === null) return '<td>—</td>';
+        return `<td>${s.mean.toFixed(3)}${s.std === null ? '' : ` ± ${s.std.toFixed(3)}`} (n=${s.n})</td>`;
+      });
+      return `<tr><td class="label">${escapeHtml(row.scheme)}</td>${cells.join('')}<td class="label">${formatLambda(row.weightDecay)}</td></tr>`;
+    })
+    .join('\n');
+  return `<table id="normalized">${head}\n${body}</table>`;
+}
+
+const ci = (i: Interval, d = 3) => `${i.point.toFixed(d)} <span class="notes">[${i.lower.toFixed(d)}, ${i.upper.toFixed(d)}]</span>`;
+
+function aggregatesHtml(a: Aggregates): string {
+  if (a.rows.length === 0) return '<p>No aggregates (see the notes).</p>';
+  const head = '<tr><th class="label">scheme</th><th class="label">λ</th><th>runs/game</th><th>IQM</th><th>median</th><th>mean</th><th>optimality gap</th></tr>';
+  const body = a.rows
+    .map(
+      (r) =>
+        `<tr><td class="label">${escapeHtml(r.row.scheme)}</td><td class="label">${formatLambda(r.row.weightDecay)}</td><td>${r.runsPerGame}</td>` +
+        `<td>${ci(r.iqm)}</td><td>${ci(r.median)}</td><td>${ci(r.mean)}</td><td>${ci(r.optimalityGap)}</td></tr>`,
+    )
+    .join('\n');
+  return `<table id="aggregates">${head}\n${body}</table>`;
+}
+
+function improvementsHtml(a: Aggregates): string {
+  if (a.improvements.length === 0) return '<p>No pair of schemes to compare.</p>';
+  const body = a.improvements
+    .map((i) => `<tr><td class="label">${escapeHtml(rowName(i.x))}</td><td class="label">${escapeHtml(rowName(i.y))}</td><td>${ci(i.interval)}</td></tr>`)
+    .join('\n');
+  return `<table id="improvement"><tr><th class="label">X</th><th class="label">Y</th><th>P(X &gt; Y)</th></tr>\n${body}</table>`;
+}
+
+function figure(id: string, svg: string, caption: string): string {
+  return `<figure id="${id}">${svg}<figcaption class="caption">${escapeHtml(caption)}</figcaption></figure>`;
+}
+
+/** Builds the page from a loaded sweep. */
+export async function buildReportHtml(sweep: SweepResults, options: ReportOptions): Promise<string> {
+  const paper = loadPaperTable();
+  const refs = loadHumanReference();
+  const table = buildTable1(sweep, {
+    score: options.score,
+    paper,
+    includeIncomplete: options.includeIncomplete,
+    comparePaper: options.comparePaper ?? true,
+  });
+  const aggregates = computeAggregates(table, refs, { reps: options.reps, seed: options.seed });
+  const sens = lambdaSensitivity(table, aggregates);
+  const parts: string[] = [];
+
+  parts.push(`<h1>Weight decay in DQN: sweep report</h1>`);
+  parts.push(`<p class="caption">Sweep: <code>${escapeHtml(sweep.root)}</code> — ${sweep.runs.length} readable run(s), ${sweep.skipped.length} skipped, ${sweep.missing.length} planned but not started.</p>`);
+  parts.push(`<p class="budget" id="budget">${escapeHtml(captionLines(table)[0])}</p>`);
+
+  parts.push(`<h2>${escapeHtml(tableTitle(table))}</h2>`);
+  parts.push(`<div class="caption">${captionLines(table).slice(1).map((l) => `<p>${escapeHtml(l)}</p>`).join('')}</div>`);
+  parts.push(table1Html(table));
+
+  parts.push('<h2>Human-normalized scores</h2>');
+  parts.push('<p class="caption">(score − random)/(human − random) per run (reference scores: data/reference/atari_reference_scores.csv), then mean ± std over seeds; same runs as Table 1.</p>');
+  parts.push(normalizedHtml(table, refs));
+
+  parts.push('<h2>Aggregates over games and seeds (rliable)</h2>');
+  parts.push(
+    `<p class="caption">Agarwal et al. (NeurIPS 2021): interquartile mean, median and mean of human-normalized scores, and optimality gap (shortfall below human level, γ = 1), over ${aggregates.games.length} game(s) (${aggregates.games.map(displayName).join(', ') || 'none'}). ` +
+      `Brackets: 95% percentile interval of a stratified bootstrap (runs resampled within each game), ${aggregates.reps} replicates, seed "${escapeHtml(aggregates.seed)}".</p>`,
+  );
+  parts.push(aggregatesHtml(aggregates));
+  parts.push('<p class="caption">Probability of improvement P(X &gt; Y): chance that a run of X beats a run of Y on a game, averaged over games (ties count ½); 0.5 = no difference.</p>');
+  parts.push(improvementsHtml(aggregates));
+  if (aggregates.notes.length > 0) parts.push(`<ul class="notes">${aggregates.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`);
+
+  parts.push('<h2>λ sensitivity</h2>');
+  parts.push('<p class="caption">The paper\'s central claim: decoupled weight decay is stable across λ while Adam+L2 (WD) is not. Spread = max − min over λ of the IQM of human-normalized score.</p>');
+  const spread = sensitivitySpread(sens.points);
+  if (spread.length > 0) {
+    parts.push(
+      `<table id="sensitivity"><tr><th class="label">scheme</th><th>λ values</th><th>worst IQM</th><th>best IQM</th><th>spread</th></tr>${spread
+        .map((s) => `<tr><td class="label">${escapeHtml(s.scheme)}</td><td>${s.lambdas}</td><td>${s.min.toFixed(3)}</td><td>${s.max.toFixed(3)}</td><td>${s.spread.toFixed(3)}</td></tr>`)
+        .join('')}</table>`,
+    );
+  }
+  const sd = sensitivityData(sens.points);
+  if (sd.aggregate.length > 0) {
+    const svg = await renderSvg(sensitivityAggregateSpec(sd.aggregate, sens.reference?.iqm?.point ?? null, aggregates.games.length));
+    parts.push(figure('fig-sensitivity', svg, 'x: λ on a log scale; y: IQM of human-normalized score with its bootstrap 95% interval; one line per scheme; dashed: orig (Adam, λ = 0).'));
+  }
+  if (sd.perGame.length > 0) {
+    const ref = new Map<string, number>();
+    for (const [g, s] of sens.reference?.perGame ?? []) if (s !== null) ref.set(displayName(g), s.mean);
+    const svg = await renderSvg(sensitivityPerGameSpec(sd.perGame, ref, table.games));
+    parts.push(figure('fig-sensitivity-games', svg, 'Per game: score (mean ± std over seeds) against λ; dashed: orig.'));
+  }
+  if (sd.perGame.length === 0 && sd.aggregate.length === 0) parts.push('<p>No run with λ &gt; 0 has a score yet.</p>');
+
+  parts.push('<h2>Learning curves</h2>');
+  const metric = curveMetric(options.score);
+  const yTitle = metric === 'eval_return_mean' ? 'evaluation return' : 'training return';
+  const lambdas = [...new Set(sweep.runs.filter((r) => r.weightDecay > 0).map((r) => r.weightDecay))].sort((a, b) => b - a);
+  const groups = lambdas.length === 0 ? [null] : lambdas;
+  for (const lambda of groups) {
+    const runs = sweep.runs.filter((r) => r.weightDecay === 0 || r.weightDecay === lambda);
+    const points = curvePoints(runs, metric);
+    if (points.length === 0) continue;
+    const title = lambda === null ? 'Learning curves' : `Learning curves at λ = ${formatLambda(lambda)} (orig: λ = 0)`;
+    const svg = await renderSvg(learningCurveSpec(points, title, yTitle, table.games));
+    parts.push(
+      figure(
+        `fig-curves-${lambda === null ? '0' : formatLambda(lambda)}`,
+        svg,
+        `${yTitle} per iteration against agent steps (env_steps): line = mean over seeds, band = min–max over seeds; every readable run, unfinished ones included (Figure 6 of the paper).`,
+      ),
+    );
+  }
+
+  parts.push('<h2>Optimizer state over training</h2>');
+  const mw = mOverWPoints(sweep.runs);
+  if (mw.length > 0) {
+    const order = table.rows.map((r) => `${r.scheme} λ=${formatLambda(r.weightDecay)}`);
+    parts.push(figure('fig-m-over-w', await renderSvg(mOverWSpec(mw, order)), 'Quantiles (p5…p95) over the weights of log10 |m|/|w| (first moment over weight), per scheme and λ (Figure 7 left of the paper, for DQN).'));
+  } else {
+    parts.push('<p>No run recorded m_over_w_log10.</p>');
+  }
+  const wn = weightNormPoints(sweep.runs);
+  if (wn.length > 0) {
+    const schemes = [...new Set(table.rows.map((r) => r.scheme))];
+    parts.push(figure('fig-weight-norm', await renderSvg(weightNormSpec(wn, schemes)), 'Weight norm ‖w‖₂ of the online network (log scale) per iteration.'));
+  }
+
+  const notes = runNotes(table);
+  parts.push('<h2>What was left out</h2>');
+  parts.push(notes.length === 0 ? '<p>Nothing: every run was read and counted.</p>' : `<ul class="notes" id="notes">${notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`);
+
+  return (
+    '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">' +
+    '<meta name="viewport" content="width=device-width, initial-scale=1">' +
+    `<title>Sweep report: ${escapeHtml(sweep.root)}</title><style>${CSS}</style></head><body>\n` +
+    parts.join('\n') +
+    '\n</body></html>\n'
+  );
+}
+
+export async function buildReport(dir: string, options: ReportOptions): Promise<{ html: string; sweep: SweepResults }> {
+  const sweep = loadSweep(dir);
+  return { html: await buildReportHtml(sweep, options), sweep };
+}

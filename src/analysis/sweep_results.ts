@@ -1,0 +1,395 @@
+// Loads a sweep directory for analysis: finds the runs (plan.json, runs/*/, or a directory of run directories),
+// reads each one read-only through RunDirectory.open, and validates it. A run that cannot be trusted is not
+// fatal: it goes into `skipped` with the reason, so one corrupt file never hides the rest of a sweep's results.
+// Only problems with the sweep as a whole (no directory, no runs, a plan of another kind) throw.
+import fs from 'node:fs';
+import path from 'node:path';
+import { resolveGame, displayName } from '../../envs/games.ts';
+import { RunDirectory, RUN_FILES, type MetricsRecord, type RunSummary } from '../run/run_directory.ts';
+
+export const PLAN_FILE = 'plan.json';
+export const PLAN_KIND = 'wd-dqn-sweep';
+export const PLAN_FORMAT = 1;
+
+/** A problem with the sweep directory as a whole: nothing can be analysed. */
+export class SweepInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SweepInputError';
+  }
+}
+
+export interface LoadedRun {
+  /** Plan id, or the run directory's name when there is no plan. */
+  id: string;
+  dir: string;
+  /** ALE ROM id. */
+  game: string;
+  optimizer: string;
+  /** λ schedule ('constant' unless the config says otherwise). */
+  schedule: string;
+  weightDecay: number;
+  seed: number;
+  preset: string;
+  /** summary.json status: completed, running, interrupted, incomplete, diverged, failed. */
+  status: string;
+  iterationsPlanned: number;
+  trainingSteps: number;
+  evalSteps: number;
+  records: MetricsRecord[];
+  /** Non-fatal notes, e.g. a last metrics line cut off by a crash and dropped. */
+  warnings: string[];
+}
+
+export interface SkippedRun {
+  id: string;
+  dir: string;
+  reason: string;
+}
+
+export interface PlannedRun {
+  id: string;
+  dir: string;
+  game?: string;
+  optimizer?: string;
+  weightDecay?: number;
+  seed?: number;
+}
+
+export interface Budget {
+  preset: string;
+  iterations: number;
+  trainingSteps: number;
+  /** iterations × trainingSteps agent steps (a training phase runs whole episodes, so runs go slightly over). */
+  stepsPerRun: number;
+  evalSteps: number;
+  runs: number;
+}
+
+export interface SweepResults {
+  root: string;
+  source: 'plan' | 'runs-dir' | 'dir-of-runs' | 'single-run';
+  runs: LoadedRun[];
+  skipped: SkippedRun[];
+  /** In the plan but without a run directory yet (not started). */
+  missing: PlannedRun[];
+  /** Sweep-level notes (fallbacks, ignored directories, mixed budgets). */
+  warnings: string[];
+  budgets: Budget[];
+}
+
+/** Runs that may be pooled into one table cell. */
+export interface RowKey {
+  optimizer: string;
+  schedule: string;
+  weightDecay: number;
+}
+
+export function rowKeyString(k: RowKey): string {
+  return `${k.optimizer}|${k.schedule}|${k.weightDecay}`;
+}
+
+/** 1e-4 -> "1e-4", 0 -> "0", 1.5e-4 -> "1.5e-4". */
+export function formatLambda(lambda: number): string {
+  if (lambda === 0) return '0';
+  return lambda.toExponential().replace('e+', 'e');
+}
+
+export function describeRun(r: Pick<LoadedRun, 'game' | 'optimizer' | 'weightDecay' | 'seed' | 'schedule'>): string {
+  const schedule = r.schedule === 'constant' ? '' : ` (${r.schedule})`;
+  return `${displayName(r.game)} ${r.optimizer} λ=${formatLambda(r.weightDecay)}${schedule} seed ${r.seed}`;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+// ---------------------------------------------------------------------------
+// Finding the runs
+
+function readPlan(root: string, warnings: string[]): PlannedRun[] | null {
+  const file = path.join(root, PLAN_FILE);
+  if (!fs.existsSync(file)) return null;
+  let plan: unknown;
+  try {
+    plan = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    // The runs themselves are intact; a damaged plan only loses the list of runs not started yet.
+    warnings.push(
+      `${file} is corrupt or half-written (${errorMessage(err)}); ignored it and looked for run directories ` +
+        `under ${path.join(root, 'runs')} instead, so runs not started yet are not listed as missing.`,
+    );
+    return null;
+  }
+  if (!isObject(plan)) throw new SweepInputError(`${file} is not a JSON object, so it is not a sweep plan.`);
+  if (plan.kind !== PLAN_KIND) {
+    throw new SweepInputError(
+      `${file} is a plan of kind ${JSON.stringify(plan.kind)}, not a "${PLAN_KIND}" sweep plan; this directory holds ` +
+        'another tool\'s sweep. Point table1/report at the directory "npm run sweep" wrote.',
+    );
+  }
+  if (plan.format !== PLAN_FORMAT) {
+    throw new SweepInputError(
+      `${file} has format ${JSON.stringify(plan.format)}; this analysis reads format ${PLAN_FORMAT}. ` +
+        'It was written by another version of the sweep tool: update this checkout (or use the matching one).',
+    );
+  }
+  if (!Array.isArray(plan.runs)) throw new SweepInputError(`${file} has no "runs" list.`);
+  return plan.runs.map((entry: unknown, i: number) => {
+    if (!isObject(entry) || typeof entry.dir !== 'string' || entry.dir === '') {
+      throw new SweepInputError(`${file}: runs[${i}] has no "dir" string; the plan is damaged or of another format.`);
+    }
+    const game = typeof entry.game === 'string' ? safeGame(entry.game) : undefined;
+    return {
+      id: typeof entry.id === 'string' ? entry.id : path.basename(entry.dir),
+      dir: path.resolve(root, entry.dir),
+      game: game ?? (typeof entry.game === 'string' ? entry.game : undefined),
+      optimizer: typeof entry.optimizer === 'string' ? entry.optimizer : undefined,
+      weightDecay: typeof entry.weightDecay === 'number' ? entry.weightDecay : undefined,
+      seed: typeof entry.seed === 'number' ? entry.seed : undefined,
+    };
+  });
+}
+
+function safeGame(name: string): string | undefined {
+  try {
+    return resolveGame(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Does `dir` look like a run directory (even one too damaged to open)? */
+function looksLikeRun(dir: string): boolean {
+  return [RUN_FILES.config, RUN_FILES.metrics, RUN_FILES.summary, RUN_FILES.checkpoints].some((f) =>
+    fs.existsSync(path.join(dir, f)),
+  );
+}
+
+function subdirectories(dir: string): string[] {
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => path.join(dir, e.name))
+    .sort();
+}
+
+// ---------------------------------------------------------------------------
+// Reading and validating one run
+
+/** Reads one run read-only; throws an Error whose message is the skip reason. */
+function loadRun(id: string, dir: string): LoadedRun {
+  if (!fs.existsSync(path.join(dir, RUN_FILES.config))) {
+    throw new Error(`no ${RUN_FILES.config}: not a run directory, or one whose first write never happened`);
+  }
+  let run: RunDirectory;
+  try {
+    run = RunDirectory.open(dir);
+  } catch (err) {
+    throw new Error(errorMessage(err));
+  }
+  const config = run.config;
+  const agent = isObject(config.agent) ? config.agent : {};
+  const optimizer = isObject(agent.optimizer) ? agent.optimizer : null;
+  const problems: string[] = [];
+  if (typeof config.game !== 'string') problems.push('config.game');
+  if (!Number.isInteger(config.seed)) problems.push('config.seed');
+  if (optimizer === null || typeof optimizer.name !== 'string') problems.push('config.agent.optimizer.name');
+  if (!(typeof config.iterations === 'number' && config.iterations > 0)) problems.push('config.iterations');
+  if (!(typeof config.trainingSteps === 'number' && config.trainingSteps > 0)) problems.push('config.trainingSteps');
+  const wd = optimizer?.weightDecay;
+  if (wd !== undefined && !(typeof wd === 'number' && Number.isFinite(wd) && wd >= 0)) problems.push('config.agent.optimizer.weightDecay');
+  if (problems.length > 0) {
+    throw new Error(`${RUN_FILES.config} lacks or has invalid ${problems.join(', ')}; it was not written by this harness's training runner`);
+  }
+  const game = safeGame(config.game as string);
+  if (game === undefined) throw new Error(`${RUN_FILES.config} names an unknown game "${String(config.game)}"`);
+
+  let summary: RunSummary | null;
+  try {
+    summary = run.readSummary();
+  } catch (err) {
+    throw new Error(errorMessage(err));
+  }
+  if (summary === null) {
+    throw new Error(
+      `no ${RUN_FILES.summary}: the run never finished an iteration, or the file was removed (its status is unknown)`,
+    );
+  }
+  if (!isObject(summary) || typeof summary.status !== 'string') {
+    throw new Error(`${RUN_FILES.summary} has no "status"; it was not written by this harness`);
+  }
+  if (typeof summary.game === 'string' && safeGame(summary.game) !== game) {
+    throw new Error(`${RUN_FILES.summary} is for game "${summary.game}" but ${RUN_FILES.config} for "${String(config.game)}"`);
+  }
+
+  let records: MetricsRecord[];
+  let warnings: string[];
+  try {
+    ({ records, warnings } = run.readMetrics());
+  } catch (err) {
+    throw new Error(errorMessage(err));
+  }
+  records.forEach((r, i) => {
+    if (r.iteration !== i) {
+      throw new Error(
+        `${RUN_FILES.metrics} record ${i + 1} has iteration ${r.iteration}, expected ${i}: iterations are missing or repeated`,
+      );
+    }
+  });
+  const iterationsPlanned = config.iterations as number;
+  if (summary.status === 'completed' && records.length < iterationsPlanned) {
+    throw new Error(
+      `${RUN_FILES.summary} says completed but ${RUN_FILES.metrics} has ${records.length} of ${iterationsPlanned} ` +
+        'iterations: the files do not belong together',
+    );
+  }
+  return {
+    id,
+    dir,
+    game,
+    optimizer: optimizer!.name as string,
+    schedule: typeof optimizer!.weightDecaySchedule === 'string' ? optimizer!.weightDecaySchedule : 'constant',
+    weightDecay: typeof wd === 'number' ? wd : 0,
+    seed: config.seed as number,
+    preset: typeof config.preset === 'string' ? config.preset : 'unknown',
+    status: summary.status,
+    iterationsPlanned,
+    trainingSteps: config.trainingSteps as number,
+    evalSteps: typeof config.evalSteps === 'number' ? config.evalSteps : 0,
+    records,
+    warnings,
+  };
+}
+
+/** Differences between what the plan says a run is and what its directory holds. */
+function planMismatch(planned: PlannedRun, run: LoadedRun): string | null {
+  const diffs: string[] = [];
+  if (planned.game !== undefined && planned.game !== run.game) diffs.push(`game ${run.game} (plan: ${planned.game})`);
+  if (planned.optimizer !== undefined && planned.optimizer !== run.optimizer) diffs.push(`optimizer ${run.optimizer} (plan: ${planned.optimizer})`);
+  if (planned.weightDecay !== undefined && planned.weightDecay !== run.weightDecay) {
+    diffs.push(`weightDecay ${run.weightDecay} (plan: ${planned.weightDecay})`);
+  }
+  if (planned.seed !== undefined && planned.seed !== run.seed) diffs.push(`seed ${run.seed} (plan: ${planned.seed})`);
+  if (diffs.length === 0) return null;
+  return `the directory holds a different run than plan.json says: ${diffs.join(', ')}; it belongs to another sweep`;
+}
+
+// ---------------------------------------------------------------------------
+
+export function loadSweep(dirArg: string): SweepResults {
+  const root = path.resolve(dirArg);
+  if (!fs.existsSync(root)) throw new SweepInputError(`${root} does not exist.`);
+  if (!fs.statSync(root).isDirectory()) {
+    throw new SweepInputError(`${root} is a file; expected a sweep directory (with plan.json or runs/) or a run directory.`);
+  }
+  const warnings: string[] = [];
+  const skipped: SkippedRun[] = [];
+  const missing: PlannedRun[] = [];
+  const candidates: PlannedRun[] = [];
+  let source: SweepResults['source'];
+
+  const plan = readPlan(root, warnings);
+  if (plan !== null) {
+    source = 'plan';
+    for (const p of plan) {
+      if (fs.existsSync(p.dir) && fs.readdirSync(p.dir).length > 0) candidates.push(p);
+      else missing.push(p);
+    }
+    const runsDir = path.join(root, 'runs');
+    if (fs.existsSync(runsDir)) {
+      const planned = new Set(plan.map((p) => p.dir));
+      const extra = subdirectories(runsDir).filter((d) => !planned.has(d) && looksLikeRun(d));
+      if (extra.length > 0) {
+        warnings.push(
+          `${extra.length} run director${extra.length === 1 ? 'y' : 'ies'} under ${runsDir} not in plan.json, ignored: ` +
+            extra.map((d) => path.basename(d)).join(', '),
+        );
+      }
+    }
+  } else if (fs.existsSync(path.join(root, RUN_FILES.config))) {
+    source = 'single-run';
+    candidates.push({ id: path.basename(root), dir: root });
+  } else {
+    const runsDir = path.join(root, 'runs');
+    const base = fs.existsSync(runsDir) && fs.statSync(runsDir).isDirectory() ? runsDir : root;
+    source = base === runsDir ? 'runs-dir' : 'dir-of-runs';
+    for (const d of subdirectories(base)) if (looksLikeRun(d)) candidates.push({ id: path.basename(d), dir: d });
+  }
+
+  if (candidates.length === 0 && missing.length === 0) {
+    throw new SweepInputError(
+      `no runs found in ${root}: expected ${PLAN_FILE}, run directories under runs/ (each with ${RUN_FILES.config}), ` +
+        'or run directories directly inside it.',
+    );
+  }
+
+  const runs: LoadedRun[] = [];
+  const seen = new Map<string, LoadedRun>();
+  for (const c of candidates) {
+    let run: LoadedRun;
+    try {
+      run = loadRun(c.id, c.dir);
+    } catch (err) {
+      skipped.push({ id: c.id, dir: c.dir, reason: errorMessage(err) });
+      continue;
+    }
+    const mismatch = planMismatch(c, run);
+    if (mismatch !== null) {
+      skipped.push({ id: c.id, dir: c.dir, reason: mismatch });
+      continue;
+    }
+    // The same seed twice (e.g. a copied directory) would be counted as two seeds and shrink the std.
+    const identity = `${run.game}|${rowKeyString(run)}|${run.seed}`;
+    const first = seen.get(identity);
+    if (first !== undefined) {
+      skipped.push({ id: c.id, dir: c.dir, reason: `duplicate of ${first.id} (${describeRun(run)}); only the first is counted` });
+      continue;
+    }
+    seen.set(identity, run);
+    runs.push(run);
+  }
+
+  const budgets = budgetsOf(runs);
+  if (budgets.length > 1) {
+    warnings.push(
+      `runs with different budgets are mixed (${budgets.map(formatBudget).join('; ')}); ` +
+        'their scores are not comparable, and the table pools them.',
+    );
+  }
+  return { root, source, runs, skipped, missing, warnings, budgets };
+}
+
+export function budgetsOf(runs: readonly LoadedRun[]): Budget[] {
+  const byKey = new Map<string, Budget>();
+  for (const r of runs) {
+    const key = `${r.preset}|${r.iterationsPlanned}|${r.trainingSteps}|${r.evalSteps}`;
+    const b = byKey.get(key);
+    if (b) b.runs++;
+    else {
+      byKey.set(key, {
+        preset: r.preset,
+        iterations: r.iterationsPlanned,
+        trainingSteps: r.trainingSteps,
+        stepsPerRun: r.iterationsPlanned * r.trainingSteps,
+        evalSteps: r.evalSteps,
+        runs: 1,
+      });
+    }
+  }
+  return [...byKey.values()].sort((a, b) => b.runs - a.runs);
+}
+
+const int = (n: number) => n.toLocaleString('en-US');
+
+export function formatBudget(b: Budget): string {
+  const evalPart = b.evalSteps > 0 ? `, evaluation ${int(b.evalSteps)} steps per iteration` : ', no evaluation phase';
+  return (
+    `${int(b.iterations)} iterations × ${int(b.trainingSteps)} agent steps = ${int(b.stepsPerRun)} agent steps ` +
+    `(${int(b.stepsPerRun * 4)} frames) per run, preset ${b.preset}${evalPart}`
+  );
+}

@@ -1,0 +1,374 @@
+// Table 1 of Bjorck et al. (AAAI 2021) rebuilt from a sweep: the table model (which runs count in which cell, and
+// why others do not) and its three renderings, Markdown, CSV and LaTeX. Rows follow the paper's order
+// (data/reference/bjorck2021_table1.csv), columns the paper's games, λ last.
+//
+// Which runs a cell counts: every run with status `completed` and a score. Runs still in progress (running,
+// interrupted, incomplete) stopped short of the budget, so their score is not comparable: they are left out and
+// named in the cell ("1 unfinished") unless includeIncomplete is set, which counts them at their last completed
+// iteration and marks the cell †. Diverged and failed runs never count (there is no score at the budget) and are
+// always named in the cell, since a λ that makes runs diverge is itself a result.
+import { displayName } from '../../envs/games.ts';
+import { meanStd, type MeanStd } from './stats.ts';
+import { PAPER_GAMES, schemeLabel, type PaperRow } from './reference.ts';
+import { describeScore, scoreRun, scoreSpecName, type ScoreSpec } from './score.ts';
+import {
+  describeRun,
+  formatBudget,
+  formatLambda,
+  rowKeyString,
+  type Budget,
+  type LoadedRun,
+  type RowKey,
+  type SweepResults,
+} from './sweep_results.ts';
+
+/** Statuses of a run that can still be resumed to its budget. */
+export const UNFINISHED_STATUSES: readonly string[] = ['running', 'interrupted', 'incomplete'];
+export const LOW_N = 3;
+
+export interface TableRow extends RowKey {
+  key: string;
+  /** Paper label (orig, decoupled, WD, separated) or the optimizer name, plus a non-constant schedule. */
+  scheme: string;
+  paper: PaperRow | null;
+}
+
+export interface CountedScore {
+  run: LoadedRun;
+  value: number;
+  /** Counted although the run has not completed (includeIncomplete). */
+  incomplete: boolean;
+}
+
+export interface ExcludedRun {
+  run: LoadedRun;
+  /** 'unfinished' | 'diverged' | 'failed' | 'no score' */
+  category: string;
+  reason: string;
+}
+
+export interface TableCell {
+  row: TableRow;
+  game: string;
+  counted: CountedScore[];
+  stats: MeanStd | null;
+  /** 0 < n < 3: too few seeds for the std to mean much. */
+  lowN: boolean;
+  excluded: ExcludedRun[];
+  paper: number | null;
+}
+
+export interface Table1 {
+  rows: TableRow[];
+  games: string[];
+  cells: Map<string, TableCell>;
+  score: ScoreSpec;
+  budgets: Budget[];
+  includeIncomplete: boolean;
+  comparePaper: boolean;
+  /** Sweep-level lines for the notes: skipped runs, runs not started, warnings. */
+  notes: string[];
+}
+
+export interface Table1Options {
+  score: ScoreSpec;
+  includeIncomplete?: boolean;
+  /** The paper's rows: they fix the row order; their values are shown only with comparePaper. */
+  paper: readonly PaperRow[];
+  comparePaper?: boolean;
+}
+
+export function cellKey(row: Pick<TableRow, 'key'>, game: string): string {
+  return `${row.key}#${game}`;
+}
+
+function rowOf(k: RowKey, paper: readonly PaperRow[]): TableRow {
+  const match = k.schedule === 'constant' ? paper.find((p) => p.optimizer === k.optimizer && p.lambda === k.weightDecay) : undefined;
+  const base = schemeLabel(k.optimizer);
+  return {
+    optimizer: k.optimizer,
+    schedule: k.schedule,
+    weightDecay: k.weightDecay,
+    key: rowKeyString(k),
+    scheme: k.schedule === 'constant' ? base : `${base} (${k.schedule})`,
+    paper: match ?? null,
+  };
+}
+
+/** Paper rows first in the paper's order, then anything else by optimizer and decreasing λ. */
+function orderRows(rows: TableRow[], paper: readonly PaperRow[]): TableRow[] {
+  const paperIndex = (r: TableRow) => (r.paper === null ? Infinity : paper.indexOf(r.paper));
+  return rows.sort(
+    (a, b) =>
+      paperIndex(a) - paperIndex(b) ||
+      a.optimizer.localeCompare(b.optimizer) ||
+      a.schedule.localeCompare(b.schedule) ||
+      b.weightDecay - a.weightDecay,
+  );
+}
+
+export function orderGames(games: Iterable<string>): string[] {
+  const set = new Set(games);
+  const paper = PAPER_GAMES.filter((g) => set.has(g));
+  const others = [...set].filter((g) => !PAPER_GAMES.includes(g)).sort();
+  return [...paper, ...others];
+}
+
+function exclusion(run: LoadedRun, includeIncomplete: boolean): ExcludedRun | null {
+  if (run.status === 'completed') return null;
+  const progress = `${run.records.length}/${run.iterationsPlanned} iterations`;
+  if (UNFINISHED_STATUSES.includes(run.status)) {
+    return includeIncomplete ? null : { run, category: 'unfinished', reason: `${run.status}, ${progress}` };
+  }
+  const category = run.status === 'diverged' || run.status === 'failed' ? run.status : 'unfinished';
+  return { run, category, reason: `${run.status} after ${progress}` };
+}
+
+export function buildTable1(sweep: SweepResults, options: Table1Options): Table1 {
+  const { score, paper } = options;
+  const includeIncomplete = options.includeIncomplete ?? false;
+  const rowsByKey = new Map<string, TableRow>();
+  const games = new Set<string>();
+  const addRow = (k: RowKey) => {
+    const key = rowKeyString(k);
+    if (!rowsByKey.has(key)) rowsByKey.set(key, rowOf(k, paper));
+  };
+  for (const r of sweep.runs) {
+    addRow(r);
+    games.add(r.game);
+  }
+  // Planned runs not started yet still give their row and column, so the table shows the gap as "—".
+  for (const m of sweep.missing) {
+    if (m.optimizer !== undefined) addRow({ optimizer: m.optimizer, schedule: 'constant', weightDecay: m.weightDecay ?? 0 });
+    if (m.game !== undefined) games.add(m.game);
+  }
+  const rows = orderRows([...rowsByKey.values()], paper);
+  const gameList = orderGames(games);
+
+  const cells = new Map<string, TableCell>();
+  for (const row of rows) {
+    for (const game of gameList) {
+      const paperValue = row.paper?.scores.get(game);
+      cells.set(cellKey(row, game), {
+        row,
+        game,
+        counted: [],
+        stats: null,
+        lowN: false,
+        excluded: [],
+        paper: paperValue ?? null,
+      });
+    }
+  }
+  for (const run of [...sweep.runs].sort((a, b) => a.seed - b.seed)) {
+    const cell = cells.get(cellKey({ key: rowKeyString(run) }, run.game))!;
+    const out = exclusion(run, includeIncomplete);
+    if (out !== null) {
+      cell.excluded.push(out);
+      continue;
+    }
+    const s = scoreRun(run, score);
+    if (s.value === null) cell.excluded.push({ run, category: 'no score', reason: s.reason });
+    else cell.counted.push({ run, value: s.value, incomplete: run.status !== 'completed' });
+  }
+  for (const cell of cells.values()) {
+    if (cell.counted.length > 0) {
+      cell.stats = meanStd(cell.counted.map((c) => c.value));
+      cell.lowN = cell.stats.n < LOW_N;
+    }
+  }
+
+  const notes: string[] = [];
+  for (const s of sweep.skipped) notes.push(`skipped ${s.id} (${s.dir}): ${s.reason}`);
+  if (sweep.missing.length > 0) {
+    notes.push(`${sweep.missing.length} planned run(s) not started: ${sweep.missing.map((m) => m.id).join(', ')}`);
+  }
+  notes.push(...sweep.warnings);
+  return {
+    rows,
+    games: gameList,
+    cells,
+    score,
+    budgets: sweep.budgets,
+    includeIncomplete,
+    comparePaper: options.comparePaper ?? false,
+    notes,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Formatting
+
+/** Decimals for a score: integers from 100 up (as the paper prints), 1 decimal from 10, else 2. */
+export function scoreDecimals(mean: number, std: number | null = null): number {
+  const size = Math.max(Math.abs(mean), std ?? 0);
+  return size >= 100 ? 0 : size >= 10 ? 1 : 2;
+}
+
+function fixed(v: number, decimals: number, thousands: boolean): string {
+  const text = thousands
+    ? v.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals })
+    : v.toFixed(decimals);
+  return text === '-0' || /^-0\.0*$/.test(text) ? text.slice(1) : text;
+}
+
+function excludedSummary(cell: TableCell): string {
+  const counts = new Map<string, number>();
+  for (const e of cell.excluded) counts.set(e.category, (counts.get(e.category) ?? 0) + 1);
+  return [...counts].map(([c, n]) => `${n} ${c}`).join(', ');
+}
+
+type Flavour = 'md' | 'tex' | 'html';
+
+const SYMBOLS: Record<Flavour, { pm: string; lowN: string; dagger: string; dash: string }> = {
+  md: { pm: '±', lowN: '*', dagger: '†', dash: '—' },
+  html: { pm: '±', lowN: '*', dagger: '†', dash: '—' },
+  tex: { pm: '$\\pm$', lowN: '$^*$', dagger: '$^\\dagger$', dash: '---' },
+};
+
+/** One cell's text: "2,293 ± 120 (n=3)", "52.0 (n=1*)", "—", plus flags and the paper's value. */
+export function formatCell(cell: TableCell, flavour: Flavour, comparePaper: boolean): string {
+  const sym = SYMBOLS[flavour];
+  const thousands = flavour !== 'tex';
+  const parts: string[] = [];
+  if (cell.stats === null) {
+    parts.push(sym.dash);
+  } else {
+    const { mean, std, n } = cell.stats;
+    const d = scoreDecimals(mean, std);
+    const spread = std === null ? '' : ` ${sym.pm} ${fixed(std, d, thousands)}`;
+    const dagger = cell.counted.some((c) => c.incomplete) ? sym.dagger : '';
+    parts.push(`${fixed(mean, d, thousands)}${spread} (n=${n}${cell.lowN ? sym.lowN : ''})${dagger}`);
+  }
+  if (cell.excluded.length > 0) parts.push(`[${excludedSummary(cell)}]`);
+  if (comparePaper && cell.paper !== null) parts.push(`(paper ${fixed(cell.paper, 0, thousands)})`);
+  return parts.join(' ');
+}
+
+export function tableTitle(table: Table1): string {
+  return 'Table 1: DQN score per weight-decay scheme and λ (mean over seeds)';
+}
+
+/** Budget lines, score definition and legend: what the numbers mean. */
+export function captionLines(table: Table1): string[] {
+  const lines: string[] = [];
+  if (table.budgets.length === 0) lines.push('Budget: no valid runs.');
+  else if (table.budgets.length === 1) lines.push(`Budget: ${formatBudget(table.budgets[0])}.`);
+  else lines.push(`Budgets (MIXED, not comparable): ${table.budgets.map((b) => `${formatBudget(b)} [${b.runs} runs]`).join('; ')}.`);
+  lines.push(`${describeScore(table.score)} (--score ${scoreSpecName(table.score)})`);
+  lines.push(
+    'Cell: mean ± sample std (ddof 1) over seeds, n = seeds counted; * n < 3; — no valid run. ' +
+      'Only completed runs count' +
+      (table.includeIncomplete ? ', except that unfinished runs are included at their last iteration (†).' : '.') +
+      ' [k unfinished / diverged / failed / no score]: runs of that cell not counted.',
+  );
+  if (table.comparePaper) {
+    lines.push('(paper N): Bjorck, Weinberger & Gomes (AAAI 2021) Table 1, average over three seeds (data/reference/bjorck2021_table1.csv).');
+  }
+  return lines;
+}
+
+function lambdaText(row: TableRow): string {
+  return formatLambda(row.weightDecay);
+}
+
+export function renderMarkdown(table: Table1): string {
+  const header = ['scheme', ...table.games.map(displayName), 'λ'];
+  const lines = [`**${tableTitle(table)}**`, '', ...captionLines(table).map((l) => `${l}  `), ''];
+  lines.push(`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? ':---' : i === header.length - 1 ? ':---' : '---:')).join('|')}|`);
+  for (const row of table.rows) {
+    const cells = table.games.map((g) => formatCell(table.cells.get(cellKey(row, g))!, 'md', table.comparePaper).replace(/\|/g, '\\|'));
+    lines.push(`| ${row.scheme} | ${cells.join(' | ')} | ${lambdaText(row)} |`);
+  }
+  const details = runNotes(table);
+  if (details.length > 0) lines.push('', ...details.map((d) => `- ${d}`));
+  return `${lines.join('\n')}\n`;
+}
+
+/** Per-run lines: what was not counted where, and why. */
+export function runNotes(table: Table1): string[] {
+  const out: string[] = [];
+  for (const row of table.rows) {
+    for (const game of table.games) {
+      const cell = table.cells.get(cellKey(row, game))!;
+      for (const e of cell.excluded) out.push(`not counted: ${describeRun(e.run)} — ${e.reason} (${e.run.id})`);
+      for (const c of cell.counted) {
+        if (c.incomplete) out.push(`counted unfinished (†): ${describeRun(c.run)} — ${c.run.status}, ${c.run.records.length}/${c.run.iterationsPlanned} iterations`);
+      }
+    }
+  }
+  return [...out, ...table.notes];
+}
+
+function csvField(v: string | number | boolean | null): string {
+  if (v === null) return '';
+  const s = String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/**
+ * Long format, one line per (scheme, λ, game), full precision: easy to load (pandas: comment='#'). The caption
+ * comes first as `#` lines, as in data/reference/.
+ */
+export function renderCsv(table: Table1): string {
+  const header = [
+    'scheme', 'optimizer', 'schedule', 'lambda', 'game', 'mean', 'std', 'n', 'low_n',
+    'counted_unfinished', 'not_counted', 'paper', 'runs', 'scores',
+  ];
+  const lines = [...[tableTitle(table), ...captionLines(table)].map((l) => `# ${l}`), header.join(',')];
+  for (const row of table.rows) {
+    for (const game of table.games) {
+      const c = table.cells.get(cellKey(row, game))!;
+      lines.push(
+        [
+          row.scheme, row.optimizer, row.schedule, formatLambda(row.weightDecay), displayName(game),
+          c.stats?.mean ?? null, c.stats?.std ?? null, c.stats?.n ?? 0, c.lowN,
+          c.counted.filter((x) => x.incomplete).length, excludedSummary(c) || null, c.paper,
+          c.counted.map((x) => x.run.id).join(' ') || null, c.counted.map((x) => x.value).join(' ') || null,
+        ].map(csvField).join(','),
+      );
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function latexEscape(text: string): string {
+  return text
+    .replace(/\\/g, '\\textbackslash{}')
+    .replace(/([&%$#_{}])/g, '\\$1')
+    .replace(/~/g, '\\textasciitilde{}')
+    .replace(/\^/g, '\\textasciicircum{}')
+    .replace(/λ/g, '$\\lambda$')
+    .replace(/ε/g, '$\\varepsilon$')
+    .replace(/±/g, '$\\pm$')
+    .replace(/×/g, '$\\times$')
+    .replace(/—/g, '---')
+    .replace(/≥/g, '$\\geq$');
+}
+
+/** A booktabs table (needs \usepackage{booktabs}). */
+export function renderLatex(table: Table1): string {
+  const cols = `l${'r'.repeat(table.games.length)}l`;
+  const lines = [
+    '% Generated by `npm run table1`; needs \\usepackage{booktabs}.',
+    '\\begin{table*}[t]',
+    '\\centering',
+    '\\scriptsize',
+    `\\caption{${latexEscape(tableTitle(table))}. ${captionLines(table).map(latexEscape).join(' ')}}`,
+    '\\label{tab:table1}',
+    `\\begin{tabular}{${cols}}`,
+    '\\toprule',
+    `scheme & ${table.games.map((g) => latexEscape(displayName(g))).join(' & ')} & $\\lambda$ \\\\`,
+    '\\midrule',
+  ];
+  for (const row of table.rows) {
+    const cells = table.games.map((g) => {
+      const text = formatCell(table.cells.get(cellKey(row, g))!, 'tex', table.comparePaper);
+      // formatCell already produced TeX for the symbols; escape only what a bracketed note may carry.
+      return text.replace(/%/g, '\\%');
+    });
+    lines.push(`${latexEscape(row.scheme)} & ${cells.join(' & ')} & ${lambdaText(row)} \\\\`);
+  }
+  lines.push('\\bottomrule', '\\end{tabular}', '\\end{table*}');
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,100 @@
+// `npm run table1 -- DIR [...]`: Table 1 from a sweep directory. Prints Markdown, writes PREFIX.csv and PREFIX.tex.
+// Parsing is exported (and unit-tested) apart from the work.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadPaperTable } from '../analysis/reference.ts';
+import { parseScoreSpec, type ScoreSpec } from '../analysis/score.ts';
+import { loadSweep, type SweepResults } from '../analysis/sweep_results.ts';
+import { buildTable1, renderCsv, renderLatex, renderMarkdown } from '../analysis/table1.ts';
+
+export interface Table1Command {
+  dir: string;
+  score: ScoreSpec;
+  comparePaper: boolean;
+  includeIncomplete: boolean;
+  /** Output path without extension; null = DIR/table1. */
+  out: string | null;
+}
+
+function scoreOption(value: string): ScoreSpec {
+  try {
+    return parseScoreSpec(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+export function buildTable1Program(): Command {
+  return new Command('table1')
+    .description('Regenerate Table 1 (Bjorck et al., AAAI 2021) from a sweep directory: Markdown on stdout, CSV and LaTeX files.')
+    .argument('<dir>', 'sweep directory (with plan.json or runs/), or a directory of run directories')
+    .addOption(new Option('--score <def>', 'score of a run: final (mean training return of the final iteration), eval (evaluation return of the final iteration), last:K (mean over the last K iterations)').argParser(scoreOption).default({ kind: 'final' }, 'final'))
+    .addOption(new Option('--compare-paper', 'put the published Table 1 value beside each cell'))
+    .addOption(new Option('--include-incomplete', 'count unfinished runs (running/interrupted) at their last iteration, marked †'))
+    .addOption(new Option('--out <prefix>', 'write <prefix>.csv and <prefix>.tex (default: DIR/table1)'))
+    .showHelpAfterError('(run with --help for every option)')
+    .allowExcessArguments(false);
+}
+
+export function parseTable1Args(argv: string[], program = buildTable1Program()): Table1Command {
+  program.parse(argv, { from: 'user' });
+  const o = program.opts();
+  return {
+    dir: program.args[0],
+    score: o.score as ScoreSpec,
+    comparePaper: o.comparePaper === true,
+    includeIncomplete: o.includeIncomplete === true,
+    out: typeof o.out === 'string' ? o.out : null,
+  };
+}
+
+/** Where the CSV/LaTeX go; a run directory is never written into. */
+export function outputPrefix(cmd: Pick<Table1Command, 'out' | 'dir'>, sweep: SweepResults): string {
+  if (cmd.out !== null) return path.resolve(cmd.out);
+  if (sweep.source === 'single-run') {
+    throw new Error(`${sweep.root} is a run directory, which analysis never writes into: give --out <prefix> for the CSV and LaTeX files.`);
+  }
+  return path.join(sweep.root, 'table1');
+}
+
+export interface Table1Output {
+  markdown: string;
+  files: string[];
+  skipped: number;
+}
+
+export function runTable1(cmd: Table1Command): Table1Output {
+  const sweep = loadSweep(cmd.dir);
+  const prefix = outputPrefix(cmd, sweep);
+  const table = buildTable1(sweep, {
+    score: cmd.score,
+    paper: loadPaperTable(),
+    comparePaper: cmd.comparePaper,
+    includeIncomplete: cmd.includeIncomplete,
+  });
+  const parent = path.dirname(prefix);
+  if (!fs.existsSync(parent)) throw new Error(`cannot write ${prefix}.csv: the directory ${parent} does not exist.`);
+  const files = [`${prefix}.csv`, `${prefix}.tex`];
+  fs.writeFileSync(files[0], renderCsv(table));
+  fs.writeFileSync(files[1], renderLatex(table));
+  return { markdown: renderMarkdown(table), files, skipped: sweep.skipped.length };
+}
+
+function main(): void {
+  const cmd = parseTable1Args(process.argv.slice(2));
+  const out = runTable1(cmd);
+  process.stdout.write(out.markdown);
+  if (out.skipped > 0) console.error(`warning: ${out.skipped} run(s) skipped as unreadable; see the notes under the table.`);
+  console.error(`wrote ${out.files.join(', ')}`);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  try {
+    main();
+  } catch (error: unknown) {
+    console.error(error instanceof Error ? `error: ${error.message}` : error);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,315 @@
+// Run presets and the resolved run config. A run's config is the one object that decides what the run computes:
+// it is written to config.json, compared on resume, and hashed into sweep run ids. Presets are frozen; a user
+// changes values with CLI flags or `--set key=value`, never by editing a preset in place.
+//
+// Sources: ../shared/reference/dopamine_dqn_hyperparameters.md (Dopamine's dqn.gin for TF and JAX).
+import { isOptimizerName, resolveOptions, SCHEMES } from '../optim/options.ts';
+import { optimizerNames, type OptimizerFamily, type OptimizerOptions } from '../optim/types.ts';
+import type { DqnHyperparameters } from '../../agents/dqn_agent.ts';
+
+export type ProtocolName = 'dopamine' | 'nature';
+
+/** Optimizer settings of the run: the scheme, λ and the scheme's options (see src/optim/types.ts). */
+export type RunOptimizerConfig = { name: string } & OptimizerOptions;
+
+export interface RunConfig {
+  /** ALE ROM id (`pong`, `space_invaders`). */
+  game: string;
+  seed: number;
+  preset: PresetName;
+  protocol: ProtocolName;
+  iterations: number;
+  /** Agent steps per training phase: whole episodes are played until at least this many steps. */
+  trainingSteps: number;
+  /** Agent steps per evaluation phase (ε = agent.epsilonEval); 0 = no evaluation phase. */
+  evalSteps: number;
+  /** Environments stepped together in the evaluation phase, acting through one batched forward pass. */
+  evalEnvs: number;
+  /** Time limit per episode, in agent steps (Dopamine: 27,000 = 108,000 frames). */
+  maxEpisodeSteps: number;
+  agent: Omit<DqnHyperparameters, 'optimizer'> & { optimizer: RunOptimizerConfig };
+}
+
+interface Preset {
+  description: string;
+  /** Scheme used when no --optimizer is given. */
+  defaultOptimizer: string;
+  /** Options of each optimizer family (λ and the scheme name come from the run). */
+  optimizerFamilies: Partial<Record<OptimizerFamily, Omit<OptimizerOptions, 'weightDecay'>>>;
+  values: Omit<RunConfig, 'game' | 'seed' | 'preset' | 'agent'> & { agent: Omit<RunConfig['agent'], 'optimizer'> };
+}
+
+// Dopamine's JAX DQN Adam and TF DQN RMSProp settings. `trackLastStep` lets the optimizer report the last step's
+// weight-decay-to-gradient ratios (paper's Figure 7 diagnostics); it changes no update.
+const DOPAMINE_ADAM = { learningRate: 6.25e-5, epsilon: 1.5e-4, beta1: 0.9, beta2: 0.999, trackLastStep: true } as const;
+// TF1's RMSPropOptimizer starts its mean square at 1 and Dopamine passes centered=True, decay 0.95, eps 1e-5.
+const DOPAMINE_RMSPROP = { learningRate: 2.5e-4, rho: 0.95, momentum: 0, epsilon: 1e-5, centered: true, initialMeanSquare: 1, trackLastStep: true } as const;
+
+const DOPAMINE_AGENT = {
+  gamma: 0.99,
+  minReplayHistory: 20_000,
+  updatePeriodSteps: 4,
+  targetUpdatePeriodSteps: 8_000,
+  epsilonTrain: 0.01,
+  epsilonEval: 0.001,
+  epsilonDecayPeriodSteps: 250_000,
+  batchSize: 32,
+  replayCapacityTransitions: 1_000_000,
+  loss: 'huber',
+  rewardClip: 1,
+  padding: 'same',
+} as const satisfies RunConfig['agent'] extends infer A ? Omit<A, 'optimizer'> : never;
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+export const PRESETS = deepFreeze({
+  dopamine: {
+    description:
+      "Dopamine's JAX DQN (the paper's Adam experiments): Adam lr 6.25e-5, eps 1.5e-4, Huber loss, sticky actions, " +
+      '200 iterations x 250,000 training steps, no evaluation phase (50M agent steps = 200M frames).',
+    defaultOptimizer: 'adam',
+    optimizerFamilies: { adam: DOPAMINE_ADAM, rmsprop: DOPAMINE_RMSPROP },
+    values: {
+      protocol: 'dopamine', iterations: 200, trainingSteps: 250_000, evalSteps: 0, evalEnvs: 8, maxEpisodeSteps: 27_000,
+      agent: DOPAMINE_AGENT,
+    },
+  },
+  'dopamine-tf': {
+    description:
+      "Dopamine's TF DQN (dqn.gin): centered RMSProp lr 2.5e-4, decay 0.95, eps 1e-5, 200 iterations x 250,000 " +
+      'training steps, 125,000 evaluation steps per iteration at eps 0.001.',
+    defaultOptimizer: 'rmsprop',
+    optimizerFamilies: { adam: DOPAMINE_ADAM, rmsprop: DOPAMINE_RMSPROP },
+    values: {
+      protocol: 'dopamine', iterations: 200, trainingSteps: 250_000, evalSteps: 125_000, evalEnvs: 8, maxEpisodeSteps: 27_000,
+      agent: DOPAMINE_AGENT,
+    },
+  },
+  reduced: {
+    description:
+      'CPU-sized budget for sweeps: 10 iterations x 10,000 training steps (100,000 agent steps = 400,000 frames), ' +
+      'with the schedule lengths scaled to that budget (warm-up 5,000, eps decay over 25,000 steps, target sync ' +
+      'every 2,000, replay holds the whole run). Everything else as the dopamine preset.',
+    defaultOptimizer: 'adam',
+    optimizerFamilies: { adam: DOPAMINE_ADAM, rmsprop: DOPAMINE_RMSPROP },
+    values: {
+      protocol: 'dopamine', iterations: 10, trainingSteps: 10_000, evalSteps: 0, evalEnvs: 8, maxEpisodeSteps: 27_000,
+      agent: {
+        ...DOPAMINE_AGENT,
+        // 20,000 warm-up steps would be a fifth of the budget spent before the first update.
+        minReplayHistory: 5_000,
+        // Over 250,000 steps ε would still be ~0.7 at the end of the run; 25,000 leaves 70 % of it at ε = 0.01.
+        epsilonDecayPeriodSteps: 25_000,
+        // 8,000 would give only ~12 target syncs in the whole run; 2,000 gives ~47.
+        targetUpdatePeriodSteps: 2_000,
+        // The whole run fits (700 MB instead of 7 GB): nothing is ever evicted, as in a 1M buffer early on.
+        replayCapacityTransitions: 100_000,
+      },
+    },
+  },
+  smoke: {
+    description:
+      'Seconds-long pipeline check for tests and first tries: 2 iterations x 200 training steps, 100 evaluation ' +
+      'steps on 2 environments, 100-step episodes, learning after 50 transitions. Its numbers mean nothing.',
+    defaultOptimizer: 'adam',
+    optimizerFamilies: { adam: DOPAMINE_ADAM, rmsprop: DOPAMINE_RMSPROP },
+    values: {
+      protocol: 'dopamine', iterations: 2, trainingSteps: 200, evalSteps: 100, evalEnvs: 2, maxEpisodeSteps: 100,
+      agent: {
+        ...DOPAMINE_AGENT,
+        minReplayHistory: 50,
+        epsilonDecayPeriodSteps: 200,
+        targetUpdatePeriodSteps: 50,
+        replayCapacityTransitions: 2_000,
+      },
+    },
+  },
+} satisfies Record<string, Preset>);
+
+export type PresetName = keyof typeof PRESETS;
+export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
+
+export function isPresetName(name: string): name is PresetName {
+  return Object.hasOwn(PRESETS, name);
+}
+
+/** What a user chose on the command line; undefined means "the preset's value". */
+export interface RunChoices {
+  game: string;
+  seed: number;
+  preset: PresetName;
+  optimizer?: string;
+  weightDecay?: number;
+  weightDecaySchedule?: string;
+  learningRate?: number;
+  iterations?: number;
+  trainingSteps?: number;
+  evalSteps?: number;
+  evalEnvs?: number;
+  protocol?: ProtocolName;
+  /** `--set key=value` overrides, applied last: dotted keys of RunConfig, e.g. `agent.targetUpdatePeriodSteps`. */
+  set?: ReadonlyArray<readonly [string, string]>;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The fully resolved config of a run: preset values, then the named choices, then `--set` overrides. */
+export function resolveRunConfig(choices: RunChoices): RunConfig {
+  if (!isPresetName(choices.preset)) {
+    throw new ConfigError(`unknown preset '${choices.preset}'; presets: ${PRESET_NAMES.join(', ')}`);
+  }
+  const preset: Preset = PRESETS[choices.preset];
+  const scheme = choices.optimizer ?? preset.defaultOptimizer;
+  if (!isOptimizerName(scheme)) throw new ConfigError(`unknown optimizer '${scheme}'; optimizers: ${optimizerNames.join(', ')}`);
+  const family = SCHEMES[scheme].family;
+  const familyOptions = preset.optimizerFamilies[family];
+  if (!familyOptions && choices.learningRate === undefined) {
+    throw new ConfigError(
+      `preset '${choices.preset}' has no settings for the ${family} family (Dopamine has no ${family} DQN): ` +
+        `give them explicitly, at least --lr (and --set agent.optimizer.momentum=... if wanted)`,
+    );
+  }
+  const weightDecay = choices.weightDecay ?? 0;
+  if (SCHEMES[scheme].decay === 'none' && weightDecay !== 0) {
+    throw new ConfigError(`optimizer '${scheme}' has no weight decay, so --wd must be 0 (got ${weightDecay}); use e.g. ${family === 'adam' ? 'adamw or adam-l2' : `${family}w or ${family}-l2`}`);
+  }
+  const optimizer: RunOptimizerConfig = {
+    name: scheme,
+    ...(familyOptions ?? { learningRate: choices.learningRate! }),
+    ...(choices.learningRate !== undefined ? { learningRate: choices.learningRate } : {}),
+    weightDecay,
+    weightDecaySchedule: choices.weightDecaySchedule ?? 'constant',
+  };
+  const config: RunConfig = JSON.parse(JSON.stringify({
+    game: choices.game,
+    seed: choices.seed,
+    preset: choices.preset,
+    ...preset.values,
+    ...defined({
+      protocol: choices.protocol,
+      iterations: choices.iterations,
+      trainingSteps: choices.trainingSteps,
+      evalSteps: choices.evalSteps,
+      evalEnvs: choices.evalEnvs,
+    }),
+    agent: { ...preset.values.agent, optimizer },
+  }));
+  for (const [key, value] of choices.set ?? []) applyOverride(config, key, value);
+  validateRunConfig(config);
+  return config;
+}
+
+function defined<T extends object>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Keys `--set` may not touch: they have their own flags, which validate them. */
+const SET_FORBIDDEN = new Set(['game', 'seed', 'preset', 'agent.optimizer.name']);
+
+/** Applies `--set key=value`; the key must exist in the resolved config and the value must keep its type. */
+export function applyOverride(config: RunConfig, key: string, raw: string): void {
+  if (SET_FORBIDDEN.has(key)) throw new ConfigError(`--set ${key}: use the --${key === 'agent.optimizer.name' ? 'optimizer' : key} flag instead`);
+  const parts = key.split('.');
+  let node: Record<string, unknown> = config as unknown as Record<string, unknown>;
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part];
+    if (!next || typeof next !== 'object') throw unknownKey(config, key);
+    node = next as Record<string, unknown>;
+  }
+  const last = parts[parts.length - 1];
+  if (!Object.hasOwn(node, last) || (typeof node[last] === 'object' && node[last] !== null)) throw unknownKey(config, key);
+  const current = node[last];
+  if (typeof current === 'number') {
+    const value = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(value)) throw new ConfigError(`--set ${key}=${raw}: expected a number`);
+    node[last] = value;
+  } else if (typeof current === 'boolean') {
+    if (raw !== 'true' && raw !== 'false') throw new ConfigError(`--set ${key}=${raw}: expected true or false`);
+    node[last] = raw === 'true';
+  } else {
+    node[last] = raw;
+  }
+}
+
+/** Every dotted key `--set` accepts, for error messages and --help. */
+export function settableKeys(config: object, prefix = ''): string[] {
+  return Object.entries(config).flatMap(([k, v]) => {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (v && typeof v === 'object') return settableKeys(v, key);
+    return SET_FORBIDDEN.has(key) ? [] : [key];
+  });
+}
+
+function unknownKey(config: RunConfig, key: string): ConfigError {
+  const keys = settableKeys(config);
+  const leaf = key.split('.').pop()!.toLowerCase();
+  const close = keys.filter((k) => k.toLowerCase().includes(leaf) || leaf.includes(k.split('.').pop()!.toLowerCase()));
+  return new ConfigError(
+    `--set ${key}: no such config key. ${close.length ? `Did you mean ${close.join(', ')}? ` : ''}` +
+      `Keys: ${keys.join(', ')}` +
+      (key.startsWith('agent.optimizer.') ? ' (an optimizer option the scheme does not use by default cannot be added with --set)' : ''),
+  );
+}
+
+function check(ok: boolean, message: string): void {
+  if (!ok) throw new ConfigError(message);
+}
+
+const isPositiveInt = (n: unknown) => Number.isSafeInteger(n) && (n as number) > 0;
+const isNonNegativeInt = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
+const isProbability = (n: unknown) => typeof n === 'number' && n >= 0 && n <= 1;
+
+/** Refuses configs that cannot run, with the key and the reason; optimizer options are checked by createOptimizer. */
+export function validateRunConfig(config: RunConfig): void {
+  const a = config.agent;
+  check(isNonNegativeInt(config.seed), `seed must be a non-negative integer, got ${config.seed}`);
+  check(config.protocol === 'dopamine' || config.protocol === 'nature', `protocol must be dopamine or nature, got ${config.protocol}`);
+  check(isPositiveInt(config.iterations), `iterations must be a positive integer, got ${config.iterations}`);
+  check(isPositiveInt(config.trainingSteps), `trainingSteps must be a positive integer, got ${config.trainingSteps}`);
+  check(isNonNegativeInt(config.evalSteps), `evalSteps must be a non-negative integer, got ${config.evalSteps}`);
+  check(isPositiveInt(config.evalEnvs) && config.evalEnvs <= 64, `evalEnvs must be an integer in [1, 64], got ${config.evalEnvs}`);
+  check(isPositiveInt(config.maxEpisodeSteps), `maxEpisodeSteps must be a positive integer, got ${config.maxEpisodeSteps}`);
+  check(typeof a.gamma === 'number' && a.gamma >= 0 && a.gamma <= 1, `agent.gamma must be in [0, 1], got ${a.gamma}`);
+  check(isNonNegativeInt(a.minReplayHistory), `agent.minReplayHistory must be a non-negative integer, got ${a.minReplayHistory}`);
+  check(isPositiveInt(a.updatePeriodSteps), `agent.updatePeriodSteps must be a positive integer, got ${a.updatePeriodSteps}`);
+  check(isPositiveInt(a.targetUpdatePeriodSteps), `agent.targetUpdatePeriodSteps must be a positive integer, got ${a.targetUpdatePeriodSteps}`);
+  check(isProbability(a.epsilonTrain), `agent.epsilonTrain must be in [0, 1], got ${a.epsilonTrain}`);
+  check(isProbability(a.epsilonEval), `agent.epsilonEval must be in [0, 1], got ${a.epsilonEval}`);
+  check(isPositiveInt(a.epsilonDecayPeriodSteps), `agent.epsilonDecayPeriodSteps must be a positive integer, got ${a.epsilonDecayPeriodSteps}`);
+  check(isPositiveInt(a.batchSize), `agent.batchSize must be a positive integer, got ${a.batchSize}`);
+  check(isPositiveInt(a.replayCapacityTransitions) && a.replayCapacityTransitions > a.batchSize + 4,
+    `agent.replayCapacityTransitions must be an integer larger than the batch size + 4, got ${a.replayCapacityTransitions}`);
+  check(a.minReplayHistory < a.replayCapacityTransitions,
+    `agent.minReplayHistory (${a.minReplayHistory}) must be below agent.replayCapacityTransitions (${a.replayCapacityTransitions}), or learning never starts`);
+  check(a.loss === 'huber' || a.loss === 'mse', `agent.loss must be huber or mse, got ${a.loss}`);
+  check(typeof a.rewardClip === 'number' && a.rewardClip >= 0, `agent.rewardClip must be >= 0 (0 = no clipping), got ${a.rewardClip}`);
+  check(a.padding === 'same' || a.padding === 'valid', `agent.padding must be same or valid, got ${a.padding}`);
+  check(typeof a.optimizer.weightDecay === 'number' && a.optimizer.weightDecay >= 0 && Number.isFinite(a.optimizer.weightDecay),
+    `the weight decay λ must be a finite number >= 0, got ${a.optimizer.weightDecay}`);
+  const { name, ...options } = a.optimizer;
+  check(isOptimizerName(name), `unknown optimizer '${name}'; optimizers: ${optimizerNames.join(', ')}`);
+  try {
+    resolveOptions(name as never, options); // the optimizer module's own checks, without loading TensorFlow
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+}
+
+/** Config keys that may change when a run is resumed: raising `iterations` extends a finished run. */
+export const MUTABLE_CONFIG_KEYS = ['iterations'] as const;
+
+/** `results/runs/pong-adamw-wd0.0001-seed0-reduced`: the default --out of a run. */
+export function defaultRunName(config: RunConfig): string {
+  return `${config.game}-${config.agent.optimizer.name}-wd${config.agent.optimizer.weightDecay}-seed${config.seed}-${config.preset}`;
+}

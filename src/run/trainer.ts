@@ -1,0 +1,543 @@
+// One DQN training run, Dopamine's way (run_experiment.Runner): iterations of a training phase (whole episodes
+// until at least `trainingSteps` agent steps) and an optional evaluation phase (ε_eval; several environments acting
+// through one batched forward pass), with a metrics line, a summary and a checkpoint after every iteration.
+//
+// Crash safety: metrics are appended before the iteration's checkpoint (a resume truncates what the checkpoint
+// does not cover); a stop request (SIGINT/SIGTERM/SIGUSR1, set by the caller) ends the current step, turns the
+// open episode into a truncated one, and saves a mid-iteration checkpoint under the iteration's own number, so
+// at most one agent step of work is lost. A dead emulator is restarted and the broken episode dropped.
+import fs from 'node:fs';
+import path from 'node:path';
+import { AleBridge, EmulatorCrashedError, type AtariEnv, type EnvStep } from '../../envs/ale_bridge.ts';
+import { displayName } from '../../envs/games.ts';
+import { DivergenceError, DqnAgent, type AgentState } from '../../agents/dqn_agent.ts';
+import { ReplayMemory } from '../../agents/replay.ts';
+import * as tf from '../tf.ts';
+import { findLatestCheckpoint, saveCheckpoint, type LoadedTensor } from './checkpoints.ts';
+import { describeEnvironment } from './environment.ts';
+import { MUTABLE_CONFIG_KEYS, type RunConfig } from './presets.ts';
+import { formatCount, formatDuration, ProgressReporter } from './progress.ts';
+import { RunDirectory, type MetricsRecord, type RunSummary } from './run_directory.ts';
+import { DOPAMINE_PROTOCOL, NATURE_PROTOCOL } from '../../envs/ale_bridge.ts';
+
+/** Set by the caller (signal handlers) to stop at the end of the current agent step. */
+export interface StopFlag {
+  requested: string | null;
+}
+
+export interface TrainOptions {
+  config: RunConfig;
+  outDir: string;
+  stop: StopFlag;
+  progress: ProgressReporter;
+  /** Save the replay contents with each checkpoint (GBs at full size), so a resume need not refill it. */
+  saveReplay?: boolean;
+  tensorboard?: boolean;
+  threads?: number | null;
+  keepCheckpoints?: number;
+  pythonPath?: string;
+}
+
+export type TrainStatus = 'completed' | 'interrupted' | 'diverged' | 'failed' | 'already-completed';
+
+export interface TrainResult {
+  status: TrainStatus;
+  runDir: string;
+  summary: RunSummary;
+}
+
+/** More emulator crashes than this in one iteration means something is systematically wrong: fail the run. */
+const MAX_RESTARTS_PER_ITERATION = 3;
+const STACK = 4;
+
+/** Progress of the iteration in hand, saved in mid-iteration checkpoints. */
+interface IterationProgress {
+  phase: 'train' | 'eval';
+  trainSteps: number;
+  trainReturns: number[];
+  lossSum: number;
+  lossCount: number;
+  trainSeconds: number;
+  restarts: number;
+}
+
+interface RunState {
+  format: 1;
+  /** Iterations completed; the next iteration to run. */
+  nextIteration: number;
+  /** Training agent steps so far (cumulative; the metrics' env_steps). */
+  envSteps: number;
+  /** Wall-clock seconds spent in all sessions, up to the checkpoint. */
+  wallSeconds: number;
+  /** Set when the checkpoint was taken in the middle of iteration `nextIteration`. */
+  partial: IterationProgress | null;
+  lastTrainReturn: number | null;
+  lastEvalReturn: number | null;
+  agent: AgentState;
+}
+
+function freshProgress(): IterationProgress {
+  return { phase: 'train', trainSteps: 0, trainReturns: [], lossSum: 0, lossCount: 0, trainSeconds: 0, restarts: 0 };
+}
+
+function mean(xs: readonly number[]): number | null {
+  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+}
+
+function std(xs: readonly number[]): number | null {
+  const m = mean(xs);
+  return m === null ? null : Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / xs.length);
+}
+
+/** A 31-bit seed for one emulator of the run, derived from the run seed: a fixed function of (seed, purpose). */
+function deriveSeed(seed: number, purpose: string): number {
+  let h = 2166136261 ^ seed;
+  for (const ch of `${seed}/${purpose}`) h = Math.imul(h ^ ch.charCodeAt(0), 16777619);
+  return (h >>> 1) & 0x3fffffff;
+}
+
+class Interrupted extends Error {}
+
+export class Trainer {
+  private bridge!: AleBridge;
+  private trainEnv!: AtariEnv;
+  private evalEnvs: AtariEnv[] = [];
+  private agent!: DqnAgent;
+  private run!: RunDirectory;
+  private state!: Omit<RunState, 'agent'>;
+  private progress: IterationProgress = freshProgress();
+  private readonly recentReturns: number[] = [];
+  private sessionStart = 0;
+  private wallAtSessionStart = 0;
+  private writer: { scalar(name: string, value: number, step: number): void; flush(): void } | null = null;
+
+  constructor(private readonly options: TrainOptions) {}
+
+  private get config(): RunConfig {
+    return this.options.config;
+  }
+
+  private log(line: string): void {
+    this.options.progress.line(line);
+  }
+
+  async run_(): Promise<TrainResult> {
+    const { config } = this;
+    const protocol = { ...(config.protocol === 'nature' ? NATURE_PROTOCOL : DOPAMINE_PROTOCOL), maxEpisodeSteps: config.maxEpisodeSteps };
+    this.bridge = await AleBridge.start(this.options.pythonPath ? { pythonPath: this.options.pythonPath } : {});
+    try {
+      // The run directory is opened only after the game is known to load: a bad game writes nothing.
+      const probe = await this.bridge.createEnv({ ...protocol, game: config.game, seed: deriveSeed(config.seed, 'probe') });
+      await probe.close();
+      this.run = RunDirectory.create(this.options.outDir, config as never, describeEnvironment(this.bridge.aleVersion, this.options.threads ?? null), {
+        mutableKeys: MUTABLE_CONFIG_KEYS,
+      });
+      for (const warning of this.run.warnings) this.log(`warning: ${warning}`);
+      if (this.run.alreadyCompleted) {
+        const summary = this.run.readSummary()!;
+        this.run.releaseLock();
+        return { status: 'already-completed', runDir: this.run.dir, summary };
+      }
+      return await this.train(protocol);
+    } finally {
+      await this.bridge.close();
+      this.agent?.dispose();
+      this.run?.releaseLock();
+    }
+  }
+
+  private async train(protocol: typeof DOPAMINE_PROTOCOL): Promise<TrainResult> {
+    const { config } = this;
+    const name = displayName(config.game);
+    this.state = { format: 1, nextIteration: 0, envSteps: 0, wallSeconds: 0, partial: null, lastTrainReturn: null, lastEvalReturn: null };
+    const probeEnvSeed = 'train';
+    let resumedFrom: number | null = null;
+    let agentState: AgentState | null = null;
+    let tensors: Map<string, LoadedTensor> | null = null;
+    let replayDir: string | null = null;
+    if (this.run.mode === 'resume') {
+      const found = findLatestCheckpoint(this.run, { warn: (m) => this.log(`warning: ${m}`) });
+      if (found) {
+        const loaded = found.load();
+        const saved = loaded.state as RunState;
+        agentState = saved.agent;
+        tensors = loaded.tensors;
+        const { agent: _agent, ...rest } = saved;
+        this.state = rest;
+        resumedFrom = found.iteration;
+        const replay = found.extraDir && path.join(found.extraDir, 'replay');
+        replayDir = replay && fs.existsSync(replay) ? replay : null;
+      }
+      this.run.truncateMetricsAfter(this.state.nextIteration - 1);
+    }
+
+    // Environments: the training one, and the evaluation ones stepped together. Seeds are derived from the run
+    // seed and the iteration the session starts at, so a resumed session does not replay the first one's emulator
+    // randomness.
+    const start = this.state.nextIteration;
+    this.trainEnv = await this.bridge.createEnv({ ...protocol, game: config.game, seed: deriveSeed(config.seed, `${probeEnvSeed}/${start}`) });
+    for (let k = 0; k < (config.evalSteps > 0 ? config.evalEnvs : 0); k++) {
+      this.evalEnvs.push(await this.bridge.createEnv({ ...protocol, game: config.game, seed: deriveSeed(config.seed, `eval/${k}/${start}`) }));
+    }
+    this.agent = new DqnAgent({ numActions: this.trainEnv.numActions, hyperparameters: config.agent, seed: config.seed });
+    if (agentState && tensors) await this.agent.importState(agentState, tensors);
+    if (replayDir) this.agent.restoreReplay(ReplayMemory.load(replayDir));
+    if (this.options.tensorboard) {
+      const writer = tf.node.summaryFileWriter(path.join(this.run.dir, 'events'));
+      this.writer = { scalar: (n, v, s) => writer.scalar(n, v, s), flush: () => writer.flush() };
+    }
+
+    const optimizer = config.agent.optimizer;
+    const budget = `${config.iterations} iterations x ${formatCount(config.trainingSteps)} training steps` +
+      (config.evalSteps > 0 ? ` + ${formatCount(config.evalSteps)} evaluation steps on ${config.evalEnvs} envs` : '');
+    this.log(`${name}: DQN, ${optimizer.name} λ=${optimizer.weightDecay}${optimizer.weightDecaySchedule !== 'constant' ? ` (${optimizer.weightDecaySchedule})` : ''}, ` +
+      `seed ${config.seed}, preset ${config.preset}: ${budget}; ${this.trainEnv.numActions} actions; ${this.agent.online.parameterCount.toLocaleString('en-US')} parameters`);
+    this.log(`run directory: ${this.run.dir}`);
+    if (resumedFrom !== null) {
+      const at = this.state.partial ? `partway through iteration ${start + 1} (${formatCount(this.state.partial.trainSteps)} steps done)` : `after iteration ${start}`;
+      this.log(`resuming ${at}, ${formatCount(this.state.envSteps)} training steps so far`);
+      if (!replayDir) {
+        this.log(`the checkpoint holds no replay memory (see --save-replay): refilling ${formatCount(config.agent.minReplayHistory)} transitions ` +
+          'with the current policy before learning resumes');
+      }
+    } else if (this.run.mode === 'resume') {
+      this.log('no complete checkpoint found: starting from the beginning');
+    }
+
+    this.sessionStart = performance.now();
+    this.wallAtSessionStart = this.state.wallSeconds;
+    this.progress = this.state.partial ?? freshProgress();
+    this.writeSummary('running');
+    try {
+      for (let iteration = start; iteration < config.iterations; iteration++) {
+        await this.runIteration(iteration);
+      }
+    } catch (error) {
+      if (error instanceof Interrupted) {
+        await this.checkpoint(true);
+        const summary = this.writeSummary('interrupted');
+        this.log(`stopped by ${this.options.stop.requested}: checkpoint written partway through iteration ${this.state.nextIteration + 1}. ` +
+          `Resume with the same command (or: npm run atari -- --resume --out ${this.run.dir})`);
+        return { status: 'interrupted', runDir: this.run.dir, summary };
+      }
+      if (error instanceof DivergenceError) {
+        const summary = this.writeSummary('diverged', { diverged_at_step: error.trainingStep, error: error.message });
+        this.log(`diverged: ${error.message}. The run stops here (status 'diverged' in summary.json).`);
+        return { status: 'diverged', runDir: this.run.dir, summary };
+      }
+      this.writeSummary('failed', { error: error instanceof Error ? error.message : String(error) });
+      throw error;
+    } finally {
+      this.writer?.flush();
+    }
+    const summary = this.writeSummary('completed');
+    this.log(`completed ${config.iterations} iterations in ${formatDuration(this.wallSeconds())}; results in ${this.run.dir}`);
+    return { status: 'completed', runDir: this.run.dir, summary };
+  }
+
+  private wallSeconds(): number {
+    return this.wallAtSessionStart + (performance.now() - this.sessionStart) / 1000;
+  }
+
+  private async runIteration(iteration: number): Promise<void> {
+    const { config } = this;
+    const p = this.progress;
+    const iterationStart = performance.now();
+    if (p.phase === 'train') {
+      await this.trainingPhase(iteration);
+      p.phase = 'eval';
+    }
+    const evalResult = config.evalSteps > 0 ? await this.evaluationPhase(iteration) : null;
+    this.agent.checkWeightsFinite();
+    const d = this.agent.optimizer.diagnostics();
+    const trainMean = mean(p.trainReturns);
+    this.state.nextIteration = iteration + 1;
+    this.state.partial = null;
+    this.state.lastTrainReturn = trainMean;
+    this.state.lastEvalReturn = evalResult ? mean(evalResult.returns) : null;
+    const record: MetricsRecord = {
+      iteration,
+      env_steps: this.state.envSteps,
+      train_episodes: p.trainReturns.length,
+      train_return_mean: trainMean,
+      train_return_std: std(p.trainReturns),
+      eval_episodes: evalResult ? evalResult.returns.length : null,
+      eval_return_mean: evalResult ? mean(evalResult.returns) : null,
+      eval_return_std: evalResult ? std(evalResult.returns) : null,
+      loss_mean: p.lossCount ? p.lossSum / p.lossCount : null,
+      updates: this.agent.updates,
+      epsilon: this.agent.epsilon,
+      sps: p.trainSeconds > 0 ? p.trainSteps / p.trainSeconds : null,
+      eval_sps: evalResult ? evalResult.steps / evalResult.seconds : null,
+      iteration_seconds: (performance.now() - iterationStart) / 1000,
+      wall_seconds: this.wallSeconds(),
+      weight_norm: this.onlineWeightNorm(),
+      m_over_w_log10: d.momentToWeightLog10,
+      wd_to_grad_median: d.wdToGradMedian,
+      wd_to_grad_norm_ratio: d.wdToGradNormRatio,
+      moment_wd_to_grad_median: d.momentWdToGradMedian,
+      moment_wd_to_grad_norm_ratio: d.momentWdToGradNormRatio,
+      update_norm_ratio: d.updateNormRatio,
+      emulator_restarts: p.restarts,
+    };
+    this.run.appendMetrics(record);
+    this.writeScalars(record);
+    this.progress = freshProgress();
+    await this.checkpoint(false);
+    this.writeSummary(iteration + 1 === config.iterations ? 'running' : 'running');
+    const fmt = (v: number | null) => (v === null ? '-' : v.toFixed(2));
+    this.log(`iteration ${iteration + 1}/${config.iterations}: train return ${fmt(trainMean)} over ${p.trainReturns.length} episodes` +
+      (evalResult ? `, eval return ${fmt(mean(evalResult.returns))} over ${evalResult.returns.length}` : '') +
+      `, loss ${record.loss_mean === null ? '-' : (record.loss_mean as number).toExponential(3)}, ${formatCount(this.state.envSteps)} steps, ` +
+      `${record.sps === null ? '-' : (record.sps as number).toFixed(1)} steps/s, ‖w‖ ${(record.weight_norm as number).toFixed(2)}`);
+  }
+
+  private onlineWeightNorm(): number {
+    return tf.tidy(() => Math.sqrt(tf.addN(this.agent.online.variables.map((v) => tf.sum(tf.square(v)))).dataSync()[0]));
+  }
+
+  private writeScalars(record: MetricsRecord): void {
+    if (!this.writer) return;
+    const step = record.env_steps as number;
+    for (const [key, value] of Object.entries(record)) {
+      if (typeof value === 'number' && key !== 'iteration' && key !== 'env_steps') this.writer.scalar(key, value, step);
+    }
+    const q = record.m_over_w_log10 as Record<string, number> | null;
+    if (q) for (const k of ['p5', 'p25', 'p50', 'p75', 'p95']) this.writer.scalar(`m_over_w_log10/${k}`, q[k], step);
+    this.writer.flush();
+  }
+
+  /** Dopamine's run_one_phase in training mode: whole episodes until the phase has at least trainingSteps steps. */
+  private async trainingPhase(iteration: number): Promise<void> {
+    const { config, agent } = this;
+    const p = this.progress;
+    agent.evalMode = false;
+    let phaseStart = performance.now();
+    const account = () => {
+      const now = performance.now();
+      p.trainSeconds += (now - phaseStart) / 1000;
+      phaseStart = now;
+      const loss = agent.takeLossStats();
+      p.lossSum += loss.sum;
+      p.lossCount += loss.count;
+    };
+    try {
+      while (p.trainSteps < config.trainingSteps) {
+        if (this.options.stop.requested) throw new Interrupted();
+        const episodeReturn = await this.trainingEpisode(iteration);
+        if (episodeReturn !== null) {
+          p.trainReturns.push(episodeReturn);
+          this.pushRecent(episodeReturn);
+        }
+      }
+    } finally {
+      account();
+    }
+  }
+
+  /** One training episode (through life losses, to game over or the time limit). Null if it was dropped. */
+  private async trainingEpisode(iteration: number): Promise<number | null> {
+    const { agent } = this;
+    const p = this.progress;
+    let step: EnvStep;
+    try {
+      step = await this.trainEnv.reset();
+    } catch (error) {
+      await this.recoverEmulator(error, 'a training reset');
+      return null;
+    }
+    let action = agent.beginEpisode(step.frame);
+    let episodeReturn = 0;
+    for (;;) {
+      try {
+        step = await this.trainEnv.step(action);
+      } catch (error) {
+        agent.endEpisode(0, false); // closes the episode in the replay; a non-terminal end is never sampled
+        await this.recoverEmulator(error, 'a training episode');
+        return null;
+      }
+      episodeReturn += step.reward;
+      p.trainSteps += 1;
+      this.state.envSteps += 1;
+      this.reportProgress(iteration, 'train', p.trainSteps, this.config.trainingSteps);
+      if (step.gameOver || step.truncated) {
+        agent.endEpisode(step.reward, step.terminal);
+        return episodeReturn;
+      }
+      if (this.options.stop.requested) {
+        agent.endEpisode(step.reward, false); // the episode is cut here, as a time limit would
+        throw new Interrupted();
+      }
+      if (step.terminal) {
+        // A life lost under the Nature protocol: an episode end for the agent; the game goes on after reset.
+        agent.endEpisode(step.reward, true);
+        try {
+          step = await this.trainEnv.reset();
+        } catch (error) {
+          await this.recoverEmulator(error, 'a training reset');
+          return null;
+        }
+        action = agent.beginEpisode(step.frame);
+      } else {
+        action = agent.step(step.reward, step.frame);
+      }
+    }
+  }
+
+  /** Evaluation: ε_eval, several environments stepped together, greedy actions from one batched forward pass. */
+  private async evaluationPhase(iteration: number): Promise<{ returns: number[]; steps: number; seconds: number }> {
+    const { config, agent } = this;
+    const envs = this.evalEnvs;
+    const n = envs.length;
+    const frameBytes = envs[0].frameBytes;
+    const stackBytes = STACK * frameBytes;
+    const stacks = new Uint8Array(n * stackBytes);
+    const returnsSoFar = new Float64Array(n);
+    const returns: number[] = [];
+    const started = performance.now();
+    let steps = 0;
+    let active: number[] = [];
+    const push = (k: number, frame: Uint8Array) => {
+      const s = stacks.subarray(k * stackBytes, (k + 1) * stackBytes);
+      s.copyWithin(0, frameBytes);
+      s.set(frame, (STACK - 1) * frameBytes);
+    };
+    const begin = async (ks: number[]) => {
+      const first = await this.bridge.reset(ks.map((k) => envs[k]));
+      ks.forEach((k, i) => {
+        stacks.fill(0, k * stackBytes, (k + 1) * stackBytes);
+        push(k, first[i].frame);
+      });
+    };
+    agent.evalMode = true;
+    try {
+      const all = [...Array(n).keys()];
+      try {
+        await begin(all);
+        active = all;
+      } catch (error) {
+        await this.recoverEmulator(error, 'an evaluation reset');
+        await begin(all);
+        active = all;
+      }
+      while (active.length > 0) {
+        if (this.options.stop.requested) throw new Interrupted();
+        const packed = active.length === n ? stacks : packStacks(stacks, active, stackBytes);
+        const actions = agent.actEpsilonGreedy(packed, active.length, config.agent.epsilonEval);
+        let results: EnvStep[];
+        try {
+          results = await this.bridge.step(active.map((k) => envs[k]), actions);
+        } catch (error) {
+          // Every environment lives in the dead process: drop the open episodes and start them again.
+          await this.recoverEmulator(error, 'evaluation');
+          active.forEach((k) => (returnsSoFar[k] = 0));
+          await begin(active);
+          continue;
+        }
+        const ending: number[] = [];
+        const continuing: number[] = [];
+        const resetting: number[] = [];
+        results.forEach((r, i) => {
+          const k = active[i];
+          returnsSoFar[k] += r.reward;
+          steps += 1;
+          if (r.gameOver || r.truncated) {
+            returns.push(returnsSoFar[k]);
+            this.pushRecent(returnsSoFar[k]);
+            returnsSoFar[k] = 0;
+            ending.push(k);
+          } else if (r.terminal) {
+            resetting.push(k); // life lost (Nature protocol): same game, fresh frame stack
+          } else {
+            push(k, r.frame);
+            continuing.push(k);
+          }
+        });
+        // Dopamine's phase: no new episode starts once the phase has its steps; open ones are played out.
+        const restart = steps < config.evalSteps ? ending : [];
+        if (restart.length + resetting.length > 0) await begin([...restart, ...resetting]);
+        active = [...continuing, ...restart, ...resetting].sort((a, b) => a - b);
+        this.reportProgress(iteration, 'eval', Math.min(steps, config.evalSteps), config.evalSteps);
+      }
+    } finally {
+      agent.evalMode = false;
+      this.options.progress.resetWindow();
+    }
+    return { returns, steps, seconds: (performance.now() - started) / 1000 };
+  }
+
+  private async recoverEmulator(error: unknown, during: string): Promise<void> {
+    if (!(error instanceof EmulatorCrashedError)) throw error;
+    // A stop signal sent to the whole process group (Ctrl-C, Slurm) may have ended the emulator first: checkpoint.
+    if (this.options.stop.requested) throw new Interrupted();
+    this.progress.restarts += 1;
+    if (this.progress.restarts > MAX_RESTARTS_PER_ITERATION) {
+      throw new Error(`the emulator died ${this.progress.restarts} times in one iteration; last: ${error.message}`);
+    }
+    this.log(`warning: the emulator died during ${during} (${error.message.split('\n')[0]}); restarting it and dropping the episode`);
+    await this.bridge.restart();
+  }
+
+  private pushRecent(value: number): void {
+    this.recentReturns.push(value);
+    if (this.recentReturns.length > 20) this.recentReturns.shift();
+  }
+
+  private reportProgress(iteration: number, phase: 'train' | 'eval', phaseSteps: number, phaseTarget: number): void {
+    const { config } = this;
+    const perIteration = config.trainingSteps + config.evalSteps;
+    const done = iteration * perIteration + (phase === 'train' ? phaseSteps : config.trainingSteps + phaseSteps);
+    this.options.progress.update({
+      iteration, iterations: config.iterations, phase, phaseSteps, phaseTarget,
+      runSteps: done, runTarget: config.iterations * perIteration,
+      epsilon: this.agent.epsilon, recentReturns: this.recentReturns,
+    });
+  }
+
+  /** Saves the run state; mid-iteration (`partial`) checkpoints take the number of the iteration in hand. */
+  private async checkpoint(partial: boolean): Promise<void> {
+    this.state.wallSeconds = this.wallSeconds();
+    this.state.partial = partial ? this.progress : null;
+    const { state: agentState, tensors } = await this.agent.exportState();
+    const label = partial ? this.state.nextIteration : this.state.nextIteration - 1;
+    const replay = this.agent.replay;
+    await saveCheckpoint(this.run, label, {
+      state: { ...this.state, agent: agentState },
+      tensors,
+      ...(this.options.saveReplay ? { writeExtra: (dir: string) => replay.save(path.join(dir, 'replay')) } : {}),
+    }, { keep: this.options.keepCheckpoints ?? 4 });
+  }
+
+  private writeSummary(status: string, extra: Record<string, unknown> = {}): RunSummary {
+    const { config } = this;
+    const summary: RunSummary = {
+      status,
+      game: config.game,
+      optimizer: config.agent.optimizer.name,
+      weight_decay: config.agent.optimizer.weightDecay,
+      seed: config.seed,
+      preset: config.preset,
+      iterations_completed: this.state.nextIteration,
+      iterations_planned: config.iterations,
+      env_steps: this.state.envSteps,
+      final_train_return_mean: this.state.lastTrainReturn,
+      final_eval_return_mean: this.state.lastEvalReturn,
+      wall_seconds: this.wallSeconds(),
+      ...extra,
+      updated_at: new Date().toISOString(),
+    };
+    this.run.writeSummary(summary);
+    return summary;
+  }
+}
+
+function packStacks(stacks: Uint8Array, active: readonly number[], stackBytes: number): Uint8Array {
+  const out = new Uint8Array(active.length * stackBytes);
+  active.forEach((k, i) => out.set(stacks.subarray(k * stackBytes, (k + 1) * stackBytes), i * stackBytes));
+  return out;
+}
+
+/** Trains one run (or resumes it, or reports it already completed). */
+export function trainRun(options: TrainOptions): Promise<TrainResult> {
+  return new Trainer(options).run_();
+}

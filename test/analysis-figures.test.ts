@@ -1,0 +1,100 @@
+// Figure data (reduced in TypeScript) against hand-computed values, and the specs' encodings: what is on which
+// axis, the band, the log λ axis and the orig reference line. Rendering to SVG is checked once per figure kind.
+import { describe, expect, it } from 'vitest';
+import type { SensitivityPoint } from '../src/analysis/aggregates.ts';
+import {
+  curvePoints,
+  learningCurveSpec,
+  mOverWPoints,
+  renderSvg,
+  sensitivityAggregateSpec,
+  sensitivityData,
+  weightNormPoints,
+} from '../src/analysis/figures.ts';
+import type { LoadedRun } from '../src/analysis/sweep_results.ts';
+
+function run(seed: number, optimizer: string, weightDecay: number, returns: (number | null)[], game = 'pong'): LoadedRun {
+  return {
+    id: `${optimizer}-${seed}`, dir: '/x', game, optimizer, schedule: 'constant', weightDecay, seed, preset: 'smoke',
+    status: 'completed', iterationsPlanned: returns.length, trainingSteps: 100, evalSteps: 0, warnings: [],
+    records: returns.map((r, i) => ({
+      iteration: i, env_steps: (i + 1) * 100 + seed, train_return_mean: r, weight_norm: 10 * (seed + 1),
+      m_over_w_log10: { p5: -9 - seed, p50: -7 },
+    })),
+  };
+}
+
+describe('learning curves', () => {
+  const runs = [run(0, 'adamw', 1e-4, [1, 4]), run(1, 'adamw', 1e-4, [3, null]), run(2, 'adamw', 1e-4, [8, 10]), run(0, 'adam', 0, [5, 6])];
+
+  it('mean over seeds per iteration, band = min..max, x = mean env_steps, seeds without a value left out', () => {
+    const pts = curvePoints(runs, 'train_return_mean');
+    const d = pts.filter((p) => p.series === 'decoupled');
+    expect(d).toEqual([
+      { series: 'decoupled', lambda: '1e-4', game: 'Pong', iteration: 0, envSteps: 101, mean: 4, min: 1, max: 8, n: 3 },
+      { series: 'decoupled', lambda: '1e-4', game: 'Pong', iteration: 1, envSteps: 201, mean: 7, min: 4, max: 10, n: 2 },
+    ]);
+    expect(pts.filter((p) => p.series === 'orig').map((p) => p.mean)).toEqual([5, 6]);
+  });
+
+  it('spec: env_steps on x, a min–max band under the mean line, a facet per game, a colour per scheme', () => {
+    const spec = learningCurveSpec(curvePoints(runs, 'train_return_mean'), 't', 'training return', ['pong']) as any;
+    expect(spec.facet.field).toBe('game');
+    expect(spec.spec.encoding.x.field).toBe('envSteps');
+    expect(spec.spec.encoding.color.scale.domain).toEqual(['decoupled', 'orig']);
+    expect(spec.spec.encoding.color.scale.range).toEqual(['#1f77b4', '#7f7f7f']);
+    const [band, line] = spec.spec.layer;
+    expect(band.mark.type).toBe('area');
+    expect([band.encoding.y.field, band.encoding.y2.field]).toEqual(['min', 'max']);
+    expect(line.encoding.y.field).toBe('mean');
+  });
+
+  it('renders to an SVG with one path per scheme line', async () => {
+    const svg = await renderSvg(learningCurveSpec(curvePoints(runs, 'train_return_mean'), 'curves', 'return', ['pong']));
+    expect(svg).toMatch(/^<svg [^>]*width="\d+"/);
+    expect(svg.match(/aria-roledescription="line mark"/g)).toHaveLength(2);
+    expect(svg.match(/aria-roledescription="area mark"/g)).toHaveLength(2);
+  });
+});
+
+describe('λ sensitivity figure', () => {
+  const ms = (mean: number, std: number | null) => ({ mean, std, n: 3 });
+  const points: SensitivityPoint[] = [
+    { scheme: 'decoupled', optimizer: 'adamw', lambda: 1e-4, perGame: new Map([['pong', ms(20, 1)]]), iqm: { point: 1, lower: 0.9, upper: 1.1 }, mean: null },
+    { scheme: 'WD', optimizer: 'adam-l2', lambda: 1e-4, perGame: new Map([['pong', ms(-10, null)]]), iqm: { point: 0.2, lower: 0.1, upper: 0.3 }, mean: null },
+  ];
+
+  it('per game: mean ± std; aggregate: IQM with its interval', () => {
+    const d = sensitivityData(points);
+    expect(d.perGame).toEqual([
+      { scheme: 'decoupled', lambda: 1e-4, game: 'Pong', value: 20, lower: 19, upper: 21 },
+      { scheme: 'WD', lambda: 1e-4, game: 'Pong', value: -10, lower: -10, upper: -10 },
+    ]);
+    expect(d.aggregate[1]).toEqual({ scheme: 'WD', lambda: 1e-4, game: 'all', value: 0.2, lower: 0.1, upper: 0.3 });
+  });
+
+  it('x = λ on a log scale, one line per scheme, orig as a horizontal rule', async () => {
+    const spec = sensitivityAggregateSpec(sensitivityData(points).aggregate, 0.8, 2) as any;
+    const line = spec.layer.find((l: any) => l.mark.type === 'line');
+    expect(line.encoding.x).toMatchObject({ field: 'lambda', scale: { type: 'log' } });
+    expect(line.encoding.color.field).toBe('scheme');
+    const rule = spec.layer.find((l: any) => l.mark.type === 'rule');
+    expect(rule.encoding.y.field).toBe('reference');
+    expect(spec.data.values.every((v: any) => v.reference === 0.8)).toBe(true);
+    const svg = await renderSvg(spec);
+    expect(svg).toContain('aria-roledescription="rule mark"');
+    expect(svg).toContain('for a log scale');
+    // Without an orig run there is no reference line at all (not a line at 0).
+    expect((sensitivityAggregateSpec(sensitivityData(points).aggregate, null, 2) as any).layer.some((l: any) => l.mark.type === 'rule')).toBe(false);
+  });
+});
+
+describe('optimizer-state figures', () => {
+  it('|m|/|w| quantiles and the weight norm are averaged over seeds per iteration', () => {
+    const runs = [run(0, 'adamw', 1e-4, [1, 2]), run(1, 'adamw', 1e-4, [1, 2])];
+    const q = mOverWPoints(runs);
+    expect(q.filter((p) => p.quantile === 'p5').map((p) => p.value)).toEqual([-9.5, -9.5]);
+    expect(q.filter((p) => p.quantile === 'p50')[0]).toEqual({ series: 'decoupled λ=1e-4', envSteps: 100.5, quantile: 'p50', value: -7 });
+    expect(weightNormPoints(runs).map((p) => p.value)).toEqual([15, 15]);
+  });
+});

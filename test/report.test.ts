@@ -1,0 +1,137 @@
+// The HTML report: self-contained, and visibly rendering its table and figures in a real headless browser
+// (Debian's chromium).
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildReport, escapeHtml } from '../src/analysis/report.ts';
+import { buildReportProgram, parseReportArgs, runReport } from '../src/cli/report.ts';
+import { tmpSweep, writePlan, writeRun, type FakeRun } from './fixtures/sweep/make_sweep.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+const RUNS: FakeRun[] = [];
+for (const game of ['pong', 'breakout']) {
+  for (const [optimizer, weightDecay] of [['adam', 0], ['adamw', 1e-4], ['adam-l2', 1e-4], ['adamw', 1e-5], ['adam-l2', 1e-5]] as const) {
+    for (const seed of [0, 1, 2]) {
+      const top = game === 'pong' ? 15 : 40;
+      const quality = optimizer === 'adam-l2' && weightDecay === 1e-4 ? 0.2 : 1;
+      RUNS.push({ game, optimizer, weightDecay, seed, returns: [0, 1, 2, 3].map((i) => (top * quality * (i + 1)) / 4 + seed) });
+    }
+  }
+}
+
+let root: string;
+let html: string;
+beforeAll(async () => {
+  root = tmpSweep('report-');
+  for (const r of RUNS) writeRun(root, r);
+  writePlan(root, RUNS);
+  fs.writeFileSync(path.join(root, 'runs', 'pong-adam-wd0-seed0', 'config.json'), 'not json');
+  html = (await buildReport(root, { score: { kind: 'final' }, reps: 200 })).html;
+}, 60_000);
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+describe('report HTML', () => {
+  it('holds the budget, Table 1, aggregates, the skipped run and inline SVG figures', () => {
+    expect(html).toMatch(/^<!DOCTYPE html>/);
+    expect(html).toContain('4 iterations × 1,000 agent steps = 4,000 agent steps');
+    expect(html).toContain('<table id="table1">');
+    expect(html).toContain('<td>9.00 ± 1.00 (n=3) (paper 1)</td>'); // Breakout WD 1e-4: 40 · 0.2 + seed = 8, 9, 10
+    expect(html).toMatch(/<table id="aggregates">/);
+    expect(html).toMatch(/<table id="improvement">/);
+    expect(html).toMatch(/skipped pong-adam-wd0-seed0 .*corrupt or half-written/);
+    for (const id of ['fig-sensitivity', 'fig-sensitivity-games', 'fig-curves-1e-4', 'fig-curves-1e-5', 'fig-m-over-w', 'fig-weight-norm']) {
+      expect(html).toMatch(new RegExp(`<figure id="${id}"><svg `));
+    }
+  });
+
+  it('is self-contained: no script, no external resource', () => {
+    expect(html).not.toMatch(/<script/i);
+    expect(html).not.toMatch(/<(link|img|iframe)\b/i);
+    expect(html).not.toMatch(/(src|href)\s*=\s*["']?(https?:)?\/\//i);
+    expect(html).not.toMatch(/url\(\s*["']?https?:/i);
+    expect(html).not.toMatch(/@import/);
+  });
+
+  it('escapes text taken from run directories', () => {
+    expect(escapeHtml('<b>&"')).toBe('&lt;b&gt;&amp;&quot;');
+  });
+});
+
+describe('npm run report (command line)', () => {
+  const quiet = () => buildReportProgram().exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
+
+  it('parses options and rejects bad ones', () => {
+    expect(parseReportArgs(['d', '--out', 'x.html', '--reps', '10'], quiet())).toMatchObject({ dir: 'd', out: 'x.html', reps: 10, comparePaper: true });
+    expect(parseReportArgs(['d', '--no-compare-paper'], quiet()).comparePaper).toBe(false);
+    expect(() => parseReportArgs(['d', '--reps', '0'], quiet())).toThrow(/Expected a whole number >= 1/);
+    expect(() => parseReportArgs(['d', '--score', 'median'], quiet())).toThrow(/Unknown score "median"/);
+    expect(() => parseReportArgs([], quiet())).toThrow(/missing required argument 'dir'/);
+  });
+
+  it('refuses to write into a run directory or a missing folder', async () => {
+    const base = { score: { kind: 'final' } as const, includeIncomplete: false, comparePaper: true, reps: 10, seed: 's' };
+    await expect(runReport({ ...base, dir: path.join(root, 'runs', 'pong-adamw-wd0.0001-seed0'), out: null })).rejects.toThrow(/is a run directory.*--out/);
+    await expect(runReport({ ...base, dir: root, out: path.join(root, 'nope', 'r.html') })).rejects.toThrow(/directory .*nope does not exist/);
+  });
+});
+
+describe('report in a real headless browser', () => {
+  function chromium(args: string[]) {
+    const profile = fs.mkdtempSync(path.join(root, 'chromium-profile-'));
+    return spawnSync(
+      CHROMIUM,
+      [
+        '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        `--user-data-dir=${profile}`, '--window-size=1280,2400', ...args,
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+  }
+
+  it('shows the table and every figure with a non-zero size', async (ctx) => {
+    if (!fs.existsSync(CHROMIUM)) {
+      const why = `${CHROMIUM} is missing: run \`bash scripts/install-system-packages.sh\` (Debian's chromium package)`;
+      if (process.env.CI) throw new Error(why);
+      console.warn(`skipping the browser test of the report: ${why}`); // visible in the default reporter too
+      ctx.skip(why);
+    }
+    const { file } = await runReport({ dir: root, out: null, score: { kind: 'final' }, includeIncomplete: false, comparePaper: true, reps: 100, seed: 's' });
+    expect(file).toBe(path.join(root, 'report.html'));
+    // A test copy with a probe that writes what the browser laid out into the DOM; the report itself has no script.
+    const probe = `<script>addEventListener('load', () => {
+      const box = (e) => { const r = e.getBoundingClientRect(); return { w: Math.round(r.width), h: Math.round(r.height) }; };
+      const out = { table: box(document.getElementById('table1')), rows: document.querySelectorAll('#table1 tr').length,
+        svgs: [...document.querySelectorAll('figure')].map((f) => ({ id: f.id, ...box(f.querySelector('svg')),
+          marks: f.querySelectorAll('path, line, rect').length })) };
+      const pre = document.createElement('pre'); pre.id = 'probe'; pre.textContent = JSON.stringify(out); document.body.append(pre);
+    });</script>`;
+    const testCopy = path.join(root, 'report-probe.html');
+    fs.writeFileSync(testCopy, fs.readFileSync(file, 'utf8').replace('</body>', `${probe}</body>`));
+
+    const dom = chromium(['--virtual-time-budget=5000', '--dump-dom', `file://${testCopy}`]);
+    expect(dom.error, String(dom.error)).toBeUndefined();
+    const m = /<pre id="probe">(.*?)<\/pre>/s.exec(dom.stdout);
+    expect(m, `no probe output; chromium stderr:\n${dom.stderr.slice(-2000)}`).not.toBeNull();
+    const probed = JSON.parse(m![1].replace(/&quot;/g, '"').replace(/&amp;/g, '&'));
+    expect(probed.table.w).toBeGreaterThan(300);
+    expect(probed.table.h).toBeGreaterThan(50);
+    expect(probed.rows).toBe(6); // header + orig + 2 × (decoupled, WD)
+    expect(probed.svgs.map((s: { id: string }) => s.id)).toEqual([
+      'fig-sensitivity', 'fig-sensitivity-games', 'fig-curves-1e-4', 'fig-curves-1e-5', 'fig-m-over-w', 'fig-weight-norm',
+    ]);
+    for (const s of probed.svgs) {
+      expect(s.w, s.id).toBeGreaterThan(200);
+      expect(s.h, s.id).toBeGreaterThan(100);
+      expect(s.marks, s.id).toBeGreaterThan(10);
+    }
+
+    // And a screenshot, for a person to look at (kept next to the report in the test's tmp dir).
+    const png = path.join(root, 'report.png');
+    const shot = chromium([`--screenshot=${png}`, `file://${file}`]);
+    expect(fs.existsSync(png), shot.stderr.slice(-2000)).toBe(true);
+    expect(fs.statSync(png).size).toBeGreaterThan(50_000);
+  });
+});

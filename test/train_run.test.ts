@@ -1,0 +1,215 @@
+// End-to-end DQN runs through the real command line, the real emulator and TensorFlow, on the smoke preset:
+// the files a run writes, resume after SIGKILL and after SIGTERM, determinism per seed, a dead emulator, divergence,
+// and every bad input refused before work starts.
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { findLatestCheckpoint } from '../src/run/checkpoints.ts';
+import { resolveRunConfig } from '../src/run/presets.ts';
+import { ProgressReporter } from '../src/run/progress.ts';
+import { trainRun } from '../src/run/trainer.ts';
+import * as tf from '../src/tf.ts';
+
+const REPO = path.resolve(import.meta.dirname, '..');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wd-train-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+interface Finished {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  output: string;
+}
+
+interface Started {
+  pid: number;
+  done: Promise<Finished>;
+  output: () => string;
+}
+
+function start(args: string[]): Started {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/atari.ts', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const done = new Promise<Finished>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, output })));
+  return { pid: child.pid!, done, output: () => output };
+}
+
+const atari = (...args: string[]) => start(args).done;
+
+function metrics(dir: string): Array<Record<string, any>> {
+  const file = path.join(dir, 'metrics.jsonl');
+  if (!fs.existsSync(file)) return [];
+  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+const summary = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 240_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Steps of iteration 1's training phase in the newest progress line (the runs log every 0.2 s). */
+function trainSteps(output: string): number {
+  const matches = [...output.matchAll(/iter 1\/2 train \| (\d+)\//g)];
+  return matches.length ? Number(matches[matches.length - 1][1]) : 0;
+}
+
+const SMOKE = ['--game', 'Pong', '--preset', 'smoke'];
+
+describe('a DQN run (smoke preset, real emulator)', () => {
+  const first = path.join(tmp, 'first');
+  let firstMetrics: Array<Record<string, any>> = [];
+
+  it('writes config, metrics, summary and checkpoints; rerunning a completed run changes nothing', async () => {
+    const run = await atari(...SMOKE, '--optimizer', 'adamw', '--wd', '1e-3', '--seed', '3', '--out', first);
+    expect(run.code, run.output).toBe(0);
+    expect(run.output).toMatch(/iteration 2\/2: train return/);
+    const config = JSON.parse(fs.readFileSync(path.join(first, 'config.json'), 'utf8'));
+    expect(config.config).toMatchObject({ game: 'pong', seed: 3, preset: 'smoke', iterations: 2, trainingSteps: 200, agent: { optimizer: { name: 'adamw', weightDecay: 1e-3 } } });
+    expect(config.environment).toMatchObject({ node: process.version, tfjs: '4.22.0', alepy: '0.12.1' });
+    expect(config.environment.gitCommit).toMatch(/^[0-9a-f]{40}$/);
+    firstMetrics = metrics(first);
+    expect(firstMetrics.map((m) => m.iteration)).toEqual([0, 1]);
+    for (const m of firstMetrics) {
+      // Whole episodes of at most 100 steps until at least 200 steps.
+      expect(m.env_steps).toBeGreaterThanOrEqual(200 * (m.iteration + 1));
+      expect(m.train_episodes).toBeGreaterThanOrEqual(2);
+      expect(Number.isFinite(m.train_return_mean)).toBe(true);
+      expect(m.eval_episodes).toBeGreaterThanOrEqual(2);
+      expect(Number.isFinite(m.eval_return_mean)).toBe(true);
+      expect(m.loss_mean).toBeGreaterThan(0);
+      expect(m.sps).toBeGreaterThan(0);
+      expect(m.weight_norm).toBeGreaterThan(0);
+      expect(m.m_over_w_log10.p50).toBeLessThan(m.m_over_w_log10.p95);
+      // adamw at λ > 0 reports how the decay compares with the gradient.
+      expect(m.wd_to_grad_median).toBeGreaterThan(0);
+    }
+    expect(summary(first)).toMatchObject({ status: 'completed', game: 'pong', optimizer: 'adamw', weight_decay: 1e-3, seed: 3, iterations_completed: 2, final_train_return_mean: firstMetrics[1].train_return_mean });
+    const ckpt = findLatestCheckpoint(first);
+    expect(ckpt?.iteration).toBe(1);
+    const loaded = ckpt!.load();
+    expect(loaded.tensors.has('online/conv1/kernel')).toBe(true);
+    expect(loaded.tensors.has('optimizer/conv1/kernel/m')).toBe(true);
+
+    const again = await atari(...SMOKE, '--optimizer', 'adamw', '--wd', '1e-3', '--seed', '3', '--out', first);
+    expect(again.code).toBe(0);
+    expect(again.output).toMatch(/already holds this run, completed/);
+    expect(metrics(first)).toEqual(firstMetrics);
+  }, 300_000);
+
+  it('is deterministic: the same seed and config give the same losses and returns', async () => {
+    const second = path.join(tmp, 'second');
+    const run = await atari(...SMOKE, '--optimizer', 'adamw', '--wd', '1e-3', '--seed', '3', '--out', second);
+    expect(run.code, run.output).toBe(0);
+    const strip = (ms: Array<Record<string, any>>) => ms.map((m) => [m.env_steps, m.loss_mean, m.train_return_mean, m.eval_return_mean, m.weight_norm, m.updates]);
+    expect(strip(metrics(second))).toEqual(strip(firstMetrics));
+  }, 300_000);
+
+  it('resumes after SIGKILL at the right iteration, with the same config', async () => {
+    const dir = path.join(tmp, 'killed');
+    const args = [...SMOKE, '--iterations', '3', '--seed', '1', '--out', dir];
+    const run = start(args);
+    await waitFor('the first checkpoint', () => findLatestCheckpoint(dir, { warn: () => {} }) !== null);
+    process.kill(run.pid, 'SIGKILL');
+    await run.done;
+    const before = metrics(dir);
+    expect(before.length).toBeLessThan(3);
+    const resumed = await atari(...args);
+    expect(resumed.code, resumed.output).toBe(0);
+    expect(resumed.output).toMatch(/resuming/);
+    expect(resumed.output).toMatch(/refilling 50 transitions/);
+    const after = metrics(dir);
+    expect(after.map((m) => m.iteration)).toEqual([0, 1, 2]);
+    expect(after.slice(0, before.length)).toEqual(before);
+    expect(summary(dir)).toMatchObject({ status: 'completed', iterations_completed: 3 });
+    const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    expect(config.resumes).toHaveLength(1);
+  }, 400_000);
+
+  it('on SIGTERM finishes the step, checkpoints mid-iteration and exits 0; --resume --out alone continues', async () => {
+    const dir = path.join(tmp, 'terminated');
+    const run = start([...SMOKE, '--seed', '2', '--out', dir, '--log-every', '0.2']);
+    await waitFor('training progress', () => trainSteps(run.output()) > 60);
+    process.kill(run.pid, 'SIGTERM');
+    const stopped = await run.done;
+    expect(stopped.code, stopped.output).toBe(0);
+    expect(stopped.output).toMatch(/SIGTERM: finishing the current step/);
+    expect(stopped.output).toMatch(/checkpoint written partway through iteration 1/);
+    expect(summary(dir).status).toBe('interrupted');
+    const ckpt = findLatestCheckpoint(dir)!;
+    expect(ckpt.iteration).toBe(0);
+    const state = ckpt.load().state as { partial: { trainSteps: number } | null };
+    expect(state.partial?.trainSteps).toBeGreaterThan(0);
+
+    const resumed = await atari('--resume', '--out', dir);
+    expect(resumed.code, resumed.output).toBe(0);
+    expect(resumed.output).toMatch(/resuming partway through iteration 1/);
+    expect(metrics(dir).map((m) => m.iteration)).toEqual([0, 1]);
+    expect(summary(dir).status).toBe('completed');
+  }, 400_000);
+
+  it('survives the emulator being killed: restarts it, drops the episode and logs it', async () => {
+    const dir = path.join(tmp, 'emulator');
+    const run = start([...SMOKE, '--seed', '4', '--out', dir, '--log-every', '0.2']);
+    await waitFor('training progress', () => trainSteps(run.output()) > 30);
+    const python = execFileSync('pgrep', ['-P', String(run.pid), '-f', 'ale_server.py'], { encoding: 'utf8' }).trim().split('\n')[0];
+    process.kill(Number(python), 'SIGKILL');
+    const done = await run.done;
+    expect(done.code, done.output).toBe(0);
+    expect(done.output).toMatch(/warning: the emulator died during a training episode .*restarting it and dropping the episode/);
+    expect(metrics(dir)[0].emulator_restarts).toBe(1);
+    expect(summary(dir).status).toBe('completed');
+  }, 300_000);
+
+  it('stops a diverging run with status diverged, the step, and exit code 3', async () => {
+    const dir = path.join(tmp, 'diverged');
+    // Adam moves each weight by about the learning rate per step: 1e30 overflows float32 within a few updates.
+    const run = await atari(...SMOKE, '--lr', '1e30', '--out', dir);
+    expect(run.code, run.output).toBe(3);
+    expect(run.output).toMatch(/diverged: DQN diverged at training step \d+/);
+    const s = summary(dir);
+    expect(s.status).toBe('diverged');
+    expect(s.diverged_at_step).toBeGreaterThan(50);
+  }, 300_000);
+
+  it('refuses bad input before any work, and never overwrites another config\'s results', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--game', 'Pongg'], /Unknown Atari game "Pongg"\. Did you mean Pong\?/],
+      [['--game', 'Pong', '--optimizer', 'adamx'], /Unknown optimizer "adamx"/],
+      [['--game', 'Pong', '--preset', 'tiny'], /Unknown preset "tiny"\. Valid: dopamine, dopamine-tf, reduced, smoke/],
+      [['--game', 'Pong', '--optimizer', 'adamw', '--wd', '-1'], /finite number >= 0/],
+      [['--game', 'Pong', '--optimizer', 'adam', '--wd', '1e-4'], /'adam' has no weight decay/],
+      [['--game', 'Pong', '--set', 'agent.gama=0.9'], /no such config key/],
+      [['--resume', '--out', path.join(tmp, 'nothing-here')], /nothing to resume/],
+    ];
+    for (const [args, message] of cases) {
+      const run = await atari(...args);
+      expect(run.code, args.join(' ')).toBe(1);
+      expect(run.output, args.join(' ')).toMatch(message);
+    }
+    const first = path.join(tmp, 'first');
+    const before = fs.readFileSync(path.join(first, 'metrics.jsonl'), 'utf8');
+    const clash = await atari(...SMOKE, '--optimizer', 'adamw', '--wd', '1e-4', '--seed', '3', '--out', first);
+    expect(clash.code).toBe(1);
+    expect(clash.output).toMatch(/already holds a run with a different config[\s\S]*agent\.optimizer\.weightDecay/);
+    expect(fs.readFileSync(path.join(first, 'metrics.jsonl'), 'utf8')).toBe(before);
+  }, 300_000);
+
+  it('leaks no tensors: a whole run in-process leaves the tensor count where it was', async () => {
+    const config = resolveRunConfig({ game: 'pong', seed: 5, preset: 'smoke', iterations: 1 });
+    const lines: string[] = [];
+    const progress = new ProgressReporter({ tty: false, write: (t) => lines.push(t), plainEverySeconds: 1000 });
+    const before = tf.memory().numTensors;
+    const result = await trainRun({ config, outDir: path.join(tmp, 'in-process'), stop: { requested: null }, progress });
+    expect(result.status).toBe('completed');
+    expect(lines.join('')).toMatch(/iteration 1\/1/);
+    expect(tf.memory().numTensors).toBe(before);
+  }, 300_000);
+});
