@@ -1,0 +1,301 @@
+// `npm run sweep -- …`: plan a grid of DQN runs (games × weight-decay schemes × λ × seeds), run it locally or on
+// Slurm, resume it, and show where it stands. See docs/sweeps.md. Parsing is exported apart from the work, so
+// input errors answer at once and are unit-tested.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { resolveGame, UnknownGameError } from '../../envs/games.ts';
+import { optimizerNames, type OptimizerName } from '../optim/types.ts';
+import { CorruptFileError } from '../run/atomic.ts';
+import {
+  buildPlan,
+  crossGrid,
+  paperGrid,
+  PlanMismatchError,
+  PRESET_NAMES,
+  readPlan,
+  SweepInputError,
+  writeOrCheckPlan,
+  PLAN_FILE,
+  type PresetName,
+  type RunOverrides,
+  type SweepPlan,
+} from '../sweep/plan.ts';
+import { parseChoice, parseList, parseNonNegativeInteger, parseNonNegativeNumber, parsePositiveInteger } from './parse.ts';
+
+export const EXECUTORS = ['local', 'slurm'] as const;
+
+function parseGame(value: string): string {
+  try {
+    return resolveGame(value);
+  } catch (error) {
+    if (error instanceof UnknownGameError) throw new InvalidArgumentError(error.message);
+    throw error;
+  }
+}
+
+/** A list option's parser that names the empty case itself (parseList's message is about empty items). */
+function nonEmptyList<T>(item: (value: string) => T, what: string, example: string): (value: string) => T[] {
+  const list = parseList(item);
+  return (value: string) => {
+    if (value.trim() === '') throw new InvalidArgumentError(`The ${what} list is empty; give e.g. ${example}.`);
+    return list(value);
+  };
+}
+
+function parseLambda(value: string): number {
+  try {
+    return parseNonNegativeNumber(value);
+  } catch {
+    throw new InvalidArgumentError(`"${value}" is not a weight decay λ: expected a finite number >= 0 such as 1e-4 or 0.`);
+  }
+}
+
+export interface SlurmSettings {
+  dryRun: boolean;
+  partition?: string;
+  account?: string;
+  qos?: string;
+  time?: string;
+  mem?: string;
+  maxParallel?: number;
+  signalSeconds: number;
+  jobName?: string;
+}
+
+export type SweepInvocation =
+  | { kind: 'status'; dir: string; verbose: boolean }
+  | {
+      kind: 'run';
+      dir: string;
+      /** null: resume the plan already in `dir`. */
+      plan: SweepPlan | null;
+      executor: (typeof EXECUTORS)[number];
+      workers?: number;
+      threads?: number;
+      planOnly: boolean;
+      retryFailed: boolean;
+      slurm: SlurmSettings;
+    };
+
+export function buildSweepProgram(): Command {
+  return new Command('sweep')
+    .description('Plan and run a grid of DQN runs (games × weight-decay schemes × λ × seeds); resumable. See docs/sweeps.md.')
+    .addOption(new Option('--games <list>', 'games, comma-separated, any spelling (Pong,Breakout,SpaceInvaders)').argParser(nonEmptyList(parseGame, 'game', 'Pong,Breakout')))
+    .addOption(new Option('--optimizers <list>', `weight-decay schemes, comma-separated: ${optimizerNames.join(', ')}`).argParser(nonEmptyList(parseChoice(optimizerNames, 'optimizer scheme'), 'optimizer', 'adam,adamw')))
+    .addOption(new Option('--wd <list>', 'λ values, comma-separated (1e-3,1e-4,1e-5); adam, sgd and rmsprop run once at λ 0 whatever this says').argParser(nonEmptyList(parseLambda, 'λ', '1e-3,1e-4,1e-5')))
+    .addOption(new Option('--seeds <list>', 'seeds, comma-separated (default 0; --paper-grid: 0,1,2)').argParser(nonEmptyList(parseNonNegativeInteger, 'seed', '0,1,2')))
+    .addOption(new Option('--paper-grid', 'the paper\'s Table 1 grid: 8 games × 13 rows (adam at 0; adamw, adam-l2, adam-separated at 1e-3..1e-5; adam-l2 also at 1e-6..1e-8) × 3 seeds = 312 runs; --games/--seeds narrow it'))
+    .addOption(new Option('--preset <name>', `run preset: ${PRESET_NAMES.join(', ')}`).argParser(parseChoice(PRESET_NAMES, 'preset')).default('dopamine'))
+    .addOption(new Option('--iterations <n>', "iterations per run (default: the preset's)").argParser(parsePositiveInteger))
+    .addOption(new Option('--training-steps <n>', "agent steps per training phase (default: the preset's)").argParser(parsePositiveInteger))
+    .addOption(new Option('--eval-steps <n>', "agent steps per evaluation phase, 0 = none (default: the preset's)").argParser(parseNonNegativeInteger))
+    .addOption(new Option('--out <dir>', 'sweep directory: plan.json, runs/<id>/, logs/; rerun the same command to resume'))
+    .addOption(new Option('--status <dir>', 'show done / running / failed / pending runs of the sweep in <dir> and an ETA, then exit'))
+    .addOption(new Option('--verbose', 'with --status: list every run'))
+    .addOption(new Option('--plan-only', 'write plan.json and exit without running anything'))
+    .addOption(new Option('--executor <name>', 'local (this machine) or slurm (an sbatch job array)').argParser(parseChoice(EXECUTORS, 'executor')).default('local'))
+    .addOption(new Option('--workers <n>', 'local: runs at once (default: cores / threads, limited by memory)').argParser(parsePositiveInteger))
+    .addOption(new Option('--threads <n>', 'TensorFlow threads per run (default 1; Slurm: also --cpus-per-task)').argParser(parsePositiveInteger))
+    .addOption(new Option('--no-retry-failed', 'local: do not rerun runs whose last attempt failed'))
+    .addOption(new Option('--dry-run', 'slurm: print the job script instead of submitting it (writes nothing)'))
+    .addOption(new Option('--partition <name>', 'slurm: partition'))
+    .addOption(new Option('--account <name>', 'slurm: account'))
+    .addOption(new Option('--qos <name>', 'slurm: quality of service'))
+    .addOption(new Option('--time <limit>', 'slurm: time limit per task (e.g. 2-00:00:00); runs checkpoint and requeue before it'))
+    .addOption(new Option('--mem <size>', 'slurm: memory per task (e.g. 12G)'))
+    .addOption(new Option('--max-parallel <n>', 'slurm: at most n array tasks at once').argParser(parsePositiveInteger))
+    .addOption(new Option('--signal-seconds <s>', 'slurm: tell a run to checkpoint this long before its time limit').argParser(parsePositiveInteger).default(300))
+    .addOption(new Option('--job-name <name>', 'slurm: job name').default(undefined))
+    .addHelpText('after', [
+      '',
+      'Examples:',
+      '  npm run sweep -- --games Pong,Breakout --optimizers adam,adamw --wd 1e-4,1e-5 --seeds 0,1 --preset reduced --out results/sweeps/try',
+      '  npm run sweep -- --paper-grid --out results/sweeps/table1          # 312 runs, Dopamine budget',
+      '  npm run sweep -- --status results/sweeps/table1',
+      '  npm run sweep -- --paper-grid --out /shared/table1 --executor slurm --time 2-00:00:00 --mem 12G --dry-run',
+      '',
+      'Ctrl-C stops the sweep: every running run writes a checkpoint first. The same command resumes.',
+    ].join('\n'))
+    .showHelpAfterError('(run with --help for every option)')
+    .allowExcessArguments(false);
+}
+
+const GRID_OPTIONS = ['games', 'optimizers', 'wd', 'seeds', 'paperGrid', 'iterations', 'trainingSteps', 'evalSteps'] as const;
+const SLURM_ONLY = ['dryRun', 'partition', 'account', 'qos', 'time', 'mem', 'maxParallel', 'jobName'] as const;
+
+function flag(key: string): string {
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/** Parses argv (without node and script). Throws commander's errors (exitOverride) or SweepInputError. */
+export function parseSweepArgs(argv: string[], program = buildSweepProgram()): SweepInvocation {
+  program.parse(argv, { from: 'user' });
+  const o = program.opts();
+  const fromCli = (key: string) => program.getOptionValueSource(key) === 'cli';
+  const given = (keys: readonly string[]) => keys.filter((k) => o[k] !== undefined && o[k] !== false);
+
+  if (o.status !== undefined) {
+    const extra = [...given(GRID_OPTIONS), ...given(SLURM_ONLY), ...(o.out !== undefined ? ['out'] : [])];
+    if (extra.length > 0) program.error(`error: --status only shows a sweep; drop ${extra.map(flag).join(', ')}`);
+    return { kind: 'status', dir: path.resolve(o.status), verbose: Boolean(o.verbose) };
+  }
+  if (o.out === undefined) program.error('error: --out <dir> is required (the sweep directory), or --status <dir> to look at one.');
+  if (o.executor !== 'slurm') {
+    const misplaced = given(SLURM_ONLY).filter((k) => k !== 'jobName' || o.jobName !== undefined);
+    if (misplaced.length > 0 || fromCli('signalSeconds')) {
+      program.error(`error: ${[...misplaced, ...(fromCli('signalSeconds') ? ['signalSeconds'] : [])].map(flag).join(', ')} only apply to --executor slurm`);
+    }
+  } else if (o.workers !== undefined) {
+    program.error('error: --workers applies to --executor local; with Slurm use --max-parallel');
+  }
+
+  const overrides: RunOverrides = { iterations: o.iterations, trainingSteps: o.trainingSteps, evalSteps: o.evalSteps };
+  const preset = o.preset as PresetName;
+  let plan: SweepPlan | null;
+  try {
+    if (o.paperGrid) {
+      if (o.optimizers !== undefined || o.wd !== undefined) {
+        program.error('error: --paper-grid fixes the schemes and λ values (Table 1); drop --optimizers and --wd, or drop --paper-grid');
+      }
+      plan = buildPlan(paperGrid({ preset, overrides, games: o.games, seeds: o.seeds }));
+    } else if (given(GRID_OPTIONS).length === 0 && !fromCli('preset')) {
+      plan = null; // `--out DIR` alone: resume the sweep whose plan is in DIR
+    } else {
+      if (o.games === undefined) program.error('error: --games is required (e.g. --games Pong,Breakout), or use --paper-grid');
+      if (o.optimizers === undefined) program.error(`error: --optimizers is required (e.g. --optimizers adam,adamw). Schemes: ${optimizerNames.join(', ')}`);
+      plan = buildPlan(
+        crossGrid({
+          games: o.games,
+          optimizers: o.optimizers as OptimizerName[],
+          weightDecays: o.wd ?? [],
+          seeds: o.seeds ?? [0],
+          preset,
+          overrides,
+        }),
+      );
+    }
+  } catch (error) {
+    if (error instanceof SweepInputError) program.error(`error: ${error.message}`);
+    throw error;
+  }
+  return {
+    kind: 'run',
+    dir: path.resolve(o.out),
+    plan,
+    executor: o.executor,
+    workers: o.workers,
+    threads: o.threads,
+    planOnly: Boolean(o.planOnly),
+    retryFailed: o.retryFailed !== false,
+    slurm: {
+      dryRun: Boolean(o.dryRun),
+      partition: o.partition,
+      account: o.account,
+      qos: o.qos,
+      time: o.time,
+      mem: o.mem,
+      maxParallel: o.maxParallel,
+      signalSeconds: o.signalSeconds,
+      jobName: o.jobName,
+    },
+  };
+}
+
+/** The plan to run: the one given (written or checked against DIR), or the one already in DIR. */
+function loadPlan(dir: string, plan: SweepPlan | null, write: boolean): { plan: SweepPlan; created: boolean } {
+  if (plan === null) {
+    if (!fs.existsSync(path.join(dir, PLAN_FILE))) {
+      throw new PlanMismatchError(
+        `${dir} holds no sweep yet (no ${PLAN_FILE}): say what to run, e.g. --games Pong --optimizers adam,adamw --wd 1e-4, or --paper-grid.`,
+      );
+    }
+    return { plan: readPlan(dir), created: false };
+  }
+  return writeOrCheckPlan(dir, plan, { write });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const invocation = parseSweepArgs(argv);
+  const { sweepStatus, formatStatus } = await import('../sweep/status.ts');
+  if (invocation.kind === 'status') {
+    const plan = readPlan(invocation.dir);
+    console.log(formatStatus(invocation.dir, plan, sweepStatus(invocation.dir, plan), invocation.verbose));
+    return 0;
+  }
+
+  const dryRun = invocation.executor === 'slurm' && invocation.slurm.dryRun;
+  const { plan, created } = loadPlan(invocation.dir, invocation.plan, !dryRun);
+  if (!dryRun) {
+    console.log(`${created ? 'planned' : 'resuming'} sweep ${invocation.dir}: ${plan.runs.length} runs (${path.join(invocation.dir, PLAN_FILE)})`);
+  }
+  if (invocation.planOnly) return 0;
+
+  const { chooseSplit, oversubscription } = await import('../sweep/resources.ts');
+  const preset = plan.grid.preset;
+
+  if (invocation.executor === 'slurm') {
+    const { sbatchScript, submit, assertNoActiveJob, SlurmInputError } = await import('../sweep/slurm.ts');
+    const { runStatus, writeExecutorRecord, lockIsLive } = await import('../sweep/status.ts');
+    const { SWEEP_LOCK } = await import('../sweep/local.ts');
+    const threads = invocation.threads ?? 1;
+    // A dry run of a new sweep has no directory yet: every run counts as to do.
+    const todo = plan.runs.filter((run) => {
+      const s = runStatus(invocation.dir, run);
+      return s.state === 'pending' || s.state === 'interrupted' || s.state === 'failed';
+    });
+    const script = sbatchScript({ sweepDir: invocation.dir, runs: todo, threads, ...invocation.slurm });
+    if (dryRun) {
+      process.stdout.write(script);
+      return 0;
+    }
+    assertNoActiveJob(invocation.dir);
+    const local = lockIsLive(path.join(invocation.dir, SWEEP_LOCK));
+    if (local.live) {
+      throw new SlurmInputError(`a local executor (pid ${local.pid}) is running this sweep; stop it (Ctrl-C, runs checkpoint) before submitting it to Slurm.`);
+    }
+    const { jobId, scriptFile } = submit(invocation.dir, script);
+    writeExecutorRecord(invocation.dir, {
+      kind: 'slurm', jobId, tasks: todo.length, maxParallel: invocation.slurm.maxParallel ?? null, threads,
+      submittedAt: new Date().toISOString(), script: scriptFile,
+    });
+    console.log(`submitted Slurm job array ${jobId}: ${todo.length} task(s), script ${scriptFile}`);
+    console.log(`follow it with: npm run sweep -- --status ${invocation.dir}`);
+    return 0;
+  }
+
+  const split = chooseSplit({ preset, workers: invocation.workers, threads: invocation.threads });
+  const warning = oversubscription(split, preset);
+  if (warning) console.warn(warning);
+  else if (invocation.workers === undefined) console.log(split.note);
+
+  const { LocalExecutor } = await import('../sweep/local.ts');
+  // Tasks of a Slurm array of this sweep may be running its runs; running them here too would only collide.
+  const { assertNoActiveJob } = await import('../sweep/slurm.ts');
+  assertNoActiveJob(invocation.dir);
+  const executor = new LocalExecutor({
+    sweepDir: invocation.dir,
+    plan,
+    workers: split.workers,
+    threads: split.threads,
+    retryFailed: invocation.retryFailed,
+  });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => executor.stop());
+  const result = await executor.run();
+  const final = sweepStatus(invocation.dir, plan);
+  console.log(formatStatus(invocation.dir, plan, final));
+  if (result.stopped) return 130;
+  return final.counts.failed + final.counts.corrupt > 0 ? 1 : 0;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      const known = error instanceof Error && ['PlanMismatchError', 'CorruptFileError', 'SlurmInputError', 'SweepLockedError', 'SweepInputError'].includes(error.name);
+      console.error(error instanceof Error ? `error: ${known || error instanceof CorruptFileError ? error.message : error.stack}` : error);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,51 @@
+// The command line of one run of a sweep: `node --import <tsx loader> src/cli/atari.ts --agent dqn …`, the same
+// for the local and the Slurm executor so both produce identical run directories.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { formatLambda, type PlannedRun } from './plan.ts';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const ATARI_CLI = path.join(REPO_ROOT, 'src', 'cli', 'atari.ts');
+
+/**
+ * tsx's ESM loader as a file URL. Resolved from this module (not from the working directory), so a sweep started
+ * from anywhere, or a Slurm job whose working directory is elsewhere, still finds the repository's tsx.
+ */
+export function tsxLoaderUrl(): string {
+  const require = createRequire(import.meta.url);
+  return pathToFileURL(require.resolve('tsx')).href;
+}
+
+/** A process to start: executable and arguments (never through a shell). */
+export interface ChildCommand {
+  command: string;
+  args: string[];
+}
+
+/** Arguments after the script: identical for every executor. */
+export function runArguments(run: PlannedRun, runDir: string, threads: number): string[] {
+  const args = [
+    '--agent', 'dqn',
+    '--game', run.game,
+    '--optimizer', run.optimizer,
+    '--wd', formatLambda(run.weightDecay),
+    '--seed', String(run.seed),
+    '--preset', run.preset,
+    '--out', runDir,
+    '--threads', String(threads),
+  ];
+  if (run.overrides.iterations !== undefined) args.push('--iterations', String(run.overrides.iterations));
+  if (run.overrides.trainingSteps !== undefined) args.push('--training-steps', String(run.overrides.trainingSteps));
+  if (run.overrides.evalSteps !== undefined) args.push('--eval-steps', String(run.overrides.evalSteps));
+  return args;
+}
+
+/** Builds the process for one run; injectable so the scheduler can be tested with a stand-in run script. */
+export type CommandBuilder = (run: PlannedRun, runDir: string, threads: number) => ChildCommand;
+
+/** The real one: this Node, tsx's loader, src/cli/atari.ts. */
+export const atariCommand: CommandBuilder = (run, runDir, threads) => ({
+  command: process.execPath,
+  args: ['--import', tsxLoaderUrl(), ATARI_CLI, ...runArguments(run, runDir, threads)],
+});

@@ -1,0 +1,233 @@
+// The local executor: runs a sweep's runs on this machine, each in its own process, `workers` at a time.
+//
+// Safety: the sweep directory is locked (one local executor per sweep); each run's directory is locked by the run
+// itself, and every result file is written atomically by the run, so killing this process at any moment loses at
+// most what each run did since its last checkpoint. A rerun skips completed and diverged runs, resumes the others.
+// Children get their own process group: Ctrl-C in a terminal reaches only this process, which then sends each
+// child exactly one SIGTERM (a run checkpoints and exits on it) and waits; a second Ctrl-C kills them outright.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { acquireLock, RunLockedError, type HeldLock } from '../run/lock.ts';
+import { atariCommand, type CommandBuilder } from './command.ts';
+import { formatLambda, type PlannedRun, type SweepPlan } from './plan.ts';
+import {
+  LOGS_DIR,
+  logFile,
+  runDirOf,
+  runStatus,
+  writeExecutorRecord,
+  writeOutcome,
+  formatDuration,
+  type RunState,
+  type RunStatus,
+} from './status.ts';
+
+export const SWEEP_LOCK = 'sweep.lock';
+
+export class SweepLockedError extends Error {
+  constructor(dir: string, cause: RunLockedError) {
+    super(
+      `sweep ${dir} is being run by pid ${cause.holder.pid}${cause.holder.hostname === os.hostname() ? '' : ` on ${cause.holder.hostname}`} ` +
+        `(since ${cause.holder.acquiredAt}). Watch it with: npm run sweep -- --status ${dir}`,
+    );
+    this.name = 'SweepLockedError';
+  }
+}
+
+export interface LocalExecutorOptions {
+  sweepDir: string;
+  plan: SweepPlan;
+  workers: number;
+  threads: number;
+  /** How to start a run; the real atari CLI unless a test injects a stand-in. */
+  command?: CommandBuilder;
+  env?: NodeJS.ProcessEnv;
+  log?: (line: string) => void;
+  /** Retry runs whose last attempt failed (default true: failures are often transient, e.g. out of memory). */
+  retryFailed?: boolean;
+}
+
+export interface AttemptResult {
+  run: PlannedRun;
+  state: RunState;
+  reason?: string;
+  seconds: number;
+}
+
+export interface LocalResult {
+  /** Runs started in this invocation and how they ended. */
+  attempts: AttemptResult[];
+  /** Runs not started: already done/diverged, running elsewhere, corrupt, or (after a stop) not reached. */
+  skipped: RunStatus[];
+  stopped: boolean;
+}
+
+interface Active {
+  run: PlannedRun;
+  child: ChildProcess;
+  started: number;
+  done: Promise<void>;
+}
+
+export function describeRun(run: PlannedRun): string {
+  return `${run.game} ${run.optimizer} λ=${formatLambda(run.weightDecay)} seed ${run.seed}`;
+}
+
+export class LocalExecutor {
+  private readonly active = new Map<string, Active>();
+  private stopRequests = 0;
+  private readonly log: (line: string) => void;
+  private readonly command: CommandBuilder;
+
+  constructor(private readonly options: LocalExecutorOptions) {
+    if (!Number.isSafeInteger(options.workers) || options.workers < 1) throw new RangeError(`workers must be >= 1, got ${options.workers}`);
+    if (!Number.isSafeInteger(options.threads) || options.threads < 1) throw new RangeError(`threads must be >= 1, got ${options.threads}`);
+    this.log = options.log ?? ((line) => console.log(line));
+    this.command = options.command ?? atariCommand;
+  }
+
+  /**
+   * Asks the sweep to stop: no new runs start, each running run gets SIGTERM (it checkpoints and exits). A second
+   * call kills the runs' process groups with SIGKILL (their last checkpoints stay intact).
+   */
+  stop(): void {
+    this.stopRequests++;
+    if (this.stopRequests === 1) {
+      if (this.active.size > 0) {
+        this.log(`stopping: asked ${this.active.size} running run(s) to checkpoint and exit (Ctrl-C again to kill them at once)`);
+      }
+      for (const a of this.active.values()) signalChild(a.child, 'SIGTERM', false);
+    } else if (this.stopRequests === 2) {
+      this.log(`killing ${this.active.size} run(s); they resume from their last checkpoint next time`);
+      for (const a of this.active.values()) signalChild(a.child, 'SIGKILL', true);
+    }
+  }
+
+  get stopping(): boolean {
+    return this.stopRequests > 0;
+  }
+
+  async run(): Promise<LocalResult> {
+    const { sweepDir, plan, workers, threads } = this.options;
+    let lock: HeldLock;
+    try {
+      lock = acquireLock(path.join(sweepDir, SWEEP_LOCK));
+    } catch (err) {
+      if (err instanceof RunLockedError) throw new SweepLockedError(sweepDir, err);
+      throw err;
+    }
+    try {
+      fs.mkdirSync(path.join(sweepDir, LOGS_DIR), { recursive: true });
+      writeExecutorRecord(sweepDir, { kind: 'local', workers, threads, startedAt: new Date().toISOString(), host: os.hostname(), pid: process.pid });
+
+      const skipped: RunStatus[] = [];
+      const queue: PlannedRun[] = [];
+      for (const run of plan.runs) {
+        const status = runStatus(sweepDir, run);
+        const retry = status.state === 'failed' && (this.options.retryFailed ?? true);
+        if (status.state === 'pending' || status.state === 'interrupted' || retry) queue.push(run);
+        else skipped.push(status);
+      }
+      const byState = (s: RunState) => skipped.filter((r) => r.state === s);
+      this.log(
+        `sweep ${sweepDir}: ${plan.runs.length} runs; ${byState('done').length} done, ${byState('diverged').length} diverged, ` +
+          `${queue.length} to run with ${workers} worker(s) × ${threads} thread(s)`,
+      );
+      for (const r of byState('running')) this.log(`  skipping ${r.run.id}: already running (${r.reason})`);
+      for (const r of byState('corrupt')) this.log(`  skipping ${r.run.id}: ${r.reason}`);
+      for (const r of byState('failed')) this.log(`  not retrying ${r.run.id}: ${r.reason}`);
+
+      const attempts: AttemptResult[] = [];
+      const total = queue.length;
+      let next = 0;
+      await new Promise<void>((resolve) => {
+        const pump = () => {
+          while (!this.stopping && next < queue.length && this.active.size < workers) {
+            const run = queue[next++];
+            const index = next;
+            const active = this.start(run);
+            this.log(`[${index}/${total}] start ${run.id} (${describeRun(run)})`);
+            active.done.then(() => {
+              this.active.delete(run.id);
+              const status = runStatus(sweepDir, run);
+              const seconds = (Date.now() - active.started) / 1000;
+              // A run that exited and left its lock behind cannot be 'running'; classify by the rest of its files.
+              const state: RunState = status.state === 'running' ? 'interrupted' : status.state;
+              attempts.push({ run, state, reason: status.reason, seconds });
+              this.log(`[${index}/${total}] ${state} ${run.id} after ${formatDuration(seconds)}${status.reason ? `: ${status.reason}` : ''}`);
+              pump();
+            });
+          }
+          if (this.active.size === 0 && (this.stopping || next >= queue.length)) resolve();
+        };
+        pump();
+      });
+      for (const run of queue.slice(next)) skipped.push(runStatus(sweepDir, run));
+      return { attempts, skipped, stopped: this.stopping };
+    } finally {
+      lock.release();
+    }
+  }
+
+  private start(run: PlannedRun): Active {
+    const { sweepDir, threads } = this.options;
+    const runDir = path.resolve(runDirOf(sweepDir, run));
+    const { command, args } = this.command(run, runDir, threads);
+    const log = logFile(sweepDir, run.id);
+    const fd = fs.openSync(log, 'a');
+    const startedAt = new Date().toISOString();
+    fs.writeSync(fd, `=== ${startedAt} attempt on ${os.hostname()}: ${[command, ...args].map(quoteForLog).join(' ')}\n`);
+    let child: ChildProcess;
+    try {
+      child = spawn(command, args, {
+        stdio: ['ignore', fd, fd],
+        detached: true, // own process group: a terminal's Ctrl-C reaches only the sweep, which forwards one SIGTERM
+        env: this.options.env ?? process.env,
+      });
+    } finally {
+      fs.closeSync(fd); // the child has its own copy
+    }
+    writeOutcome(sweepDir, { id: run.id, executor: 'local', startedAt, host: os.hostname(), pid: child.pid });
+    const done = new Promise<void>((resolve) => {
+      let settled = false;
+      const finish = (exitCode: number | null, signal: NodeJS.Signals | null, spawnError?: Error) => {
+        if (settled) return;
+        settled = true;
+        if (spawnError) fs.appendFileSync(log, `error: could not start ${command}: ${spawnError.message}\n`);
+        writeOutcome(sweepDir, {
+          id: run.id,
+          executor: 'local',
+          startedAt,
+          endedAt: new Date().toISOString(),
+          exitCode: spawnError ? 127 : exitCode,
+          signal,
+          stopRequested: this.stopping,
+          host: os.hostname(),
+          pid: child.pid,
+        });
+        resolve();
+      };
+      child.on('error', (err) => finish(null, null, err));
+      child.on('exit', (code, signal) => finish(code, signal));
+    });
+    const active: Active = { run, child, started: Date.now(), done };
+    this.active.set(run.id, active);
+    if (this.stopRequests >= 1) signalChild(child, 'SIGTERM', false);
+    return active;
+  }
+}
+
+function signalChild(child: ChildProcess, signal: NodeJS.Signals, group: boolean): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(group ? -child.pid : child.pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+function quoteForLog(arg: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}

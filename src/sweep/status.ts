@@ -1,0 +1,323 @@
+// Where each run of a sweep stands, read from the files alone (any executor, any host, while it runs or after a
+// crash): the run's summary.json decides; the lock file tells whether a process is on it now; the outcome record
+// the executor writes after each attempt explains deaths the run could not record itself (killed, crashed early).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { readJsonFile, writeJsonAtomic } from '../run/atomic.ts';
+import { RUN_FILES, RunDirectory, type RunSummary } from '../run/run_directory.ts';
+import type { PlannedRun, SweepPlan } from './plan.ts';
+
+export const OUTCOMES_DIR = 'outcomes';
+export const LOGS_DIR = 'logs';
+export const EXECUTOR_FILE = 'executor.json';
+
+/**
+ * done: completed. diverged: a result too (the scheme diverged at that λ), not retried. failed: error, retried by a
+ * rerun. running: a live process holds the run's lock. interrupted: started, stopped, resumable. pending: never
+ * started. corrupt: a file of the run does not parse; a person must look (the message says what to do).
+ */
+export type RunState = 'done' | 'diverged' | 'failed' | 'running' | 'interrupted' | 'pending' | 'corrupt';
+export const RUN_STATES: readonly RunState[] = ['done', 'diverged', 'failed', 'running', 'interrupted', 'pending', 'corrupt'];
+
+/** Written by an executor into DIR/outcomes/<id>.json when an attempt starts and when it ends. */
+export interface AttemptOutcome {
+  id: string;
+  executor: 'local' | 'slurm';
+  startedAt?: string;
+  endedAt?: string;
+  /** null while running or when killed by a signal. */
+  exitCode?: number | null;
+  signal?: string | null;
+  /** The sweep asked the run to stop (Ctrl-C): a signal death then means "interrupted", not "failed". */
+  stopRequested?: boolean;
+  host?: string;
+  pid?: number;
+  slurmJob?: string;
+}
+
+export interface RunStatus {
+  run: PlannedRun;
+  state: RunState;
+  reason?: string;
+  summaryStatus?: string;
+  iterationsCompleted: number;
+  iterationsPlanned: number | null;
+  envSteps: number;
+  /** Cumulative wall time of the run over all its sessions (last metrics record). */
+  wallSeconds: number;
+}
+
+export function runDirOf(sweepDir: string, run: PlannedRun): string {
+  return path.join(sweepDir, run.dir);
+}
+
+export function outcomeFile(sweepDir: string, id: string): string {
+  return path.join(sweepDir, OUTCOMES_DIR, `${id}.json`);
+}
+
+export function logFile(sweepDir: string, id: string): string {
+  return path.join(sweepDir, LOGS_DIR, `${id}.log`);
+}
+
+export function writeOutcome(sweepDir: string, outcome: AttemptOutcome): void {
+  fs.mkdirSync(path.join(sweepDir, OUTCOMES_DIR), { recursive: true });
+  writeJsonAtomic(outcomeFile(sweepDir, outcome.id), outcome);
+}
+
+function readOutcome(sweepDir: string, id: string): AttemptOutcome | null {
+  const file = outcomeFile(sweepDir, id);
+  if (!fs.existsSync(file)) return null;
+  try {
+    return readJsonFile<AttemptOutcome>(file, 'attempt outcome');
+  } catch {
+    return null; // only an explanation of a death; the run's own files decide its state
+  }
+}
+
+function readBootId(): string | null {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+function readStartTime(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether a live process holds `lockFile` (the rules of src/run/lock.ts, read-only: a dead pid, a recycled pid or
+ * a reboot make a lock stale). A lock from another host cannot be checked and counts as live.
+ */
+export function lockIsLive(lockFile: string): { live: boolean; pid?: number; host?: string } {
+  let info: { pid?: unknown; hostname?: unknown; bootId?: unknown; startTime?: unknown };
+  try {
+    info = JSON.parse(fs.readFileSync(lockFile, 'utf8'));
+  } catch {
+    return { live: false };
+  }
+  if (typeof info.pid !== 'number') return { live: false };
+  const host = typeof info.hostname === 'string' ? info.hostname : undefined;
+  if (host !== os.hostname()) return { live: true, pid: info.pid, host };
+  const bootId = readBootId();
+  if (typeof info.bootId === 'string' && bootId !== null && info.bootId !== bootId) return { live: false };
+  try {
+    process.kill(info.pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return { live: false };
+  }
+  const start = readStartTime(info.pid);
+  const live = typeof info.startTime !== 'string' || start === null || info.startTime === start;
+  return { live, pid: info.pid, host };
+}
+
+/** The last error-looking line of a run's log, to say why it died. */
+export function logTail(sweepDir: string, id: string): string | undefined {
+  const file = logFile(sweepDir, id);
+  let text: string;
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      const length = Math.min(size, 8192);
+      const buffer = Buffer.alloc(length);
+      fs.readSync(fd, buffer, 0, length, size - length);
+      text = buffer.toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('=== '));
+  const error = [...lines].reverse().find((l) => /error/i.test(l));
+  const line = error ?? lines[lines.length - 1];
+  if (line === undefined) return undefined;
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
+
+function describeDeath(outcome: AttemptOutcome): string | null {
+  if (outcome.endedAt === undefined) return null;
+  if (outcome.signal) return `killed by ${outcome.signal}${outcome.signal === 'SIGKILL' ? ' (out of memory, or kill -9?)' : ''}`;
+  if (typeof outcome.exitCode === 'number' && outcome.exitCode !== 0) return `exited with code ${outcome.exitCode}`;
+  return null;
+}
+
+function num(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+/** The state of one run, from its files. Never throws for a run's own files: damage is state 'corrupt'. */
+export function runStatus(sweepDir: string, run: PlannedRun): RunStatus {
+  const dir = runDirOf(sweepDir, run);
+  const base: RunStatus = { run, state: 'pending', iterationsCompleted: 0, iterationsPlanned: null, envSteps: 0, wallSeconds: 0 };
+  const lock = lockIsLive(path.join(dir, RUN_FILES.lock));
+  const outcome = readOutcome(sweepDir, run.id);
+  const logHint = `see ${path.relative(sweepDir, logFile(sweepDir, run.id))}`;
+
+  if (!fs.existsSync(path.join(dir, RUN_FILES.config))) {
+    if (lock.live) return { ...base, state: 'running', reason: lockText(lock) };
+    const death = outcome ? describeDeath(outcome) : null;
+    if (death && !outcome?.stopRequested) {
+      const tail = logTail(sweepDir, run.id);
+      return { ...base, state: 'failed', reason: `${death} before the run started${tail ? `: ${tail}` : ''} (${logHint})` };
+    }
+    return base;
+  }
+
+  let summary: RunSummary | null = null;
+  let wallSeconds = 0;
+  try {
+    const runDir = RunDirectory.open(dir);
+    summary = runDir.readSummary();
+    const { records } = runDir.readMetrics();
+    const last = records[records.length - 1];
+    // summary.json carries the cumulative wall time too; metrics.jsonl's last record is the fallback.
+    wallSeconds = num(summary?.wall_seconds) ?? num(last?.wall_seconds) ?? 0;
+  } catch (err) {
+    return {
+      ...base,
+      state: 'corrupt',
+      reason: `${(err as Error).message} (If the run cannot be repaired, move ${dir} away; a rerun of the sweep then redoes it.)`,
+    };
+  }
+  const status: RunStatus = {
+    ...base,
+    summaryStatus: summary?.status,
+    iterationsCompleted: num(summary?.iterations_completed) ?? 0,
+    iterationsPlanned: num(summary?.iterations_planned),
+    envSteps: num(summary?.env_steps) ?? 0,
+    wallSeconds,
+  };
+  if (lock.live) return { ...status, state: 'running', reason: lockText(lock) };
+  switch (summary?.status) {
+    case 'completed':
+      return { ...status, state: 'done' };
+    case 'diverged': {
+      const at = num(summary.diverged_at_step);
+      const error = typeof summary.error === 'string' ? summary.error : 'a loss or weight became non-finite';
+      return { ...status, state: 'diverged', reason: at === null ? error : `at step ${at}: ${error}` };
+    }
+    case 'failed':
+      return { ...status, state: 'failed', reason: `${typeof summary.error === 'string' ? summary.error : 'failed'} (${logHint})` };
+  }
+  const death = outcome ? describeDeath(outcome) : null;
+  if (death && !outcome?.stopRequested) {
+    const tail = logTail(sweepDir, run.id);
+    return { ...status, state: 'failed', reason: `${death}${tail ? `: ${tail}` : ''} (${logHint})` };
+  }
+  return { ...status, state: 'interrupted', reason: summary?.status === 'running' ? 'stopped without a final summary; resumes from its last checkpoint' : undefined };
+}
+
+function lockText(lock: { pid?: number; host?: string }): string {
+  return `pid ${lock.pid}${lock.host && lock.host !== os.hostname() ? ` on ${lock.host}` : ''}`;
+}
+
+/** Which executor ran the sweep last (for the ETA's parallelism and to refuse a double Slurm submission). */
+export type ExecutorRecord =
+  | { kind: 'local'; workers: number; threads: number; startedAt: string; host: string; pid: number }
+  | { kind: 'slurm'; jobId: string; tasks: number; maxParallel: number | null; threads: number; submittedAt: string; script: string };
+
+export function writeExecutorRecord(sweepDir: string, record: ExecutorRecord): void {
+  writeJsonAtomic(path.join(sweepDir, EXECUTOR_FILE), record);
+}
+
+export function readExecutorRecord(sweepDir: string): ExecutorRecord | null {
+  const file = path.join(sweepDir, EXECUTOR_FILE);
+  if (!fs.existsSync(file)) return null;
+  try {
+    return readJsonFile<ExecutorRecord>(file, 'executor record');
+  } catch {
+    return null;
+  }
+}
+
+export interface SweepStatus {
+  runs: RunStatus[];
+  counts: Record<RunState, number>;
+  /** Seconds per iteration of one run, from finished runs (or, before any finished, from all runs' progress). */
+  secondsPerIteration: number | null;
+  stepsPerSecond: number | null;
+  remainingIterations: number | null;
+  parallelism: number;
+  etaSeconds: number | null;
+}
+
+export function sweepStatus(sweepDir: string, plan: SweepPlan): SweepStatus {
+  const runs = plan.runs.map((run) => runStatus(sweepDir, run));
+  const counts = Object.fromEntries(RUN_STATES.map((s) => [s, 0])) as Record<RunState, number>;
+  for (const r of runs) counts[r.state]++;
+
+  const finished = runs.filter((r) => r.state === 'done' && r.iterationsCompleted > 0 && r.wallSeconds > 0);
+  const basis = finished.length > 0 ? finished : runs.filter((r) => r.iterationsCompleted > 0 && r.wallSeconds > 0);
+  const wall = basis.reduce((s, r) => s + r.wallSeconds, 0);
+  const iterations = basis.reduce((s, r) => s + r.iterationsCompleted, 0);
+  const steps = basis.reduce((s, r) => s + r.envSteps, 0);
+  const secondsPerIteration = iterations > 0 ? wall / iterations : null;
+  const stepsPerSecond = wall > 0 && steps > 0 ? steps / wall : null;
+
+  // Every run of a sweep has the same preset and overrides, so one run's planned iterations stand for all.
+  const planned = runs.find((r) => r.iterationsPlanned !== null)?.iterationsPlanned ?? plan.grid.overrides.iterations ?? null;
+  const open = runs.filter((r) => r.state !== 'done' && r.state !== 'diverged');
+  const remainingIterations =
+    planned === null ? null : open.reduce((s, r) => s + Math.max(0, (r.iterationsPlanned ?? planned) - r.iterationsCompleted), 0);
+
+  const executor = readExecutorRecord(sweepDir);
+  const configured = executor === null ? 1 : executor.kind === 'local' ? executor.workers : (executor.maxParallel ?? executor.tasks);
+  const parallelism = Math.max(1, counts.running, Math.min(configured, Math.max(open.length, 1)));
+  const etaSeconds =
+    open.length === 0 ? 0 : secondsPerIteration === null || remainingIterations === null ? null : (remainingIterations * secondsPerIteration) / parallelism;
+  return { runs, counts, secondsPerIteration, stepsPerSecond, remainingIterations, parallelism, etaSeconds };
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return 'unknown';
+  const s = Math.round(seconds);
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (d > 0) return `${d}d ${h}h`;
+  if (h > 0) return `${h}h ${m}m`;
+  if (m > 0) return `${m}m ${s % 60}s`;
+  return `${s}s`;
+}
+
+/** The text of `npm run sweep -- --status DIR`. */
+export function formatStatus(sweepDir: string, plan: SweepPlan, status: SweepStatus, verbose = false): string {
+  const lines: string[] = [];
+  const c = status.counts;
+  lines.push(`sweep ${sweepDir}: ${plan.runs.length} runs (${plan.grid.kind}, preset ${plan.grid.preset})`);
+  lines.push(
+    `  done ${c.done}   running ${c.running}   failed ${c.failed}   pending ${c.pending}   interrupted ${c.interrupted}` +
+      `   diverged ${c.diverged}${c.corrupt > 0 ? `   corrupt ${c.corrupt}` : ''}`,
+  );
+  if (status.etaSeconds === 0) lines.push('  ETA: nothing left to run');
+  else if (status.etaSeconds === null) lines.push('  ETA: unknown until a run has completed an iteration');
+  else {
+    const rate = status.stepsPerSecond === null ? '' : `, ${status.stepsPerSecond.toFixed(1)} agent steps/s per run`;
+    lines.push(
+      `  ETA: ${formatDuration(status.etaSeconds)} (${status.remainingIterations} iterations left at ` +
+        `${status.secondsPerIteration!.toFixed(1)} s each${rate}, ${status.parallelism} in parallel)`,
+    );
+  }
+  const order: RunState[] = ['corrupt', 'failed', 'diverged', 'running', 'interrupted'];
+  for (const state of order) {
+    for (const r of status.runs.filter((x) => x.state === state)) {
+      const progress = r.iterationsPlanned === null ? `${r.iterationsCompleted} it` : `${r.iterationsCompleted}/${r.iterationsPlanned} it`;
+      lines.push(`  ${state.padEnd(11)} ${r.run.id}  ${progress}${r.reason ? `  ${r.reason}` : ''}`);
+    }
+  }
+  if (verbose) {
+    for (const r of status.runs.filter((x) => x.state === 'done' || x.state === 'pending')) {
+      lines.push(`  ${r.state.padEnd(11)} ${r.run.id}`);
+    }
+  }
+  return lines.join('\n');
+}

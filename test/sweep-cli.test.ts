@@ -1,0 +1,142 @@
+// `npm run sweep` command line: every user mistake gets a clear message; a few runs of the real entry point.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildSweepProgram, parseSweepArgs } from '../src/cli/sweep.ts';
+import { tsxLoaderUrl } from '../src/sweep/command.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const CLI = path.resolve(here, '../src/cli/sweep.ts');
+
+const temps: string[] = [];
+afterEach(() => {
+  for (const d of temps.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sweep-cli-'));
+  temps.push(dir);
+  return dir;
+}
+
+/** Parses; on a parse error returns the message commander would print. */
+function parse(args: string): ReturnType<typeof parseSweepArgs> | string {
+  let output = '';
+  const program = buildSweepProgram()
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => (output += s), writeOut: (s) => (output += s) });
+  try {
+    return parseSweepArgs(args.split(' ').filter((a) => a !== ''), program);
+  } catch {
+    return output;
+  }
+}
+
+function sweepCli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', tsxLoaderUrl(), CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const GRID = '--games Pong,Breakout --optimizers adam,adam-l2,adamw,adam-separated --wd 1e-3,1e-4,1e-5 --seeds 0,1,2 --preset smoke --out /tmp/x';
+
+describe('sweep arguments', () => {
+  it('the issue\'s example: 2 games × (adam at 0 + 3 schemes × 3 λ) × 3 seeds', () => {
+    const inv = parse(`${GRID} --workers 2`);
+    if (typeof inv === 'string' || inv.kind !== 'run') throw new Error(String(inv));
+    expect(inv.plan!.runs).toHaveLength(2 * 10 * 3);
+    expect(inv.workers).toBe(2);
+    expect(inv.plan!.grid.preset).toBe('smoke');
+  });
+
+  it('--paper-grid is the whole Table 1 grid; --games and --seeds narrow it', () => {
+    const all = parse('--paper-grid --out /tmp/x');
+    if (typeof all === 'string' || all.kind !== 'run') throw new Error(String(all));
+    expect(all.plan!.runs).toHaveLength(312);
+    expect(all.plan!.grid.preset).toBe('dopamine');
+    const some = parse('--paper-grid --games Pong --seeds 0 --preset reduced --out /tmp/x');
+    if (typeof some === 'string' || some.kind !== 'run') throw new Error(String(some));
+    expect(some.plan!.runs).toHaveLength(13);
+  });
+
+  it('--out alone resumes the plan stored in the directory', () => {
+    const inv = parse('--out /tmp/x');
+    expect(inv).toMatchObject({ kind: 'run', plan: null });
+  });
+
+  it.each([
+    ['an unknown game', '--games Pong,Pongg --optimizers adam --out /tmp/x', /Unknown Atari game "Pongg". Did you mean Pong/],
+    ['an unknown scheme', '--games Pong --optimizers adam,adamx --wd 1e-4 --out /tmp/x', /Unknown optimizer scheme "adamx". Valid: adam, adam-l2/],
+    ['an unknown preset', '--games Pong --optimizers adam --preset huge --out /tmp/x', /Unknown preset "huge". Valid: dopamine, dopamine-tf, reduced, smoke/],
+    ['an empty λ list', '--games Pong --optimizers adamw --wd= --out /tmp/x', /The λ list is empty; give e.g. 1e-3,1e-4,1e-5/],
+    ['a non-numeric λ', '--games Pong --optimizers adamw --wd 1e-4,abc --out /tmp/x', /"abc" is not a weight decay λ: expected a finite number >= 0/],
+    ['a negative λ', '--games Pong --optimizers adamw --wd -1e-4 --out /tmp/x', /"-1e-4" is not a weight decay λ/],
+    ['a λ list with a hole', '--games Pong --optimizers adamw --wd 1e-4,,1e-5 --out /tmp/x', /without empty items/],
+    ['no λ for a decaying scheme', '--games Pong --optimizers adam,adamw --out /tmp/x', /--wd is required for adamw/],
+    ['duplicate seeds', '--games Pong --optimizers adam --seeds 0,1,0 --out /tmp/x', /duplicate seed 0/],
+    ['a non-integer seed', '--games Pong --optimizers adam --seeds 0,1.5 --out /tmp/x', /Expected a whole number >= 0, got "1.5"/],
+    ['duplicate games under two spellings', '--games Pong,pong --optimizers adam --out /tmp/x', /duplicate game Pong/],
+    ['no --out', '--games Pong --optimizers adam', /--out <dir> is required/],
+    ['no --games', '--optimizers adam --out /tmp/x', /--games is required/],
+    ['no --optimizers', '--games Pong --out /tmp/x', /--optimizers is required/],
+    ['--paper-grid with --wd', '--paper-grid --wd 1e-4 --out /tmp/x', /--paper-grid fixes the schemes and λ values/],
+    ['--status with a grid', '--status /tmp/x --games Pong', /--status only shows a sweep; drop --games/],
+    ['a Slurm option with the local executor', '--games Pong --optimizers adam --out /tmp/x --time 10', /--time only apply to --executor slurm/],
+    ['--workers with Slurm', '--games Pong --optimizers adam --out /tmp/x --executor slurm --workers 2', /--workers applies to --executor local/],
+    ['an unknown executor', '--games Pong --optimizers adam --out /tmp/x --executor k8s', /Unknown executor "k8s". Valid: local, slurm/],
+    ['zero workers', '--games Pong --optimizers adam --out /tmp/x --workers 0', /Expected a whole number >= 1, got "0"/],
+  ])('%s', (_what, args, message) => {
+    const result = parse(args);
+    expect(typeof result).toBe('string');
+    expect(result).toMatch(message);
+  });
+});
+
+describe('npm run sweep (entry point)', () => {
+  it('--status on a directory without a sweep, and on a corrupt plan, says so', () => {
+    const dir = tempDir();
+    let r = sweepCli(['--status', dir]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/holds no sweep \(plan.json not found\)/);
+    fs.writeFileSync(path.join(dir, 'plan.json'), '{"format":1,"ki');
+    r = sweepCli(['--status', dir]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^error: sweep plan .*plan.json is corrupt or half-written/m);
+    expect(r.stderr).not.toMatch(/    at /); // a message, not a stack trace
+  }, 60_000);
+
+  it("plans, shows the status, and refuses another sweep's directory", () => {
+    const dir = path.join(tempDir(), 's');
+    let r = sweepCli(['--games', 'Pong', '--optimizers', 'adam,adamw', '--wd', '1e-4', '--seeds', '0,1', '--preset', 'smoke', '--out', dir, '--plan-only']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`planned sweep ${dir}: 4 runs`);
+    r = sweepCli(['--status', dir]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('done 0   running 0   failed 0   pending 4');
+    r = sweepCli(['--games', 'Breakout', '--optimizers', 'adam', '--preset', 'smoke', '--out', dir, '--plan-only']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/already holds another sweep's plan/);
+    r = sweepCli(['--out', tempDir()]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/holds no sweep yet \(no plan.json\): say what to run/);
+  }, 60_000);
+
+  it('--executor slurm --dry-run prints the job script and writes nothing', () => {
+    const dir = path.join(tempDir(), 's');
+    const r = sweepCli(['--games', 'Pong', '--optimizers', 'adam,adamw', '--wd', '1e-4', '--preset', 'smoke', '--out', dir,
+      '--executor', 'slurm', '--dry-run', '--time', '1-00:00:00', '--mem', '4G', '--partition', 'cpu']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^#!\/bin\/bash/);
+    expect(r.stdout).toContain('#SBATCH --array=0-1\n');
+    expect(r.stdout).toContain('#SBATCH --time=1-00:00:00\n');
+    expect(r.stdout).toContain('#SBATCH --partition=cpu\n');
+    expect(r.stdout).toContain(`#SBATCH --output=${dir}/logs/slurm-%A_%a.out\n`);
+    expect(fs.existsSync(dir)).toBe(false);
+    const bad = sweepCli(['--games', 'Pong', '--optimizers', 'adam', '--preset', 'smoke', '--out', dir, '--executor', 'slurm', '--dry-run', '--time', 'tomorrow']);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/--time "tomorrow" is not a Slurm time limit/);
+  }, 60_000);
+});

@@ -1,0 +1,192 @@
+// The local executor against a stand-in run script (test/sweep_fake_run.ts) that follows the run-directory
+// contract: scheduling, failure isolation, resuming, stopping. The real DQN CLI is exercised in sweep-e2e.test.ts.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RunDirectory } from '../src/run/run_directory.ts';
+import { runArguments, tsxLoaderUrl, type CommandBuilder } from '../src/sweep/command.ts';
+import { LocalExecutor, SweepLockedError } from '../src/sweep/local.ts';
+import { buildPlan, crossGrid, writeOrCheckPlan, type SweepPlan } from '../src/sweep/plan.ts';
+import { runStatus, sweepStatus } from '../src/sweep/status.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const FAKE = path.join(here, 'sweep_fake_run.ts');
+
+export const fakeCommand: CommandBuilder = (run, runDir, threads) => ({
+  command: process.execPath,
+  args: ['--import', tsxLoaderUrl(), FAKE, ...runArguments(run, runDir, threads)],
+});
+
+const temps: string[] = [];
+afterEach(() => {
+  for (const d of temps.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function newSweep(grid: Parameters<typeof crossGrid>[0]): { dir: string; plan: SweepPlan } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sweep-local-'));
+  temps.push(dir);
+  const plan = buildPlan(crossGrid(grid));
+  writeOrCheckPlan(dir, plan);
+  return { dir, plan };
+}
+
+function executor(dir: string, plan: SweepPlan, extra: { workers?: number; env?: Record<string, string>; lines?: string[] } = {}) {
+  return new LocalExecutor({
+    sweepDir: dir,
+    plan,
+    workers: extra.workers ?? 2,
+    threads: 1,
+    command: fakeCommand,
+    env: { ...process.env, FAKE_ITERATION_MS: '30', ...extra.env },
+    log: (line) => extra.lines?.push(line),
+  });
+}
+
+function iterations(dir: string, plan: SweepPlan, id: string): number[] {
+  const run = plan.runs.find((r) => r.id === id)!;
+  return RunDirectory.open(path.join(dir, run.dir)).readMetrics().records.map((r) => r.iteration);
+}
+
+function attemptsInLog(dir: string, id: string): number {
+  return fs.readFileSync(path.join(dir, 'logs', `${id}.log`), 'utf8').split('\n').filter((l) => l.startsWith('=== ')).length;
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('local executor', () => {
+  it('runs every run in its own process, N at a time, each with its own log, and passes --threads', async () => {
+    const { dir, plan } = newSweep({ games: ['pong'], optimizers: ['adam', 'adamw'], weightDecays: [1e-4, 1e-5], seeds: [0, 1], preset: 'smoke' });
+    expect(plan.runs).toHaveLength(6);
+    const result = await executor(dir, plan, { workers: 2 }).run();
+    expect(result.stopped).toBe(false);
+    expect(result.attempts.map((a) => a.state)).toEqual(Array(6).fill('done'));
+    const pids = new Set<number>();
+    const spans: Array<[number, number]> = [];
+    for (const run of plan.runs) {
+      const summary = JSON.parse(fs.readFileSync(path.join(dir, run.dir, 'summary.json'), 'utf8'));
+      expect(summary).toMatchObject({ status: 'completed', game: 'pong', optimizer: run.optimizer, weight_decay: run.weightDecay, seed: run.seed, threads: 1 });
+      pids.add(summary.pid);
+      expect(iterations(dir, plan, run.id)).toEqual([0, 1, 2]);
+      expect(attemptsInLog(dir, run.id)).toBe(1);
+      expect(fs.readFileSync(path.join(dir, 'logs', `${run.id}.log`), 'utf8')).toContain(`fake run pong ${run.optimizer}`);
+      const outcome = JSON.parse(fs.readFileSync(path.join(dir, 'outcomes', `${run.id}.json`), 'utf8'));
+      expect(outcome).toMatchObject({ id: run.id, executor: 'local', exitCode: 0, signal: null, stopRequested: false });
+      spans.push([Date.parse(outcome.startedAt), Date.parse(outcome.endedAt)]);
+    }
+    expect(pids.size).toBe(6);
+    // Never more than 2 at once, and the 2 workers did overlap.
+    const overlapAt = (t: number) => spans.filter(([a, b]) => a <= t && t < b).length;
+    const maxOverlap = Math.max(...spans.map(([a]) => overlapAt(a)));
+    expect(maxOverlap).toBe(2);
+    const status = sweepStatus(dir, plan);
+    expect(status.counts).toMatchObject({ done: 6, pending: 0, failed: 0, running: 0 });
+    expect(status.etaSeconds).toBe(0);
+  }, 120_000);
+
+  it('records a failing, diverging, crashing or killed run with its reason and finishes the others; a rerun retries only failures', async () => {
+    const { dir, plan } = newSweep({ games: ['pong'], optimizers: ['adam', 'adamw', 'adam-l2'], weightDecays: [1e-4], seeds: [0, 1, 2], preset: 'smoke' });
+    const behaviour = { 'adamw/0': 'fail', 'adamw/1': 'diverge', 'adam/1': 'crash', 'adam-l2/2': 'kill', 'adam-l2/0': 'bad-args' };
+    const result = await executor(dir, plan, { env: { FAKE_RUN_BEHAVIOUR: JSON.stringify(behaviour) } }).run();
+    const stateOf = (opt: string, seed: number) => result.attempts.find((a) => a.run.optimizer === opt && a.run.seed === seed)!;
+    expect(stateOf('adamw', 0)).toMatchObject({ state: 'failed', reason: expect.stringMatching(/^simulated failure in iteration 0 \(see logs\/pong-adamw-.*\.log\)$/) });
+    expect(stateOf('adamw', 1)).toMatchObject({ state: 'diverged', reason: 'at step 200: loss became NaN (simulated)' });
+    expect(stateOf('adam', 1)).toMatchObject({ state: 'failed', reason: expect.stringMatching(/^exited with code 1: error: simulated crash without a summary/) });
+    expect(stateOf('adam-l2', 2)).toMatchObject({ state: 'failed', reason: expect.stringMatching(/^killed by SIGKILL \(out of memory, or kill -9\?\)/) });
+    expect(stateOf('adam-l2', 0)).toMatchObject({ state: 'failed', reason: expect.stringMatching(/^exited with code 1 before the run started: error: simulated bad input/) });
+    for (const [opt, seed] of [['adam', 0], ['adam', 2], ['adamw', 2], ['adam-l2', 1]] as const) expect(stateOf(opt, seed).state).toBe('done');
+    expect(sweepStatus(dir, plan).counts).toMatchObject({ done: 4, failed: 4, diverged: 1 });
+
+    // Rerun with the faults gone: the 4 failed runs are retried (and resume), the diverged one is a result and stays.
+    const lines: string[] = [];
+    const again = await executor(dir, plan, { lines }).run();
+    expect(again.attempts).toHaveLength(4);
+    expect(again.attempts.every((a) => a.state === 'done')).toBe(true);
+    expect(sweepStatus(dir, plan).counts).toMatchObject({ done: 8, failed: 0, diverged: 1 });
+    expect(lines[0]).toMatch(/9 runs; 4 done, 1 diverged, 4 to run/);
+    for (const run of plan.runs) {
+      const failedBefore = ['adamw/0', 'adam/1', 'adam-l2/2', 'adam-l2/0'].includes(`${run.optimizer}/${run.seed}`);
+      expect(attemptsInLog(dir, run.id)).toBe(failedBefore ? 2 : 1);
+      if (run.optimizer === 'adamw' && run.seed === 1) continue; // diverged at iteration 1
+      expect(iterations(dir, plan, run.id)).toEqual([0, 1, 2]); // resumed, never duplicated
+    }
+  }, 120_000);
+
+  it('stop(): each running run gets exactly one SIGTERM, checkpoints, and the rerun resumes it without duplicating work', async () => {
+    const { dir, plan } = newSweep({ games: ['pong'], optimizers: ['adamw'], weightDecays: [1e-4], seeds: [0, 1, 2, 3], preset: 'smoke', overrides: { iterations: 8 } });
+    const env = { FAKE_ITERATION_MS: '250' };
+    const ex = executor(dir, plan, { env });
+    const running = ex.run();
+    const [a, b] = plan.runs;
+    await waitFor(() => [a, b].every((r) => fs.existsSync(path.join(dir, r.dir, 'metrics.jsonl')) && iterations(dir, plan, r.id).length >= 1));
+    ex.stop();
+    const result = await running;
+    expect(result.stopped).toBe(true);
+    expect(result.attempts.map((x) => x.state)).toEqual(['interrupted', 'interrupted']);
+    for (const r of [a, b]) {
+      const summary = JSON.parse(fs.readFileSync(path.join(dir, r.dir, 'summary.json'), 'utf8'));
+      expect(summary.status).toBe('interrupted');
+      expect(summary.signals).toEqual(['SIGTERM']);
+      expect(summary.iterations_completed).toBeLessThan(8);
+    }
+    const status = sweepStatus(dir, plan);
+    expect(status.counts).toMatchObject({ interrupted: 2, pending: 2 });
+    expect(status.etaSeconds).toBeGreaterThan(0);
+
+    const again = await executor(dir, plan, { env: { FAKE_ITERATION_MS: '20' } }).run();
+    expect(again.attempts.map((x) => x.state)).toEqual(['done', 'done', 'done', 'done']);
+    for (const r of plan.runs) expect(iterations(dir, plan, r.id)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  }, 120_000);
+
+  it('refuses a second executor on the same sweep while one runs', async () => {
+    const { dir, plan } = newSweep({ games: ['pong'], optimizers: ['adam'], weightDecays: [], seeds: [0], preset: 'smoke' });
+    const first = executor(dir, plan, { env: { FAKE_ITERATION_MS: '300' } });
+    const running = first.run();
+    await waitFor(() => fs.existsSync(path.join(dir, 'sweep.lock')));
+    await expect(executor(dir, plan).run()).rejects.toThrow(SweepLockedError);
+    await expect(executor(dir, plan).run()).rejects.toThrow(new RegExp(`is being run by pid ${process.pid}.*--status`));
+    await running;
+    expect(fs.existsSync(path.join(dir, 'sweep.lock'))).toBe(false);
+  }, 60_000);
+
+  it('kill -9 of the sweep loses nothing: its runs finish on their own, a rerun neither duplicates nor restarts them', async () => {
+    const { dir, plan } = newSweep({ games: ['pong'], optimizers: ['adamw'], weightDecays: [1e-4], seeds: [0, 1, 2], preset: 'smoke', overrides: { iterations: 6 } });
+    const driver = path.join(dir, 'driver.mts'); // .mts: ESM (top-level await) outside the repo's package.json
+    fs.writeFileSync(
+      driver,
+      [
+        `import { LocalExecutor } from ${JSON.stringify(path.resolve(here, '../src/sweep/local.ts'))};`,
+        `import { readPlan } from ${JSON.stringify(path.resolve(here, '../src/sweep/plan.ts'))};`,
+        `import { runArguments, tsxLoaderUrl } from ${JSON.stringify(path.resolve(here, '../src/sweep/command.ts'))};`,
+        `const dir = ${JSON.stringify(dir)};`,
+        `const command = (run, runDir, threads) => ({ command: process.execPath, args: ['--import', tsxLoaderUrl(), ${JSON.stringify(FAKE)}, ...runArguments(run, runDir, threads)] });`,
+        'await new LocalExecutor({ sweepDir: dir, plan: readPlan(dir), workers: 2, threads: 1, command }).run();',
+      ].join('\n'),
+    );
+    const child = spawn(process.execPath, ['--import', tsxLoaderUrl(), driver], { stdio: 'ignore', env: { ...process.env, FAKE_ITERATION_MS: '300' } });
+    const [a, b] = plan.runs;
+    await waitFor(() => [a, b].every((r) => fs.existsSync(path.join(dir, r.dir, 'metrics.jsonl')) && iterations(dir, plan, r.id).length >= 1));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+
+    // The sweep is gone; its two runs still hold their locks and go on. A rerun must not start them a second time.
+    expect(runStatus(dir, a).state).toBe('running');
+    const lines: string[] = [];
+    const again = await executor(dir, plan, { lines }).run();
+    expect(again.attempts.map((x) => x.run.id)).toEqual([plan.runs[2].id]);
+    expect(lines.filter((l) => l.includes('already running'))).toHaveLength(2);
+    await waitFor(() => sweepStatus(dir, plan).counts.done === 3);
+    for (const r of plan.runs) {
+      expect(iterations(dir, plan, r.id)).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(attemptsInLog(dir, r.id)).toBe(1);
+    }
+  }, 120_000);
+});

@@ -1,0 +1,216 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { optimizerNames } from '../src/optim/types.ts';
+import { CorruptFileError } from '../src/run/atomic.ts';
+import { PRESET_NAMES as RUN_PRESET_NAMES } from '../src/run/presets.ts';
+import {
+  buildPlan,
+  canonicalJson,
+  crossGrid,
+  formatLambda,
+  NO_DECAY_SCHEMES,
+  paperGrid,
+  PlanMismatchError,
+  PRESET_NAMES,
+  readPlan,
+  runId,
+  SweepInputError,
+  writeOrCheckPlan,
+} from '../src/sweep/plan.ts';
+
+const temps: string[] = [];
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sweep-plan-'));
+  temps.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const d of temps.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+const small = () => crossGrid({ games: ['pong'], optimizers: ['adam', 'adamw'], weightDecays: [1e-4, 1e-5], seeds: [0, 1], preset: 'smoke' });
+
+describe('grid expansion', () => {
+  it("the paper grid is 8 games × 13 rows × 3 seeds = 312 runs, adam at λ 0 only", () => {
+    const plan = buildPlan(paperGrid({ preset: 'dopamine' }));
+    expect(plan.runs).toHaveLength(312);
+    expect(new Set(plan.runs.map((r) => r.id)).size).toBe(312);
+    expect(new Set(plan.runs.map((r) => r.game))).toEqual(
+      new Set(['beam_rider', 'breakout', 'enduro', 'pong', 'qbert', 'seaquest', 'space_invaders', 'time_pilot']),
+    );
+    const rows = new Set(plan.runs.map((r) => `${r.optimizer}@${formatLambda(r.weightDecay)}`));
+    expect([...rows].sort()).toEqual(
+      [
+        'adam@0',
+        'adamw@1e-3', 'adamw@1e-4', 'adamw@1e-5',
+        'adam-separated@1e-3', 'adam-separated@1e-4', 'adam-separated@1e-5',
+        'adam-l2@1e-3', 'adam-l2@1e-4', 'adam-l2@1e-5', 'adam-l2@1e-6', 'adam-l2@1e-7', 'adam-l2@1e-8',
+      ].sort(),
+    );
+    expect(plan.runs.filter((r) => r.optimizer === 'adam').every((r) => r.weightDecay === 0)).toBe(true);
+    expect(plan.runs.filter((r) => r.game === 'pong')).toHaveLength(39);
+  });
+
+  it('a λ list gives schemes without weight decay one run at λ 0, the others one run per λ', () => {
+    const plan = buildPlan(
+      crossGrid({ games: ['pong', 'breakout'], optimizers: ['adam', 'adam-l2', 'adamw', 'adam-separated'], weightDecays: [1e-3, 1e-4, 1e-5], seeds: [0, 1, 2], preset: 'smoke' }),
+    );
+    expect(plan.runs).toHaveLength(2 * (1 + 3 * 3) * 3);
+    expect(plan.runs.filter((r) => r.optimizer === 'adam').map((r) => r.weightDecay)).toEqual(Array(6).fill(0));
+  });
+
+  it('needs no λ list when every scheme is without weight decay', () => {
+    expect(buildPlan(crossGrid({ games: ['pong'], optimizers: ['adam'], weightDecays: [], seeds: [0], preset: 'smoke' })).runs).toHaveLength(1);
+  });
+
+  it('expands in a fixed order and gives the same ids every time', () => {
+    const a = buildPlan(small(), 'x').runs;
+    const b = buildPlan(small(), 'y').runs;
+    expect(a).toEqual(b);
+    expect(a.map((r) => `${r.optimizer}/${r.weightDecay}/${r.seed}`)).toEqual([
+      'adam/0/0', 'adam/0/1', 'adamw/0.0001/0', 'adamw/0.0001/1', 'adamw/0.00001/0', 'adamw/0.00001/1',
+    ].map((s) => s.replace('0.00001', String(1e-5))));
+  });
+
+  it('every scheme without weight decay exists in the optimizer module', () => {
+    for (const name of NO_DECAY_SCHEMES) expect(optimizerNames).toContain(name);
+  });
+
+  it('uses the run presets of src/run/presets.ts', () => {
+    expect(PRESET_NAMES).toEqual(RUN_PRESET_NAMES);
+  });
+});
+
+describe('run ids', () => {
+  const run = { game: 'pong', optimizer: 'adamw' as const, weightDecay: 1e-4, seed: 0, preset: 'dopamine' as const, overrides: {} };
+
+  it('are readable and pinned: a change of the id scheme would orphan every existing run directory', () => {
+    expect(runId(run)).toMatch(/^pong-adamw-wd1e-4-s0-[0-9a-f]{8}$/);
+    // The hash is over the canonical JSON of the run's identity, computed here independently.
+    const canonical = '{"game":"pong","optimizer":"adamw","overrides":{},"preset":"dopamine","seed":0,"weightDecay":0.0001}';
+    const hash = crypto.createHash('sha256').update(canonical).digest('hex').slice(0, 8);
+    expect(runId(run)).toBe(`pong-adamw-wd1e-4-s0-${hash}`);
+    expect(runId(run)).toBe('pong-adamw-wd1e-4-s0-ad57b74c');
+  });
+
+  it('change with anything that changes the result, and with nothing else', () => {
+    const ids = new Set([
+      runId(run),
+      runId({ ...run, seed: 1 }),
+      runId({ ...run, weightDecay: 1e-5 }),
+      runId({ ...run, preset: 'reduced' }),
+      runId({ ...run, overrides: { iterations: 5 } }),
+      runId({ ...run, overrides: { trainingSteps: 5 } }),
+    ]);
+    expect(ids.size).toBe(6);
+    expect(runId({ overrides: {}, preset: 'dopamine', seed: 0, weightDecay: 1e-4, optimizer: 'adamw', game: 'pong' })).toBe(runId(run));
+    expect(runId({ ...run, overrides: { iterations: undefined } })).toBe(runId(run));
+  });
+
+  it('canonical JSON ignores key order', () => {
+    expect(canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: 'x' } })).toBe('{"a":{"c":"x","d":[1,{"x":1,"y":2}]},"b":1}');
+  });
+
+  it('format λ in a form that parses back to the same number', () => {
+    for (const wd of [0, 1e-3, 1e-4, 1e-8, 2.5e-4, 0.1, 3, 1.234567e-7]) expect(Number(formatLambda(wd))).toBe(wd);
+    expect(formatLambda(1e-4)).toBe('1e-4');
+    expect(formatLambda(0)).toBe('0');
+  });
+});
+
+describe('bad input', () => {
+  const ask = (over: Partial<Parameters<typeof crossGrid>[0]>) => () =>
+    crossGrid({ games: ['pong'], optimizers: ['adamw'], weightDecays: [1e-4], seeds: [0], preset: 'smoke', ...over });
+
+  it.each([
+    ['an empty game list', { games: [] }, /game list is empty/],
+    ['an unknown game id', { games: ['pongg'] }, /unknown game ROM id "pongg"/],
+    ['duplicate games', { games: ['pong', 'pong'] }, /duplicate game Pong/],
+    ['an empty seed list', { seeds: [] }, /seed list is empty/],
+    ['duplicate seeds', { seeds: [0, 1, 0] }, /duplicate seed 0/],
+    ['a negative seed', { seeds: [-1] }, /seed -1 is not a whole number/],
+    ['an unknown preset', { preset: 'huge' as never }, /unknown preset "huge". Valid: dopamine/],
+    ['an unknown scheme', { optimizers: ['adamx' as never] }, /unknown optimizer scheme "adamx"/],
+    ['an empty scheme list', { optimizers: [] }, /optimizer list is empty/],
+    ['duplicate schemes', { optimizers: ['adamw', 'adamw'] }, /duplicate optimizer scheme adamw/],
+    ['no λ for a decaying scheme', { weightDecays: [] }, /--wd is required for adamw/],
+    ['a negative λ', { weightDecays: [-1e-4] }, /weight decay -0.0001 is not a finite number >= 0/],
+    ['a NaN λ', { weightDecays: [Number.NaN] }, /weight decay NaN/],
+    ['duplicate λ', { weightDecays: [1e-4, 0.0001] }, /duplicate weight decay 1e-4/],
+    ['a bad override', { overrides: { iterations: 0 } }, /iterations must be a whole number >= 1/],
+  ] as Array<[string, Partial<Parameters<typeof crossGrid>[0]>, RegExp]>)('%s', (_what, over, message) => {
+    expect(ask(over)).toThrow(SweepInputError);
+    expect(ask(over)).toThrow(message);
+  });
+});
+
+describe('plan.json', () => {
+  it('is written with the contract fields and read back', () => {
+    const dir = path.join(tempDir(), 'sweep');
+    const plan = buildPlan(small());
+    expect(writeOrCheckPlan(dir, plan).created).toBe(true);
+    const stored = JSON.parse(fs.readFileSync(path.join(dir, 'plan.json'), 'utf8'));
+    expect(stored).toMatchObject({ format: 1, kind: 'wd-dqn-sweep', grid: { kind: 'cross', games: ['pong'], preset: 'smoke' } });
+    expect(typeof stored.createdAt).toBe('string');
+    expect(stored.runs[2]).toEqual({
+      id: expect.stringMatching(/^pong-adamw-wd1e-4-s0-/),
+      dir: `runs/${stored.runs[2].id}`,
+      game: 'pong', optimizer: 'adamw', weightDecay: 1e-4, seed: 0, preset: 'smoke', overrides: {},
+    });
+    expect(fs.statSync(path.join(dir, 'runs')).isDirectory()).toBe(true);
+    expect(readPlan(dir)).toEqual(plan);
+  });
+
+  it('a rerun of the same sweep keeps the stored plan, whatever the order of the lists', () => {
+    const dir = tempDir();
+    const first = buildPlan(small(), '2020-01-01T00:00:00.000Z');
+    writeOrCheckPlan(dir, first);
+    const reordered = buildPlan(crossGrid({ games: ['pong'], optimizers: ['adamw', 'adam'], weightDecays: [1e-5, 1e-4], seeds: [1, 0], preset: 'smoke' }));
+    const again = writeOrCheckPlan(dir, reordered);
+    expect(again.created).toBe(false);
+    expect(again.plan.createdAt).toBe('2020-01-01T00:00:00.000Z');
+  });
+
+  it("refuses a directory holding another sweep's plan, saying what differs, and writes nothing", () => {
+    const dir = tempDir();
+    writeOrCheckPlan(dir, buildPlan(small()));
+    const before = fs.readFileSync(path.join(dir, 'plan.json'), 'utf8');
+    const other = buildPlan(crossGrid({ games: ['pong'], optimizers: ['adamw'], weightDecays: [1e-3], seeds: [0], preset: 'smoke' }));
+    expect(() => writeOrCheckPlan(dir, other)).toThrow(PlanMismatchError);
+    expect(() => writeOrCheckPlan(dir, other)).toThrow(/already holds another sweep's plan[\s\S]*there: +cross: games pong; adam@0 adamw@1e-4\/1e-5[\s\S]*requested: cross: games pong; adamw@1e-3[\s\S]*new --out directory/);
+    expect(fs.readFileSync(path.join(dir, 'plan.json'), 'utf8')).toBe(before);
+    // A dry run checks too.
+    expect(() => writeOrCheckPlan(dir, other, { write: false })).toThrow(PlanMismatchError);
+  });
+
+  it('refuses a non-empty directory without a plan', () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'notes.txt'), 'mine');
+    expect(() => writeOrCheckPlan(dir, buildPlan(small()))).toThrow(/is not empty \(notes.txt\) and holds no plan.json/);
+    const file = path.join(dir, 'notes.txt');
+    expect(() => writeOrCheckPlan(file, buildPlan(small()))).toThrow(/is a file, not a directory/);
+  });
+
+  it('names a corrupt or half-written plan.json and says what to do', () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'plan.json'), '{"format": 1, "kind": "wd-dqn-sw');
+    expect(() => readPlan(dir)).toThrow(CorruptFileError);
+    expect(() => writeOrCheckPlan(dir, buildPlan(small()))).toThrow(/sweep plan .*plan.json is corrupt or half-written[\s\S]*rerun the original sweep command/);
+    fs.writeFileSync(path.join(dir, 'plan.json'), '');
+    expect(() => readPlan(dir)).toThrow(/the file is empty/);
+  });
+
+  it('refuses a plan.json that is not a sweep plan of this harness', () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'plan.json'), JSON.stringify({ kind: 'something-else', format: 1, runs: [] }));
+    expect(() => readPlan(dir)).toThrow(/is not a sweep plan of this harness \(kind is "something-else"/);
+    const plan = buildPlan(small());
+    plan.runs[0].id = '../../etc';
+    fs.writeFileSync(path.join(dir, 'plan.json'), JSON.stringify(plan));
+    expect(() => readPlan(dir)).toThrow(/malformed id or dir/);
+    expect(() => readPlan(tempDir())).toThrow(/holds no sweep \(plan.json not found\)/);
+  });
+});

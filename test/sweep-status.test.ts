@@ -1,0 +1,114 @@
+// `--status`: each run's state from its files alone, damage reported per run, and the ETA.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RunDirectory } from '../src/run/run_directory.ts';
+import { buildPlan, crossGrid, writeOrCheckPlan, type PlannedRun, type SweepPlan } from '../src/sweep/plan.ts';
+import { formatDuration, formatStatus, runStatus, sweepStatus, writeExecutorRecord, writeOutcome } from '../src/sweep/status.ts';
+
+const temps: string[] = [];
+afterEach(() => {
+  for (const d of temps.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function sweep(seeds: number[]): { dir: string; plan: SweepPlan } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sweep-status-'));
+  temps.push(dir);
+  const plan = buildPlan(crossGrid({ games: ['pong'], optimizers: ['adamw'], weightDecays: [1e-4], seeds, preset: 'smoke', overrides: { iterations: 10 } }));
+  writeOrCheckPlan(dir, plan);
+  return { dir, plan };
+}
+
+/** A run directory as the DQN CLI leaves it: `done` iterations of `secondsEach`, then `status`. */
+function fakeRun(dir: string, run: PlannedRun, status: string | null, done: number, secondsEach = 10, extra: object = {}): RunDirectory {
+  const rd = RunDirectory.create(path.join(dir, run.dir), { game: run.game, seed: run.seed }, {});
+  for (let i = 0; i < done; i++) rd.appendMetrics({ iteration: i, env_steps: (i + 1) * 100, wall_seconds: (i + 1) * secondsEach });
+  if (status !== null) {
+    rd.writeSummary({ status, iterations_completed: done, iterations_planned: 10, env_steps: done * 100, ...extra });
+  }
+  return rd;
+}
+
+describe('sweep status', () => {
+  it('classifies every state from the files, with reasons', () => {
+    const { dir, plan } = sweep([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    const [done, diverged, failed, interrupted, running, pending, crashed, killed, corrupt] = plan.runs;
+    fakeRun(dir, done, 'completed', 10).releaseLock();
+    fakeRun(dir, diverged, 'diverged', 3, 10, { diverged_at_step: 300, error: 'loss is NaN' }).releaseLock();
+    fakeRun(dir, failed, 'failed', 2, 10, { error: 'emulator crashed twice' }).releaseLock();
+    fakeRun(dir, interrupted, 'interrupted', 4).releaseLock();
+    const held = fakeRun(dir, running, 'running', 5); // this process holds its lock: a live run
+    fakeRun(dir, crashed, 'running', 1).releaseLock();
+    writeOutcome(dir, { id: crashed.id, executor: 'local', startedAt: 'a', endedAt: 'b', exitCode: 1, signal: null });
+    fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'logs', `${crashed.id}.log`), '=== attempt\nsome output\nError: out of cheese\n    at somewhere\n');
+    fakeRun(dir, killed, 'running', 1).releaseLock();
+    writeOutcome(dir, { id: killed.id, executor: 'local', startedAt: 'a', endedAt: 'b', exitCode: null, signal: 'SIGKILL', stopRequested: true });
+    fakeRun(dir, corrupt, 'running', 1).releaseLock();
+    fs.writeFileSync(path.join(dir, corrupt.dir, 'summary.json'), '{"status": "runn');
+
+    const s = (r: PlannedRun) => runStatus(dir, r);
+    expect(s(done)).toMatchObject({ state: 'done', iterationsCompleted: 10, wallSeconds: 100 });
+    expect(s(diverged)).toMatchObject({ state: 'diverged', reason: 'at step 300: loss is NaN' });
+    expect(s(failed)).toMatchObject({ state: 'failed', reason: expect.stringMatching(/^emulator crashed twice \(see logs\//) });
+    expect(s(interrupted)).toMatchObject({ state: 'interrupted', iterationsCompleted: 4 });
+    expect(s(running)).toMatchObject({ state: 'running', reason: `pid ${process.pid}` });
+    expect(s(pending)).toMatchObject({ state: 'pending', iterationsCompleted: 0 });
+    expect(s(crashed)).toMatchObject({ state: 'failed', reason: expect.stringMatching(/^exited with code 1: Error: out of cheese/) });
+    // Killed because the sweep was told to stop: resumable, not a failure.
+    expect(s(killed)).toMatchObject({ state: 'interrupted' });
+    expect(s(corrupt)).toMatchObject({ state: 'corrupt', reason: expect.stringMatching(/summary.json is corrupt or half-written[\s\S]*move .* away; a rerun of the sweep then redoes it/) });
+    held.releaseLock();
+    expect(s(running).state).toBe('interrupted'); // lock released without a final summary
+
+    const status = sweepStatus(dir, plan);
+    expect(status.counts).toEqual({ done: 1, diverged: 1, failed: 2, running: 0, interrupted: 3, pending: 1, corrupt: 1 });
+    const text = formatStatus(dir, plan, status);
+    expect(text).toContain('done 1   running 0   failed 2   pending 1   interrupted 3   diverged 1   corrupt 1');
+    expect(text).toMatch(/corrupt +pong-adamw-wd1e-4-s8-/);
+    expect(text).toMatch(/failed +pong-adamw-wd1e-4-s2-\S+ +2\/10 it +emulator crashed twice/);
+  });
+
+  it('a metrics file damaged in the middle makes the run corrupt; a cut-off last line does not', () => {
+    const { dir, plan } = sweep([0, 1]);
+    fakeRun(dir, plan.runs[0], 'interrupted', 3).releaseLock();
+    const metrics = path.join(dir, plan.runs[0].dir, 'metrics.jsonl');
+    const lines = fs.readFileSync(metrics, 'utf8').split('\n');
+    fs.writeFileSync(metrics, [lines[0], 'garbage', lines[2], ''].join('\n'));
+    expect(runStatus(dir, plan.runs[0])).toMatchObject({ state: 'corrupt', reason: expect.stringMatching(/line 2 is corrupt/) });
+    fakeRun(dir, plan.runs[1], 'interrupted', 3).releaseLock();
+    fs.appendFileSync(path.join(dir, plan.runs[1].dir, 'metrics.jsonl'), '{"iteration": 3, "wall');
+    expect(runStatus(dir, plan.runs[1])).toMatchObject({ state: 'interrupted', iterationsCompleted: 3 });
+  });
+
+  it('estimates the time left from finished runs, divided over the workers', () => {
+    const { dir, plan } = sweep([0, 1, 2, 3]);
+    expect(sweepStatus(dir, plan).etaSeconds).toBeNull(); // nothing measured yet
+    expect(formatStatus(dir, plan, sweepStatus(dir, plan))).toContain('ETA: unknown until a run has completed an iteration');
+    fakeRun(dir, plan.runs[0], 'completed', 10, 6).releaseLock(); // 6 s per iteration
+    fakeRun(dir, plan.runs[1], 'interrupted', 4, 100).releaseLock(); // slow in-progress runs do not count once one finished
+    writeExecutorRecord(dir, { kind: 'local', workers: 2, threads: 1, startedAt: 'x', host: os.hostname(), pid: 1 });
+    const status = sweepStatus(dir, plan);
+    expect(status.secondsPerIteration).toBeCloseTo(6);
+    expect(status.remainingIterations).toBe(6 + 10 + 10);
+    expect(status.parallelism).toBe(2);
+    expect(status.etaSeconds).toBeCloseTo((26 * 6) / 2);
+    expect(status.stepsPerSecond).toBeCloseTo(1000 / 60);
+    expect(formatStatus(dir, plan, status)).toContain('ETA: 1m 18s (26 iterations left at 6.0 s each, 16.7 agent steps/s per run, 2 in parallel)');
+  });
+
+  it('before any run finished, the ETA uses the progress of all runs', () => {
+    const { dir, plan } = sweep([0, 1]);
+    fakeRun(dir, plan.runs[0], 'interrupted', 5, 4).releaseLock();
+    const status = sweepStatus(dir, plan);
+    expect(status.secondsPerIteration).toBeCloseTo(4);
+    expect(status.etaSeconds).toBeCloseTo((5 + 10) * 4);
+  });
+
+  it('formats durations', () => {
+    expect(formatDuration(42)).toBe('42s');
+    expect(formatDuration(3 * 3600 + 65)).toBe('3h 1m');
+    expect(formatDuration(2 * 86400 + 5 * 3600)).toBe('2d 5h');
+  });
+});
