@@ -68,9 +68,14 @@ describe('a DQN run (smoke preset, real emulator)', () => {
   let firstMetrics: Array<Record<string, any>> = [];
 
   it('writes config, metrics, summary and checkpoints; rerunning a completed run changes nothing', async () => {
-    const run = await atari(...SMOKE, '--optimizer', 'adamw', '--wd', '1e-3', '--seed', '3', '--out', first);
+    const run = await atari(...SMOKE, '--optimizer', 'adamw', '--wd', '1e-3', '--seed', '3', '--out', first, '--tensorboard');
     expect(run.code, run.output).toBe(0);
     expect(run.output).toMatch(/iteration 2\/2: train return/);
+    // TensorBoard event file (TFRecord of Event protos): the scalars' tags are in it.
+    const events = fs.readdirSync(path.join(first, 'events'));
+    expect(events).toHaveLength(1);
+    const eventBytes = fs.readFileSync(path.join(first, 'events', events[0])).toString('latin1');
+    for (const tag of ['train_return_mean', 'loss_mean', 'weight_norm', 'm_over_w_log10/p50']) expect(eventBytes).toContain(tag);
     const config = JSON.parse(fs.readFileSync(path.join(first, 'config.json'), 'utf8'));
     expect(config.config).toMatchObject({ game: 'pong', seed: 3, preset: 'smoke', iterations: 2, trainingSteps: 200, agent: { optimizer: { name: 'adamw', weightDecay: 1e-3 } } });
     expect(config.environment).toMatchObject({ node: process.version, tfjs: '4.22.0', alepy: '0.12.1' });

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DOPAMINE_PROTOCOL, NATURE_PROTOCOL, type EnvProtocol } from '../../envs/ale_bridge.ts';
-import { ALE_ROM_IDS, displayName, resolveGame, UnknownGameError } from '../../envs/games.ts';
+import { ALE_ROM_IDS, displayName } from '../../envs/games.ts';
 import { optimizerNames } from '../optim/types.ts';
 import {
   ConfigError,
@@ -18,7 +18,7 @@ import {
   type ProtocolName,
   type RunConfig,
 } from '../run/presets.ts';
-import { parseChoice, parseNonNegativeInteger, parseNonNegativeNumber, parsePositiveInteger, parsePositiveNumber } from './parse.ts';
+import { parseChoice, parseGameName, parseNonNegativeInteger, parseNonNegativeNumber, parsePositiveInteger, parsePositiveNumber } from './parse.ts';
 
 export const AGENTS = ['dqn', 'random'] as const;
 export const PROTOCOLS = { dopamine: DOPAMINE_PROTOCOL, nature: NATURE_PROTOCOL } as const;
@@ -46,15 +46,6 @@ export interface TrainCommand {
 
 export type AtariInvocation = RandomCommand | TrainCommand | { kind: 'list-games' } | { kind: 'list-presets' };
 
-function parseGame(value: string): string {
-  try {
-    return resolveGame(value);
-  } catch (error) {
-    if (error instanceof UnknownGameError) throw new InvalidArgumentError(error.message);
-    throw error;
-  }
-}
-
 function parseSet(value: string, previous: Array<[string, string]> = []): Array<[string, string]> {
   const cut = value.indexOf('=');
   if (cut <= 0) throw new InvalidArgumentError(`Expected key=value (e.g. agent.targetUpdatePeriodSteps=4000), got "${value}".`);
@@ -64,7 +55,7 @@ function parseSet(value: string, previous: Array<[string, string]> = []): Array<
 export function buildAtariProgram(): Command {
   return new Command('atari')
     .description('Train a DQN on one Atari game through the Arcade Learning Environment (or play it with a random agent).')
-    .addOption(new Option('-g, --game <name>', 'Atari game, any spelling: Pong, pong, SpaceInvaders, space_invaders').argParser(parseGame))
+    .addOption(new Option('-g, --game <name>', 'Atari game, any spelling: Pong, pong, SpaceInvaders, space_invaders').argParser(parseGameName))
     .addOption(new Option('--agent <name>', `who plays: ${AGENTS.join(', ')}`).argParser(parseChoice(AGENTS, 'agent')).default('dqn'))
     .addOption(new Option('-s, --seed <n>', 'seed of the run: network init, ε-greedy, replay sampling, emulator').argParser(parseNonNegativeInteger).default(0))
     .addOption(new Option('--preset <name>', `hyperparameter preset: ${PRESET_NAMES.join(', ')} (see --list-presets)`).argParser(parseChoice(PRESET_NAMES, 'preset')).default('dopamine'))

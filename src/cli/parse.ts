@@ -1,6 +1,7 @@
 // Value parsers shared by every command line of the harness. Each throws InvalidArgumentError with what was wrong
 // and what was expected, which commander prints as "error: option '--x <n>' argument 'y' is invalid. <reason>".
 import { InvalidArgumentError } from 'commander';
+import { resolveGame, UnknownGameError } from '../../envs/games.ts';
 
 export function parseNonNegativeInteger(value: string): number {
   const n = Number(value);
@@ -46,4 +47,14 @@ export function parseChoice<T extends string>(choices: readonly T[], what: strin
     if ((choices as readonly string[]).includes(value)) return value as T;
     throw new InvalidArgumentError(`Unknown ${what} "${value}". Valid: ${choices.join(', ')}.`);
   };
+}
+
+/** An Atari game in any spelling (Pong, pong, SpaceInvaders, space_invaders) -> its ALE ROM id. */
+export function parseGameName(value: string): string {
+  try {
+    return resolveGame(value);
+  } catch (error) {
+    if (error instanceof UnknownGameError) throw new InvalidArgumentError(error.message);
+    throw error;
+  }
 }

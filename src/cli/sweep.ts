@@ -5,7 +5,6 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { resolveGame, UnknownGameError } from '../../envs/games.ts';
 import { optimizerNames, type OptimizerName } from '../optim/types.ts';
 import { CorruptFileError } from '../run/atomic.ts';
 import {
@@ -22,18 +21,9 @@ import {
   type RunOverrides,
   type SweepPlan,
 } from '../sweep/plan.ts';
-import { parseChoice, parseList, parseNonNegativeInteger, parseNonNegativeNumber, parsePositiveInteger } from './parse.ts';
+import { parseChoice, parseGameName, parseList, parseNonNegativeInteger, parseNonNegativeNumber, parsePositiveInteger } from './parse.ts';
 
 export const EXECUTORS = ['local', 'slurm'] as const;
-
-function parseGame(value: string): string {
-  try {
-    return resolveGame(value);
-  } catch (error) {
-    if (error instanceof UnknownGameError) throw new InvalidArgumentError(error.message);
-    throw error;
-  }
-}
 
 /** A list option's parser that names the empty case itself (parseList's message is about empty items). */
 function nonEmptyList<T>(item: (value: string) => T, what: string, example: string): (value: string) => T[] {
@@ -82,7 +72,7 @@ export type SweepInvocation =
 export function buildSweepProgram(): Command {
   return new Command('sweep')
     .description('Plan and run a grid of DQN runs (games × weight-decay schemes × λ × seeds); resumable. See docs/sweeps.md.')
-    .addOption(new Option('--games <list>', 'games, comma-separated, any spelling (Pong,Breakout,SpaceInvaders)').argParser(nonEmptyList(parseGame, 'game', 'Pong,Breakout')))
+    .addOption(new Option('--games <list>', 'games, comma-separated, any spelling (Pong,Breakout,SpaceInvaders)').argParser(nonEmptyList(parseGameName, 'game', 'Pong,Breakout')))
     .addOption(new Option('--optimizers <list>', `weight-decay schemes, comma-separated: ${optimizerNames.join(', ')}`).argParser(nonEmptyList(parseChoice(optimizerNames, 'optimizer scheme'), 'optimizer', 'adam,adamw')))
     .addOption(new Option('--wd <list>', 'λ values, comma-separated (1e-3,1e-4,1e-5); adam, sgd and rmsprop run once at λ 0 whatever this says').argParser(nonEmptyList(parseLambda, 'λ', '1e-3,1e-4,1e-5')))
     .addOption(new Option('--seeds <list>', 'seeds, comma-separated (default 0; --paper-grid: 0,1,2)').argParser(nonEmptyList(parseNonNegativeInteger, 'seed', '0,1,2')))
@@ -237,7 +227,8 @@ async function main(argv: string[]): Promise<number> {
 
   if (invocation.executor === 'slurm') {
     const { sbatchScript, submit, assertNoActiveJob, SlurmInputError } = await import('../sweep/slurm.ts');
-    const { runStatus, writeExecutorRecord, lockIsLive } = await import('../sweep/status.ts');
+    const { runStatus, writeExecutorRecord } = await import('../sweep/status.ts');
+    const { inspectLock } = await import('../run/lock.ts');
     const { SWEEP_LOCK } = await import('../sweep/local.ts');
     const threads = invocation.threads ?? 1;
     // A dry run of a new sweep has no directory yet: every run counts as to do.
@@ -251,7 +242,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     assertNoActiveJob(invocation.dir);
-    const local = lockIsLive(path.join(invocation.dir, SWEEP_LOCK));
+    const local = inspectLock(path.join(invocation.dir, SWEEP_LOCK));
     if (local.live) {
       throw new SlurmInputError(`a local executor (pid ${local.pid}) is running this sweep; stop it (Ctrl-C, runs checkpoint) before submitting it to Slurm.`);
     }

@@ -99,6 +99,18 @@ function holderMayBeAlive(holder: LockInfo): boolean {
   return holder.startTime === null || startTime === null || holder.startTime === startTime;
 }
 
+/** Read-only look at the lock `file`: whether a live process holds it (a missing, unreadable or stale lock is not live). */
+export function inspectLock(file: string): { live: boolean; pid?: number; host?: string } {
+  let info: ReturnType<typeof readLockInfo>;
+  try {
+    info = readLockInfo(file);
+  } catch {
+    return { live: false };
+  }
+  if (typeof info !== 'object') return { live: false };
+  return { live: holderMayBeAlive(info), pid: info.pid, host: info.hostname };
+}
+
 // Locks this process holds, released when Node exits normally (process.exit, end of the event loop, an uncaught
 // exception). kill -9 cannot be caught; the next acquirer sees the dead pid and takes the lock over.
 const heldLocks = new Set<HeldLock>();

@@ -8,7 +8,7 @@
 // at most one agent step of work is lost. A dead emulator is restarted and the broken episode dropped.
 import fs from 'node:fs';
 import path from 'node:path';
-import { AleBridge, EmulatorCrashedError, type AtariEnv, type EnvStep } from '../../envs/ale_bridge.ts';
+import { AleBridge, DOPAMINE_PROTOCOL, EmulatorCrashedError, NATURE_PROTOCOL, type AtariEnv, type EnvStep } from '../../envs/ale_bridge.ts';
 import { displayName } from '../../envs/games.ts';
 import { DivergenceError, DqnAgent, type AgentState } from '../../agents/dqn_agent.ts';
 import { ReplayMemory } from '../../agents/replay.ts';
@@ -18,7 +18,6 @@ import { describeEnvironment } from './environment.ts';
 import { MUTABLE_CONFIG_KEYS, type RunConfig } from './presets.ts';
 import { formatCount, formatDuration, ProgressReporter } from './progress.ts';
 import { RunDirectory, type MetricsRecord, type RunSummary } from './run_directory.ts';
-import { DOPAMINE_PROTOCOL, NATURE_PROTOCOL } from '../../envs/ale_bridge.ts';
 
 /** Set by the caller (signal handlers) to stop at the end of the current agent step. */
 export interface StopFlag {
@@ -150,7 +149,6 @@ export class Trainer {
     const { config } = this;
     const name = displayName(config.game);
     this.state = { format: 1, nextIteration: 0, envSteps: 0, wallSeconds: 0, partial: null, lastTrainReturn: null, lastEvalReturn: null };
-    const probeEnvSeed = 'train';
     let resumedFrom: number | null = null;
     let agentState: AgentState | null = null;
     let tensors: Map<string, LoadedTensor> | null = null;
@@ -175,7 +173,7 @@ export class Trainer {
     // seed and the iteration the session starts at, so a resumed session does not replay the first one's emulator
     // randomness.
     const start = this.state.nextIteration;
-    this.trainEnv = await this.bridge.createEnv({ ...protocol, game: config.game, seed: deriveSeed(config.seed, `${probeEnvSeed}/${start}`) });
+    this.trainEnv = await this.bridge.createEnv({ ...protocol, game: config.game, seed: deriveSeed(config.seed, `train/${start}`) });
     for (let k = 0; k < (config.evalSteps > 0 ? config.evalEnvs : 0); k++) {
       this.evalEnvs.push(await this.bridge.createEnv({ ...protocol, game: config.game, seed: deriveSeed(config.seed, `eval/${k}/${start}`) }));
     }
@@ -284,7 +282,7 @@ export class Trainer {
     this.writeScalars(record);
     this.progress = freshProgress();
     await this.checkpoint(false);
-    this.writeSummary(iteration + 1 === config.iterations ? 'running' : 'running');
+    this.writeSummary('running');
     const fmt = (v: number | null) => (v === null ? '-' : v.toFixed(2));
     this.log(`iteration ${iteration + 1}/${config.iterations}: train return ${fmt(trainMean)} over ${p.trainReturns.length} episodes` +
       (evalResult ? `, eval return ${fmt(mean(evalResult.returns))} over ${evalResult.returns.length}` : '') +

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../run/atomic.ts';
+import { inspectLock } from '../run/lock.ts';
 import { RUN_FILES, RunDirectory, type RunSummary } from '../run/run_directory.ts';
 import type { PlannedRun, SweepPlan } from './plan.ts';
 
@@ -75,49 +76,6 @@ function readOutcome(sweepDir: string, id: string): AttemptOutcome | null {
   }
 }
 
-function readBootId(): string | null {
-  try {
-    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  } catch {
-    return null;
-  }
-}
-
-function readStartTime(pid: number): string | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Whether a live process holds `lockFile` (the rules of src/run/lock.ts, read-only: a dead pid, a recycled pid or
- * a reboot make a lock stale). A lock from another host cannot be checked and counts as live.
- */
-export function lockIsLive(lockFile: string): { live: boolean; pid?: number; host?: string } {
-  let info: { pid?: unknown; hostname?: unknown; bootId?: unknown; startTime?: unknown };
-  try {
-    info = JSON.parse(fs.readFileSync(lockFile, 'utf8'));
-  } catch {
-    return { live: false };
-  }
-  if (typeof info.pid !== 'number') return { live: false };
-  const host = typeof info.hostname === 'string' ? info.hostname : undefined;
-  if (host !== os.hostname()) return { live: true, pid: info.pid, host };
-  const bootId = readBootId();
-  if (typeof info.bootId === 'string' && bootId !== null && info.bootId !== bootId) return { live: false };
-  try {
-    process.kill(info.pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return { live: false };
-  }
-  const start = readStartTime(info.pid);
-  const live = typeof info.startTime !== 'string' || start === null || info.startTime === start;
-  return { live, pid: info.pid, host };
-}
-
 /** The last error-looking line of a run's log, to say why it died. */
 export function logTail(sweepDir: string, id: string): string | undefined {
   const file = logFile(sweepDir, id);
@@ -158,7 +116,7 @@ function num(value: unknown): number | null {
 export function runStatus(sweepDir: string, run: PlannedRun): RunStatus {
   const dir = runDirOf(sweepDir, run);
   const base: RunStatus = { run, state: 'pending', iterationsCompleted: 0, iterationsPlanned: null, envSteps: 0, wallSeconds: 0 };
-  const lock = lockIsLive(path.join(dir, RUN_FILES.lock));
+  const lock = inspectLock(path.join(dir, RUN_FILES.lock));
   const outcome = readOutcome(sweepDir, run.id);
   const logHint = `see ${path.relative(sweepDir, logFile(sweepDir, run.id))}`;
 
