@@ -222,10 +222,8 @@ export class DqnAgent {
 
   /** Greedy actions for several planar [n, 4, H, W] states in one forward pass (batched evaluation). */
   greedyActions(states: Uint8Array, count: number): Int32Array {
-    return tf.tidy(() => {
-      const input = tf.tensor4d(new Float32Array(states), [count, STACK, Math.sqrt(this.frameBytes), Math.sqrt(this.frameBytes)]);
-      return this.online.apply(input).argMax(1).dataSync() as Int32Array;
-    });
+    // uint8 in, layout change and /255 in JS: no float copy, no transpose/divide dispatches (the same floats).
+    return this.online.greedyActions(states, count);
   }
 
   /** ε-greedy over a batch of states, with this agent's generator (evaluation with several environments). */

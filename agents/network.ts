@@ -2,6 +2,18 @@
 // Dopamine builds it. Written with raw variables and fused ops instead of the layers API: fewer op dispatches per
 // step, and the variable list is explicit, which the optimizer and checkpoints need.
 //
+// Speed notes (measured with `npm run bench`; docs/performance.md). Every change keeps the numbers identical to the
+// plain tfjs fused-op formulation (scripts/bench/verify-network.ts checks Q-values, gradients and Adam updates):
+// - The hidden layers are customGrad ops that run, forward, exactly the TensorFlow ops tfjs-node's fused kernels
+//   run (conv2d or _FusedMatMul, add, relu). Backward they differ from tfjs's fused gradients in two ways:
+//   the first layer computes no gradient for its input (the states; tfjs's fused conv2d always computes one, a
+//   transposed convolution into [32, 84, 84, 4] nobody uses), and the ReLU gradient is TensorFlow's single ReluGrad
+//   op instead of tfjs's dy * step(y), which tfjs-node builds from six ops and three full-size temporaries.
+// - Acting (`act`, `greedyActions`) takes the uint8 planar stack and builds the NHWC float input in JavaScript, with
+//   the /255 taken from a table that TensorFlow's own division filled: the same floats as apply()'s transpose and
+//   division, without the float copy and two op dispatches. (For a batch of 32 the JavaScript pass is slower than
+//   TensorFlow's two-thread transpose, so training batches keep going through apply().)
+//
 // Padding: Dopamine's networks use SAME padding (slim.conv2d's default in the TF agent, flax nn.Conv's default in
 // the JAX agent): 84 -> 21 -> 11 -> 11, so the dense layer sees 11*11*64 = 7,744 inputs and the network has ~4.0M
 // parameters. The Nature paper's VALID padding (84 -> 20 -> 9 -> 7, 3,136 inputs, ~1.7M parameters) is selectable.
@@ -57,15 +69,17 @@ export class QNetwork {
     let initSeed = seed;
     const glorot = (shape: number[], name: string) =>
       tf.tidy(() => tf.variable(tf.initializers.glorotUniform({ seed: initSeed++ }).apply(shape) as tf.Tensor, true, `${namePrefix}/${name}`));
+    // Inside tidy: tf.variable shares the initial tensor's data but does not free the tensor itself.
+    const zeros = (shape: number[], name: string) => tf.tidy(() => tf.variable(tf.zeros(shape), true, `${namePrefix}/${name}`));
     TORSO.forEach((spec, i) => {
       this.convKernels.push(glorot([spec.kernel, spec.kernel, channels, spec.filters], `conv${i + 1}/kernel`));
-      this.convBiases.push(tf.variable(tf.zeros([spec.filters]), true, `${namePrefix}/conv${i + 1}/bias`));
+      this.convBiases.push(zeros([spec.filters], `conv${i + 1}/bias`));
       channels = spec.filters;
       size = convOutputSize(size, spec, padding);
     });
     const flat = size * size * channels;
     this.denseKernels.push(glorot([flat, HIDDEN_UNITS], 'dense1/kernel'), glorot([HIDDEN_UNITS, numActions], 'dense2/kernel'));
-    this.denseBiases.push(tf.variable(tf.zeros([HIDDEN_UNITS]), true, `${namePrefix}/dense1/bias`), tf.variable(tf.zeros([numActions]), true, `${namePrefix}/dense2/bias`));
+    this.denseBiases.push(zeros([HIDDEN_UNITS], 'dense1/bias'), zeros([numActions], 'dense2/bias'));
     this.variables = [
       ...this.convKernels.flatMap((k, i) => [k, this.convBiases[i]]),
       ...this.denseKernels.flatMap((k, i) => [k, this.denseBiases[i]]),
@@ -81,18 +95,78 @@ export class QNetwork {
    * memory's planar layout); the network scales to [0, 1] and moves the stack to the channel axis itself.
    */
   apply(states: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => this.applyScaled(tf.transpose(states, [0, 2, 3, 1]).div(255)));
+  }
+
+  /**
+   * Q-values for a batch already in the network's own layout: float32 NHWC [batch, H, W, stack] scaled to [0, 1],
+   * as `statesTensor` makes it.
+   */
+  applyScaled(input: tf.Tensor4D): tf.Tensor2D {
     return tf.tidy(() => {
-      let x: tf.Tensor4D = tf.transpose(states, [0, 2, 3, 1]).div(255);
+      let x = input;
       TORSO.forEach((spec, i) => {
-        x = tf.fused.conv2d({
-          x, filter: this.convKernels[i] as tf.Tensor4D, strides: spec.stride, pad: this.options.padding,
-          bias: this.convBiases[i], activation: 'relu',
-        });
+        // The first layer's input is the states: no gradient for it (see the header).
+        x = convBiasRelu(x, this.convKernels[i] as tf.Tensor4D, this.convBiases[i] as tf.Tensor1D, spec.stride, this.options.padding, i > 0);
       });
       const flat = x.reshape([x.shape[0], -1]) as tf.Tensor2D;
-      const hidden = tf.fused.matMul({ a: flat, b: this.denseKernels[0] as tf.Tensor2D, bias: this.denseBiases[0], activation: 'relu' });
+      const hidden = denseRelu(flat, this.denseKernels[0] as tf.Tensor2D, this.denseBiases[0] as tf.Tensor1D);
       return tf.fused.matMul({ a: hidden, b: this.denseKernels[1] as tf.Tensor2D, bias: this.denseBiases[1] });
     }) as tf.Tensor2D;
+  }
+
+  /**
+   * The network's input for `count` uint8 planar states [count, stack, H, W] (the replay memory's and the agent's
+   * layout): NHWC float32 scaled to [0, 1], the same floats apply() computes from the float planar tensor.
+   * `scratch` (at least count * stack * H * W floats) saves an allocation per call; it is overwritten.
+   */
+  statesTensor(states: Uint8Array, count: number, scratch?: Float32Array): tf.Tensor4D {
+    const { stackSize, screenSize } = this.options;
+    const plane = screenSize * screenSize;
+    const stateLength = stackSize * plane;
+    const total = count * stateLength;
+    if (!Number.isInteger(count) || count < 1 || states.length < total) {
+      throw new RangeError(`statesTensor: need ${count} states of ${stateLength} bytes, got ${states.length} bytes`);
+    }
+    const out = scratch && scratch.length >= total ? scratch : new Float32Array(total);
+    const scale = scaleTable();
+    // One pass, planar [n, c, p] -> interleaved [n, p, c], writing the output in order.
+    for (let n = 0; n < count; n++) {
+      const base = n * stateLength;
+      if (stackSize === 4) {
+        const i1 = base + plane, i2 = base + 2 * plane, i3 = base + 3 * plane;
+        for (let p = 0, o = base; p < plane; p++, o += 4) {
+          out[o] = scale[states[base + p]];
+          out[o + 1] = scale[states[i1 + p]];
+          out[o + 2] = scale[states[i2 + p]];
+          out[o + 3] = scale[states[i3 + p]];
+        }
+      } else {
+        for (let p = 0; p < plane; p++) {
+          for (let c = 0; c < stackSize; c++) out[base + p * stackSize + c] = scale[states[base + c * plane + p]];
+        }
+      }
+    }
+    return tf.tensor4d(out.length === total ? out : out.subarray(0, total), [count, screenSize, screenSize, stackSize]);
+  }
+
+  /** Greedy actions (argmax of Q; the first maximum on ties, as tf.argMax) for `count` uint8 planar states. */
+  greedyActions(states: Uint8Array, count: number): Int32Array {
+    return tf.tidy(() => this.applyScaled(this.statesTensor(states, count, this.inputScratch(count))).argMax(1).dataSync() as Int32Array);
+  }
+
+  /** The greedy action for one uint8 planar state: the acting path (batch 1, one read-back). */
+  act(state: Uint8Array): number {
+    return this.greedyActions(state, 1)[0];
+  }
+
+  private scratch: Float32Array | undefined;
+  private inputScratch(count: number): Float32Array | undefined {
+    const need = count * this.options.stackSize * this.options.screenSize ** 2;
+    // Acting and batched evaluation reuse one buffer; larger batches allocate (no 3.6 MB pinned per network).
+    if (count > 64) return undefined;
+    if (!this.scratch || this.scratch.length < need) this.scratch = new Float32Array(need);
+    return this.scratch;
   }
 
   /** Copies every weight of `source` into this network (the target-network sync). */
@@ -118,6 +192,79 @@ export class QNetwork {
   dispose(): void {
     tf.dispose(this.variables);
   }
+}
+
+// ---- layers with hand-written gradients ----------------------------------------------------------------------
+// Forward: exactly the TensorFlow ops tfjs-node's fused kernels run (conv2d or _FusedMatMul, add, relu), so the
+// Q-values are bit-identical. Backward: what tfjs's fused gradients compute, with two savings. (1) The ReLU's
+// gradient is TensorFlow's one ReluGrad op instead of tfjs's step(), which tfjs-node builds from six ops with three
+// full-size temporaries (isNaN, greater, ones, fill, where, select) before a multiply. (2) The first layer computes
+// no gradient for its input. Values equal tfjs's (a zero may carry the other sign: dy * 0 is -0 for dy < 0).
+
+interface NodeBackendOps {
+  executeSingleOutput(name: string, attrs: unknown[], inputs: tf.Tensor[]): tf.Tensor;
+  binding: { TF_ATTR_TYPE: number; TF_FLOAT: number };
+}
+
+/** dy where y > 0, else 0: TensorFlow's ReluGrad on the tensorflow backend, tfjs's mul(dy, step(y)) elsewhere. */
+function reluGrad(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
+  if (tf.getBackend() === 'tensorflow') {
+    const backend = tf.backend() as unknown as NodeBackendOps;
+    return backend.executeSingleOutput('ReluGrad', [{ name: 'T', type: backend.binding.TF_ATTR_TYPE, value: backend.binding.TF_FLOAT }], [dy, y]);
+  }
+  return tf.mul(dy, tf.step(y));
+}
+
+function convBiasRelu(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, stride: number, pad: ConvPadding, inputGradient: boolean): tf.Tensor4D {
+  const forward = () => tf.relu(tf.add(tf.conv2d(x, filter, stride, pad), bias)) as tf.Tensor4D;
+  const backward = (dy: tf.Tensor, y: tf.Tensor, input: tf.Tensor) => {
+    const dz = reluGrad(dy, y) as tf.Tensor4D;
+    const attrs = { strides: stride, pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
+    const dFilter = tf.engine().runKernel('Conv2DBackpropFilter', { x: input, dy: dz }, { ...attrs, filterShape: filter.shape } as never) as tf.Tensor;
+    const dBias = tf.sum(dz, [0, 1, 2]);
+    if (!inputGradient) return [dFilter, dBias];
+    const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy: dz, filter }, { ...attrs, inputShape: x.shape } as never) as tf.Tensor;
+    return [dx, dFilter, dBias];
+  };
+  const op = withSavedOutput(forward, x, backward);
+  // Without an input gradient the states are closed over, not passed: customGrad computes one for every input.
+  return (inputGradient ? op(x, filter, bias) : op(filter, bias)) as tf.Tensor4D;
+}
+
+/**
+ * A customGrad op: `forward` closes over its inputs (they are passed to the op only so the tape knows them), and
+ * `backward` gets the op's output and the layer input `keep`, both saved by the tape (intermediate tensors are
+ * disposed once the forward's tidy ends; saved ones live until the gradient is taken).
+ */
+function withSavedOutput(forward: () => tf.Tensor, keep: tf.Tensor, backward: (dy: tf.Tensor, y: tf.Tensor, kept: tf.Tensor) => tf.Tensor[]): (...inputs: tf.Tensor[]) => tf.Tensor {
+  return tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const y = forward();
+    save([y, keep]);
+    return { value: y, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => backward(dy, saved[0], saved[1]) };
+  }) as Parameters<typeof tf.customGrad>[0]);
+}
+
+function denseRelu(a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
+  return withSavedOutput(
+    () => tf.fused.matMul({ a, b, bias, activation: 'relu' }),
+    a,
+    (dy, y, input) => {
+      // As tfjs's fused matMul gradient: both products as 3-D batch products, the bias gradient a sum over rows.
+      const dz = reluGrad(dy, y) as tf.Tensor2D;
+      const dz3 = dz.reshape([1, ...dz.shape]) as tf.Tensor3D;
+      const da = tf.matMul(dz3, b.reshape([1, ...b.shape]) as tf.Tensor3D, false, true).reshape(a.shape);
+      const db = tf.matMul(input.reshape([1, ...a.shape]) as tf.Tensor3D, dz3, true, false).reshape(b.shape);
+      return [da, db, tf.sum(dz, 0)];
+    },
+  )(a, b, bias) as tf.Tensor2D;
+}
+
+let scaleCache: Float32Array | undefined;
+/** x / 255 for every uint8 x, computed by TensorFlow's own division so the floats match apply()'s exactly. */
+function scaleTable(): Float32Array {
+  scaleCache ??= tf.tidy(() => (tf.div(tf.range(0, 256, 1, 'float32'), 255).dataSync() as Float32Array).slice());
+  return scaleCache;
 }
 
 /** 'online-3/conv1/kernel' -> 'conv1/kernel': the name inside a network, the same for online and target. */
