@@ -14,7 +14,7 @@
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 
-import * as tf from '@tensorflow/tfjs-node';
+import * as tf from '../src/tf.ts';
 
 import { createOptimizer, optimizerNames, type OptimizerName, type OptimizerOptions } from '../src/optim/index.ts';
 

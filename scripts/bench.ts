@@ -23,7 +23,7 @@ import * as tf from '../src/tf.ts';
 import { QNetwork } from '../agents/network.ts';
 import { ReplayMemory } from '../agents/replay.ts';
 import { stepWork } from './bench/flops.ts';
-import { DOPAMINE_HP, evaluationRate, interleavedLoops, steadyStateHp, trainingLoop, type LoopResult } from './bench/loop.ts';
+import { DOPAMINE_HP, evaluationRate, steadyStateHp, trainingLoop, type LoopResult } from './bench/loop.ts';
 import { matmulRates, measureParts, SCHEMES, type PartsResult } from './bench/parts.ts';
 import { rssBytes, timeSync } from './bench/stats.ts';
 
@@ -206,14 +206,14 @@ async function main(): Promise<void> {
   const parts: PartsResult = await measureParts({ game: opts.game, repeats, rounds: QUICK ? 1 : 3, schemes: SCHEMES });
   result.parts = parts;
   row('emulator round trip (bridge, 1 env)', `${fmt(parts.emulatorStepMs, 3)} ms`);
-  row('act: agent path (tensor4d + transpose/255 + forward + argmax)', `${fmt(parts.actAgentMs, 2)} ms`, 'DqnAgent.greedyActions as it is');
-  row('act: network path (QNetwork.act)', `${fmt(parts.actNetworkMs, 2)} ms`, `${fmt(parts.actAgentMs / parts.actNetworkMs, 2)}x faster; bit-identical`);
+  row('act: DqnAgent.greedyActions (uint8 stack → forward → argmax → read-back)', `${fmt(parts.actAgentMs, 2)} ms`, '');
+  row('act: QNetwork.act alone', `${fmt(parts.actNetworkMs, 2)} ms`, '');
   row('replay insert', `${fmt(parts.replayInsertMs * 1000, 1)} µs`);
   row('replay sample, batch 32 (100k stored)', `${fmt(parts.sampleBatchMs, 3)} ms`);
   for (const [name, ms] of Object.entries(parts.gradientStepMs)) row(`gradient step: ${name}`, `${fmt(ms)} ms`, `${fmt(WORK.trainStep / (ms * 1e6))} GFLOP/s effective`);
   const b = parts.breakdown;
   row('  of which: input, agent way (float copy + TF transpose/255)', `${fmt(b.inputAgentMs, 2)} ms`, 'x2 per step (states, next states)');
-  row('  of which: input, network way (statesTensor, JS)', `${fmt(b.inputNetworkMs, 2)} ms`, 'x2 per step with the proposed agent change');
+  row('  of which: input, network way (statesTensor, JS)', `${fmt(b.inputNetworkMs, 2)} ms`, 'x2 per step if the gradient step built its input this way (not adopted: slower)');
   row('  of which: target forward (batch 32)', `${fmt(b.targetForwardMs)} ms`, `${fmt(WORK.forwardPerSample * 32 / (b.targetForwardMs * 1e6))} GFLOP/s`);
   row('  of which: online forward + backward', `${fmt(b.forwardBackwardMs)} ms`, `${fmt(WORK.forwardPerSample * 32 * 3 / (b.forwardBackwardMs * 1e6))} GFLOP/s`);
   row('  A/B forward + backward: this network (now) vs tfjs fused layers (before)', `${fmt(b.forwardBackwardAbMs)} vs ${fmt(b.forwardBackwardOriginalMs)} ms`, `${pct(1 - b.forwardBackwardAbMs / b.forwardBackwardOriginalMs)} less; bit-identical`);
@@ -223,27 +223,19 @@ async function main(): Promise<void> {
   const sumOfParts = partsPerStep(parts.actAgentMs);
   row('sum of parts per agent step (adam)', `${fmt(sumOfParts, 2)} ms`, `= ${fmt(1000 / sumOfParts)} steps/s`);
 
-  // 3. The whole training loop: as the agent is, and with the proposed acting change (tried on the instance).
+  // 3. The whole training loop.
   console.log('# training loop');
   const loopSeconds = opts.loopSeconds ?? (QUICK ? 15 : 60);
-  // Both variants in one process, alternating 64-step chunks: an A/B in the same seconds.
-  const pair = await interleavedLoops({ game: opts.game, seed: 1, hp: steadyStateHp(1000), warmupSteps: QUICK ? 100 : 300, seconds: 2 * loopSeconds });
-  const loops: Record<string, LoopResult> = { 'as is': pair.asIs, 'proposed acting': pair.proposed };
-  for (const [label, loop] of Object.entries(loops)) {
-    const overhead = loop.overheadMsPerStep / loop.msPerStep;
-    row(`training loop, agent ${label} (${opts.game}, Dopamine settings, ε = 0.01, ${fmt(loop.seconds, 0)} s)`, `${fmt(loop.stepsPerSecond)} steps/s`, `${fmt(loop.msPerStep, 2)} ms/step, ${loop.updates} gradient steps, ${pct(loop.stepsPerSecond / ceiling)} of the ceiling`);
-    row('  inside it per step: emulator / learn / act / insert', `${fmt(loop.emulatorMsPerStep, 2)} / ${fmt(loop.learnMsPerStep, 2)} / ${fmt(loop.actMsPerStep, 2)} / ${fmt(loop.insertMsPerStep, 3)} ms`, `learn = ${fmt(loop.learnMsPerStep * DOPAMINE_HP.updatePeriodSteps)} ms per gradient step`);
-    row('  loop overhead (time outside those parts)', `${fmt(loop.overheadMsPerStep, 3)} ms`, `${pct(overhead)} of the step time`);
-  }
-  result.loop = loops;
-  const asIs = loops['as is'];
-  const best = loops['proposed acting'].stepsPerSecond > asIs.stepsPerSecond ? loops['proposed acting'] : asIs;
-  const bestLabel = best === asIs ? 'as is' : 'proposed acting';
-  row('  loop vs the sum of the parts timed alone', `${fmt(asIs.msPerStep, 2)} vs ${fmt(sumOfParts, 2)} ms`, 'different seconds of a shared machine: indicative only');
-  const ofCeiling = best.stepsPerSecond / ceiling;
-  verdict('training loop >= 75 % of the compute-bound ceiling', `${pct(ofCeiling)} (${fmt(best.stepsPerSecond)} of ${fmt(ceiling)} steps/s, agent ${bestLabel})`, ofCeiling >= 0.75);
-  const overhead = asIs.overheadMsPerStep / asIs.msPerStep;
-  verdict('loop overhead <= 10 % of the step time', `${pct(overhead)} (${fmt(asIs.overheadMsPerStep, 3)} of ${fmt(asIs.msPerStep, 2)} ms)`, overhead <= 0.10);
+  const loop = await trainingLoop({ game: opts.game, seed: 1, hp: steadyStateHp(1000), warmupSteps: QUICK ? 100 : 300, seconds: loopSeconds });
+  const overhead = loop.overheadMsPerStep / loop.msPerStep;
+  row(`training loop (${opts.game}, Dopamine settings, ε = 0.01, ${fmt(loop.seconds, 0)} s)`, `${fmt(loop.stepsPerSecond)} steps/s`, `${fmt(loop.msPerStep, 2)} ms/step, ${loop.updates} gradient steps, ${pct(loop.stepsPerSecond / ceiling)} of the ceiling`);
+  row('  inside it per step: emulator / learn / act / insert', `${fmt(loop.emulatorMsPerStep, 2)} / ${fmt(loop.learnMsPerStep, 2)} / ${fmt(loop.actMsPerStep, 2)} / ${fmt(loop.insertMsPerStep, 3)} ms`, `learn = ${fmt(loop.learnMsPerStep * DOPAMINE_HP.updatePeriodSteps)} ms per gradient step`);
+  row('  loop overhead (time outside those parts)', `${fmt(loop.overheadMsPerStep, 3)} ms`, `${pct(overhead)} of the step time`);
+  result.loop = loop;
+  row('  loop vs the sum of the parts timed alone', `${fmt(loop.msPerStep, 2)} vs ${fmt(sumOfParts, 2)} ms`, 'different seconds of a shared machine: indicative only');
+  const ofCeiling = loop.stepsPerSecond / ceiling;
+  verdict('training loop >= 75 % of the compute-bound ceiling', `${pct(ofCeiling)} (${fmt(loop.stepsPerSecond)} of ${fmt(ceiling)} steps/s)`, ofCeiling >= 0.75);
+  verdict('loop overhead <= 10 % of the step time', `${pct(overhead)} (${fmt(loop.overheadMsPerStep, 3)} of ${fmt(loop.msPerStep, 2)} ms)`, overhead <= 0.10);
 
   // 4. Evaluation.
   console.log('# evaluation');

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 
-import * as tf from '@tensorflow/tfjs-node';
+import * as tf from '../src/tf.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { createOptimizer, type OptimizerOptions } from '../src/optim/index.ts';

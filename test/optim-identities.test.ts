@@ -1,7 +1,7 @@
 /**
  * Identities between the schemes (the issue's list), run on small random problems.
  */
-import * as tf from '@tensorflow/tfjs-node';
+import * as tf from '../src/tf.ts';
 import seedrandom from 'seedrandom';
 import { describe, expect, it } from 'vitest';
 

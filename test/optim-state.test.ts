@@ -2,7 +2,7 @@
  * State round trip (getWeights/setWeights), serialization (className/getConfig/registerClass), tensor leaks,
  * slot bookkeeping and diagnostics.
  */
-import * as tf from '@tensorflow/tfjs-node';
+import * as tf from '../src/tf.ts';
 import seedrandom from 'seedrandom';
 import { describe, expect, it } from 'vitest';
 

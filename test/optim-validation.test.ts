@@ -1,7 +1,7 @@
 /**
  * Bad input is a clear error at construction, never a NaN later.
  */
-import * as tf from '@tensorflow/tfjs-node';
+import * as tf from '../src/tf.ts';
 import { describe, expect, it } from 'vitest';
 
 import {

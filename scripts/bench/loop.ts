@@ -6,7 +6,6 @@ import seedrandom from 'seedrandom';
 import type { QNetwork } from '../../agents/network.ts';
 import * as tf from '../../src/tf.ts';
 import { rssBytes } from './stats.ts';
-import { proposeActing } from './proposed.ts';
 
 /** Dopamine's DQN (JAX agent, Adam) settings, as in the harness's `dopamine` preset. */
 export const DOPAMINE_HP: DqnHyperparameters = {
@@ -61,12 +60,6 @@ export interface LoopOptions {
   sampleEvery?: number;
   /** Awaited once after the warm-up, just before timing (children synchronize on it). */
   beforeTiming?: () => Promise<void>;
-  /**
-   * Act through QNetwork.greedyActions (uint8 stack in, JS layout change) instead of the agent's own
-   * greedyActions (float copy, TensorFlow transpose and /255): the agent change proposed in docs/performance.md,
-   * tried here by replacing the method on this one instance. Bit-identical actions.
-   */
-  proposedActing?: boolean;
 }
 
 /** Wraps `obj[name]` so every call adds its milliseconds to `acc.ms`. */
@@ -84,8 +77,7 @@ function timeMethod<T extends object>(obj: T, name: keyof T, acc: { ms: number; 
 }
 
 /**
- * One training loop (agent + emulator) that can be advanced in chunks, so two variants can be interleaved chunk by
- * chunk in one process and see the same machine conditions.
+ * One training loop (agent + emulator), advanced in chunks.
  */
 export class TrainingLoop {
   private readonly learnTime = { ms: 0, on: false };
@@ -104,11 +96,10 @@ export class TrainingLoop {
     timeMethod(agent.replay, 'add', this.insertTime);
   }
 
-  static async start(options: Pick<LoopOptions, 'game' | 'seed' | 'hp' | 'proposedActing' | 'sampleEvery'>): Promise<TrainingLoop> {
+  static async start(options: Pick<LoopOptions, 'game' | 'seed' | 'hp' | 'sampleEvery'>): Promise<TrainingLoop> {
     const bridge = await AleBridge.start();
     const env = await bridge.createEnv({ game: options.game, seed: options.seed });
     const agent = new DqnAgent({ numActions: env.numActions, hyperparameters: options.hp, seed: options.seed });
-    if (options.proposedActing) proposeActing(agent);
     const loop = new TrainingLoop(bridge, env, agent, options.sampleEvery ?? 0);
     loop.action = agent.beginEpisode((await env.reset()).frame);
     return loop;
@@ -185,25 +176,6 @@ export async function trainingLoop(options: LoopOptions): Promise<LoopResult> {
     return loop.result();
   } finally {
     await loop.close();
-  }
-}
-
-/** Two loops advanced alternately, `chunk` steps at a time, for `seconds` in all: an A/B in the same seconds. */
-export async function interleavedLoops(options: Omit<LoopOptions, 'proposedActing' | 'beforeTiming' | 'maxSteps'>, chunk = 64): Promise<{ asIs: LoopResult; proposed: LoopResult }> {
-  const asIs = await TrainingLoop.start({ ...options, proposedActing: false });
-  const proposed = await TrainingLoop.start({ ...options, proposedActing: true });
-  try {
-    await asIs.warmUp(options.warmupSteps);
-    await proposed.warmUp(options.warmupSteps);
-    const start = performance.now();
-    while (performance.now() - start < options.seconds * 1000) {
-      await asIs.run(chunk);
-      await proposed.run(chunk);
-    }
-    return { asIs: asIs.result(), proposed: proposed.result() };
-  } finally {
-    await asIs.close();
-    await proposed.close();
   }
 }
 

@@ -1,13 +1,8 @@
-// The DqnAgent changes docs/performance.md proposes, tried on one agent instance by replacing its methods (the
-// agent's file is not changed here). Both keep every number bit-identical (scripts/bench/verify-network.ts).
+// A DqnAgent change measured and not adopted (building the gradient step's input in JS: slower), tried on one agent
+// instance by replacing its method. It keeps every number bit-identical (scripts/bench/verify-network.ts).
 import type { DqnAgent } from '../../agents/dqn_agent.ts';
 import type { ReplayBatch } from '../../agents/replay.ts';
 import * as tf from '../../src/tf.ts';
-
-/** Acting through QNetwork.greedyActions: uint8 stack in, layout change and /255 in JS, no float copy. */
-export function proposeActing(agent: DqnAgent): void {
-  agent.greedyActions = (states: Uint8Array, count: number) => agent.online.greedyActions(states, count);
-}
 
 /** The gradient step with its two batch inputs built by QNetwork.statesTensor instead of a float copy + transpose. */
 export function proposeGradientStepInput(agent: DqnAgent): void {

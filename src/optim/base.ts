@@ -5,7 +5,7 @@
  * and its step. All update math of one applyGradients call runs inside one tf.tidy; weights change in place with
  * assign.
  */
-import * as tf from '@tensorflow/tfjs-node';
+import * as tf from '../tf.ts';
 
 import {
   checkDecoupledCoefficient,

@@ -14,7 +14,7 @@
  *
  * and then w ← w − Δ, or for the decoupled schemes w ← w·(1 − c)^{s_t} − Δ.
  */
-import * as tf from '@tensorflow/tfjs-node';
+import * as tf from '../tf.ts';
 
 import { free, WeightDecayOptimizer, type MomentSplit, type SlotSpec, type StepInfo } from './base.ts';
 import type { OptimizerName, OptimizerOptions } from './types.ts';

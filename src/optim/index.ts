@@ -6,7 +6,7 @@
  *   opt.minimize(() => loss(), false, variables);
  *   const d = opt.diagnostics();   // plain numbers for logging
  */
-import * as tf from '@tensorflow/tfjs-node';
+import * as tf from '../tf.ts';
 
 import type { WeightDecayOptimizer } from './base.ts';
 import {
