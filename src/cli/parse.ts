@@ -2,6 +2,7 @@
 // and what was expected, which commander prints as "error: option '--x <n>' argument 'y' is invalid. <reason>".
 import { InvalidArgumentError } from 'commander';
 import { resolveGame, UnknownGameError } from '../../envs/games.ts';
+import { parseScoreSpec, type ScoreSpec } from '../analysis/score.ts';
 
 export function parseNonNegativeInteger(value: string): number {
   const n = Number(value);
@@ -56,5 +57,14 @@ export function parseGameName(value: string): string {
   } catch (error) {
     if (error instanceof UnknownGameError) throw new InvalidArgumentError(error.message);
     throw error;
+  }
+}
+
+/** A run's score definition for the analysis commands: final, eval or last:K. */
+export function parseScoreOption(value: string): ScoreSpec {
+  try {
+    return parseScoreSpec(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
   }
 }

@@ -1,10 +1,10 @@
 // `npm run report -- DIR [--out report.html]`: one self-contained HTML page with Table 1, aggregates and figures.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseScoreSpec, type ScoreSpec } from '../analysis/score.ts';
-import { parsePositiveInteger } from './parse.ts';
+import type { ScoreSpec } from '../analysis/score.ts';
+import { parsePositiveInteger, parseScoreOption } from './parse.ts';
 
 export interface ReportCommand {
   dir: string;
@@ -17,20 +17,12 @@ export interface ReportCommand {
   seed: string;
 }
 
-function scoreOption(value: string): ScoreSpec {
-  try {
-    return parseScoreSpec(value);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
-}
-
 export function buildReportProgram(): Command {
   return new Command('report')
     .description('Write one self-contained HTML report (Table 1, human-normalized scores, rliable aggregates, figures) for a sweep directory.')
     .argument('<dir>', 'sweep directory (with plan.json or runs/), or a directory of run directories')
     .addOption(new Option('--out <file>', 'HTML file to write (default: DIR/report.html)'))
-    .addOption(new Option('--score <def>', 'score of a run: final, eval, last:K (see npm run table1 -- --help)').argParser(scoreOption).default({ kind: 'final' }, 'final'))
+    .addOption(new Option('--score <def>', 'score of a run: final, eval, last:K (see npm run table1 -- --help)').argParser(parseScoreOption).default({ kind: 'final' }, 'final'))
     .addOption(new Option('--include-incomplete', 'count unfinished runs at their last iteration, marked †'))
     .addOption(new Option('--no-compare-paper', 'leave out the published Table 1 values'))
     .addOption(new Option('--reps <n>', 'bootstrap replicates for the 95% intervals').argParser(parsePositiveInteger).default(2000))

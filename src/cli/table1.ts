@@ -1,11 +1,12 @@
 // `npm run table1 -- DIR [...]`: Table 1 from a sweep directory. Prints Markdown, writes PREFIX.csv and PREFIX.tex.
 // Parsing is exported (and unit-tested) apart from the work.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadPaperTable } from '../analysis/reference.ts';
-import { parseScoreSpec, type ScoreSpec } from '../analysis/score.ts';
+import type { ScoreSpec } from '../analysis/score.ts';
+import { parseScoreOption } from './parse.ts';
 import { loadSweep, type SweepResults } from '../analysis/sweep_results.ts';
 import { buildTable1, renderCsv, renderLatex, renderMarkdown } from '../analysis/table1.ts';
 
@@ -18,19 +19,11 @@ export interface Table1Command {
   out: string | null;
 }
 
-function scoreOption(value: string): ScoreSpec {
-  try {
-    return parseScoreSpec(value);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
-}
-
 export function buildTable1Program(): Command {
   return new Command('table1')
     .description('Regenerate Table 1 (Bjorck et al., AAAI 2021) from a sweep directory: Markdown on stdout, CSV and LaTeX files.')
     .argument('<dir>', 'sweep directory (with plan.json or runs/), or a directory of run directories')
-    .addOption(new Option('--score <def>', 'score of a run: final (mean training return of the final iteration), eval (evaluation return of the final iteration), last:K (mean over the last K iterations)').argParser(scoreOption).default({ kind: 'final' }, 'final'))
+    .addOption(new Option('--score <def>', 'score of a run: final (mean training return of the final iteration), eval (evaluation return of the final iteration), last:K (mean over the last K iterations)').argParser(parseScoreOption).default({ kind: 'final' }, 'final'))
     .addOption(new Option('--compare-paper', 'put the published Table 1 value beside each cell'))
     .addOption(new Option('--include-incomplete', 'count unfinished runs (running/interrupted) at their last iteration, marked †'))
     .addOption(new Option('--out <prefix>', 'write <prefix>.csv and <prefix>.tex (default: DIR/table1)'))

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AleBridge, DOPAMINE_PROTOCOL, EmulatorCrashedError, NATURE_PROTOCOL, type AtariEnv, type EnvStep } from '../../envs/ale_bridge.ts';
-import { displayName } from '../../envs/games.ts';
+import { displayName, resolveGame } from '../../envs/games.ts';
 import { DivergenceError, DqnAgent, type AgentState } from '../../agents/dqn_agent.ts';
 import { ReplayMemory } from '../../agents/replay.ts';
 import * as tf from '../tf.ts';
@@ -125,9 +125,8 @@ export class Trainer {
     const protocol = { ...(config.protocol === 'nature' ? NATURE_PROTOCOL : DOPAMINE_PROTOCOL), maxEpisodeSteps: config.maxEpisodeSteps };
     this.bridge = await AleBridge.start(this.options.pythonPath ? { pythonPath: this.options.pythonPath } : {});
     try {
-      // The run directory is opened only after the game is known to load: a bad game writes nothing.
-      const probe = await this.bridge.createEnv({ ...protocol, game: config.game, seed: deriveSeed(config.seed, 'probe') });
-      await probe.close();
+      // The run directory is opened only after the game name is known to be valid: a bad game writes nothing.
+      resolveGame(config.game);
       this.run = RunDirectory.create(this.options.outDir, config as never, describeEnvironment(this.bridge.aleVersion, this.options.threads ?? null), {
         mutableKeys: MUTABLE_CONFIG_KEYS,
       });
@@ -249,10 +248,11 @@ export class Trainer {
     this.agent.checkWeightsFinite();
     const d = this.agent.optimizer.diagnostics();
     const trainMean = mean(p.trainReturns);
+    const evalMean = evalResult ? mean(evalResult.returns) : null;
     this.state.nextIteration = iteration + 1;
     this.state.partial = null;
     this.state.lastTrainReturn = trainMean;
-    this.state.lastEvalReturn = evalResult ? mean(evalResult.returns) : null;
+    this.state.lastEvalReturn = evalMean;
     const record: MetricsRecord = {
       iteration,
       env_steps: this.state.envSteps,
@@ -260,7 +260,7 @@ export class Trainer {
       train_return_mean: trainMean,
       train_return_std: std(p.trainReturns),
       eval_episodes: evalResult ? evalResult.returns.length : null,
-      eval_return_mean: evalResult ? mean(evalResult.returns) : null,
+      eval_return_mean: evalMean,
       eval_return_std: evalResult ? std(evalResult.returns) : null,
       loss_mean: p.lossCount ? p.lossSum / p.lossCount : null,
       updates: this.agent.updates,
@@ -285,7 +285,7 @@ export class Trainer {
     this.writeSummary('running');
     const fmt = (v: number | null) => (v === null ? '-' : v.toFixed(2));
     this.log(`iteration ${iteration + 1}/${config.iterations}: train return ${fmt(trainMean)} over ${p.trainReturns.length} episodes` +
-      (evalResult ? `, eval return ${fmt(mean(evalResult.returns))} over ${evalResult.returns.length}` : '') +
+      (evalResult ? `, eval return ${fmt(evalMean)} over ${evalResult.returns.length}` : '') +
       `, loss ${record.loss_mean === null ? '-' : (record.loss_mean as number).toExponential(3)}, ${formatCount(this.state.envSteps)} steps, ` +
       `${record.sps === null ? '-' : (record.sps as number).toFixed(1)} steps/s, ‖w‖ ${(record.weight_norm as number).toFixed(2)}`);
   }
