@@ -16,7 +16,7 @@ import type { LoadedRun } from '../src/analysis/sweep_results.ts';
 function run(seed: number, optimizer: string, weightDecay: number, returns: (number | null)[], game = 'pong'): LoadedRun {
   return {
     id: `${optimizer}-${seed}`, dir: '/x', game, optimizer, schedule: 'constant', weightDecay, seed, preset: 'smoke',
-    status: 'completed', iterationsPlanned: returns.length, trainingSteps: 100, evalSteps: 0, warnings: [],
+    status: 'completed', iterationsPlanned: returns.length, trainingSteps: 100, evalSteps: 0, replayRefills: 0, warnings: [],
     records: returns.map((r, i) => ({
       iteration: i, env_steps: (i + 1) * 100 + seed, train_return_mean: r, weight_norm: 10 * (seed + 1),
       m_over_w_log10: { p5: -9 - seed, p50: -7 },

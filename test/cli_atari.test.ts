@@ -27,7 +27,8 @@ describe('atari command line', () => {
 
   it('trains DQN by default with the dopamine preset, and resolves every choice into the run config', () => {
     const run = parse('--game', 'Pong');
-    expect(run).toMatchObject({ kind: 'train', threads: null, tensorboard: false, saveReplay: false });
+    expect(run).toMatchObject({ kind: 'train', threads: null, tensorboard: false, saveReplay: true });
+    expect(parse('--game', 'Pong', '--no-save-replay')).toMatchObject({ kind: 'train', saveReplay: false });
     if (run.kind !== 'train') throw new Error('expected a training run');
     expect(run.config).toMatchObject({
       game: 'pong', seed: 0, preset: 'dopamine', protocol: 'dopamine', iterations: 200, trainingSteps: 250_000, evalSteps: 0,
@@ -62,6 +63,7 @@ describe('atari command line', () => {
     expect(parseError('--game', 'Pong', '--threads', '0')).toMatch(/whole number >= 1/);
     expect(parseError('--game', 'Pong', '--episodes', '4')).toMatch(/--episodes applies to --agent random only/);
     expect(parseError('--game', 'Pong', '--agent', 'random', '--optimizer', 'adamw')).toMatch(/--optimizer only apply to --agent dqn/);
+    expect(parseError('--game', 'Pong', '--agent', 'random', '--no-save-replay')).toMatch(/--no-save-replay only apply to --agent dqn/);
     expect(parseError('--resume')).toMatch(/--resume needs --out/);
   });
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   checkpointName,
+  dropCheckpointExtras,
   findLatestCheckpoint,
   saveCheckpoint,
   type CheckpointContents,
@@ -162,6 +163,38 @@ describe('saveCheckpoint / findLatestCheckpoint', () => {
     fs.truncateSync(path.join(ckptDir(2), 'extra', 'replay.bin'), 100);
     expect(findLatestCheckpoint(tmp, { warn })!.iteration).toBe(1);
     expect(warnings[0]).toMatch(/extra file replay\.bin is missing or truncated/);
+  });
+
+  it('keepExtra: only the newest checkpoints keep extra/, older ones stay valid without it', async () => {
+    const withExtra = (i: number): CheckpointContents => ({
+      ...contentsFor(i),
+      writeExtra: (dir) => fs.writeFileSync(path.join(dir, 'replay.bin'), Buffer.alloc(4096, i)),
+    });
+    for (const i of [1, 2, 3]) await saveCheckpoint(tmp, i, withExtra(i), { keep: 4, keepExtra: 1 });
+    expect([1, 2, 3].map((i) => fs.existsSync(path.join(ckptDir(i), 'extra')))).toEqual([false, false, true]);
+    fs.rmSync(ckptDir(3), { recursive: true });
+    const fallback = findLatestCheckpoint(tmp, { warn })!;
+    expect(fallback.iteration).toBe(2);
+    expect(fallback.extraDir).toBeNull();
+    expect(warnings).toEqual([]);
+    await expect(saveCheckpoint(tmp, 4, withExtra(4), { keepExtra: 0 })).rejects.toThrow(/keepExtra must be a positive integer/);
+  });
+
+  it('dropCheckpointExtras removes every extra/ and leaves the checkpoints loadable', async () => {
+    const withExtra = (i: number): CheckpointContents => ({
+      ...contentsFor(i),
+      writeExtra: (dir) => fs.writeFileSync(path.join(dir, 'replay.bin'), Buffer.alloc(4096, i)),
+    });
+    await saveCheckpoint(tmp, 1, withExtra(1));
+    await saveCheckpoint(tmp, 2, withExtra(2));
+    dropCheckpointExtras(tmp);
+    expect(fs.existsSync(path.join(ckptDir(1), 'extra')) || fs.existsSync(path.join(ckptDir(2), 'extra'))).toBe(false);
+    const found = findLatestCheckpoint(tmp, { warn })!;
+    expect(found.iteration).toBe(2);
+    expect(found.extraDir).toBeNull();
+    expect(bitsOf(found.load().tensors.get('online/dense/kernel')!.data)).toEqual(bitsOf(contentsFor(2).tensors.get('online/dense/kernel')!.data));
+    expect(warnings).toEqual([]);
+    dropCheckpointExtras(path.join(tmp, 'no-such-run')); // nothing to do, no error
   });
 
   it('ignores temp and half-replaced directories of a killed writer, and the next save removes them', async () => {

@@ -56,6 +56,13 @@ describe('shellQuote', () => {
 });
 
 describe('sbatch script', () => {
+  it('passes --no-save-replay to every run only when asked', () => {
+    const dir = tempDir();
+    expect(sbatchScript(options(dir))).not.toContain('--no-save-replay');
+    const lean = sbatchScript(options(dir, { saveReplay: false }));
+    expect(lean.split('\n').filter((l) => /^\s+\d+\) RUN_ID=/.test(l)).every((l) => l.includes(' --no-save-replay)'))).toBe(true);
+  });
+
   it('has the job-array directives: one task per run, %A_%a logs, requeue, a signal before the time limit', () => {
     const dir = tempDir();
     const script = sbatchScript(options(dir, { time: '2-00:00:00', mem: '12G', partition: 'cpu', account: 'lab', qos: 'long', maxParallel: 5, threads: 2 }));

@@ -60,6 +60,11 @@ describe('sweep arguments', () => {
     expect(some.plan!.runs).toHaveLength(13);
   });
 
+  it('runs keep their replay memory in checkpoints unless --no-save-replay', () => {
+    expect(parse(GRID)).toMatchObject({ kind: 'run', saveReplay: true });
+    expect(parse(`${GRID} --no-save-replay`)).toMatchObject({ kind: 'run', saveReplay: false });
+  });
+
   it('--out alone resumes the plan stored in the directory', () => {
     const inv = parse('--out /tmp/x');
     expect(inv).toMatchObject({ kind: 'run', plan: null });

@@ -95,6 +95,31 @@ describe('Table 1 model', () => {
     expect(cell(t2, 'adamw', 1e-4, 'pong').stats!.n).toBe(2);
   });
 
+  it('a counted run resumed without its replay memory marks its cell ‡, in every format', () => {
+    const dir = tmpSweep('table1-refill-');
+    try {
+      const runs: FakeRun[] = [
+        { game: 'pong', optimizer: 'adam', weightDecay: 0, seed: 0, returns: [1, 2], replayRefills: 0 },
+        { game: 'pong', optimizer: 'adam', weightDecay: 0, seed: 1, returns: [1, 4], replayRefills: 1 },
+        { game: 'breakout', optimizer: 'adam', weightDecay: 0, seed: 0, returns: [5, 6] },
+      ];
+      for (const r of runs) writeRun(dir, r);
+      writePlan(dir, runs);
+      const t = buildTable1(loadSweep(dir), { score: parseScoreSpec('final'), paper });
+      expect(formatCell(cell(t, 'adam', 0, 'pong'), 'md', false)).toBe('3.00 ± 1.41 (n=2*)‡');
+      expect(formatCell(cell(t, 'adam', 0, 'breakout'), 'md', false)).toBe('6.00 (n=1*)');
+      const md = renderMarkdown(t);
+      expect(md).toContain('‡ a counted run was resumed without its replay memory');
+      expect(md).toMatch(/counted with refilled replay \(‡\): .*seed 1.* resumed 1× without its replay memory/);
+      expect(renderLatex(t)).toContain('$^\\ddagger$');
+      const csv = renderCsv(t).split('\n').filter((l) => !l.startsWith('#'));
+      const col = csv[0].split(',').indexOf('counted_refilled_replay');
+      expect(csv.filter((l) => l.includes(',Pong,')).map((l) => l.split(',')[col])).toEqual(['1']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('eval score: runs without an evaluation phase have no score, and say why', () => {
     const t = buildTable1(loadSweep(root), { score: parseScoreSpec('eval'), paper });
     const c = cell(t, 'adam', 0, 'pong');

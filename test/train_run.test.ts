@@ -117,9 +117,9 @@ describe('a DQN run (smoke preset, real emulator)', () => {
     expect(strip(metrics(second))).toEqual(strip(firstMetrics));
   }, 300_000);
 
-  it('resumes after SIGKILL at the right iteration, with the same config', async () => {
+  it('resumes after SIGKILL at the right iteration, with the same config (--no-save-replay: refills and says so)', async () => {
     const dir = path.join(tmp, 'killed');
-    const args = [...SMOKE, '--iterations', '3', '--seed', '1', '--out', dir];
+    const args = [...SMOKE, '--iterations', '3', '--seed', '1', '--out', dir, '--no-save-replay'];
     const run = start(args);
     await waitFor('the first checkpoint', () => findLatestCheckpoint(dir, { warn: () => {} }) !== null);
     process.kill(run.pid, 'SIGKILL');
@@ -129,11 +129,11 @@ describe('a DQN run (smoke preset, real emulator)', () => {
     const resumed = await atari(...args);
     expect(resumed.code, resumed.output).toBe(0);
     expect(resumed.output).toMatch(/resuming/);
-    expect(resumed.output).toMatch(/refilling 50 transitions/);
+    expect(resumed.output).toMatch(/warning: the checkpoint holds no replay memory .* refilling 50 transitions/);
     const after = metrics(dir);
     expect(after.map((m) => m.iteration)).toEqual([0, 1, 2]);
     expect(after.slice(0, before.length)).toEqual(before);
-    expect(summary(dir)).toMatchObject({ status: 'completed', iterations_completed: 3 });
+    expect(summary(dir)).toMatchObject({ status: 'completed', iterations_completed: 3, replay_refills: 1 });
     const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
     expect(config.resumes).toHaveLength(1);
   }, 400_000);
@@ -152,19 +152,30 @@ describe('a DQN run (smoke preset, real emulator)', () => {
     expect(ckpt.iteration).toBe(0);
     const state = ckpt.load().state as { partial: { trainSteps: number } | null };
     expect(state.partial?.trainSteps).toBeGreaterThan(0);
+    // The replay memory travels with the newest checkpoint only (older ones drop theirs).
+    expect(fs.existsSync(path.join(ckpt.extraDir!, 'replay'))).toBe(true);
+    const ckptRoot = path.join(dir, 'checkpoints');
+    expect(fs.readdirSync(ckptRoot).filter((d) => fs.existsSync(path.join(ckptRoot, d, 'extra')))).toEqual([path.basename(ckpt.dir)]);
 
     const resumed = await atari('--resume', '--out', dir);
     expect(resumed.code, resumed.output).toBe(0);
     expect(resumed.output).toMatch(/resuming partway through iteration 1/);
+    // The transitions of the interrupted session are back (one per agent step taken before the stop).
+    const restored = Number(/replay memory restored from the checkpoint: (\d+) transitions/.exec(resumed.output)?.[1]);
+    expect(restored).toBeGreaterThanOrEqual(state.partial!.trainSteps);
+    expect(resumed.output).not.toMatch(/refilling/);
     expect(metrics(dir).map((m) => m.iteration)).toEqual([0, 1]);
-    expect(summary(dir).status).toBe('completed');
+    expect(summary(dir)).toMatchObject({ status: 'completed', replay_refills: 0 });
+    // A completed run is not resumed: its checkpoints no longer carry the replay memory.
+    expect(fs.readdirSync(ckptRoot).filter((d) => fs.existsSync(path.join(ckptRoot, d, 'extra')))).toEqual([]);
   }, 400_000);
 
   it('survives the emulator being killed: restarts it, drops the episode and logs it', async () => {
     const dir = path.join(tmp, 'emulator');
     const run = start([...SMOKE, '--seed', '4', '--out', dir, '--log-every', '0.2']);
     await waitFor('training progress', () => trainSteps(run.output()) > 30);
-    const python = execFileSync('pgrep', ['-P', String(run.pid), '-f', 'ale_server.py'], { encoding: 'utf8' }).trim().split('\n')[0];
+    // -o: the oldest emulator child, the training env's (the evaluation envs' processes start after it).
+    const python = execFileSync('pgrep', ['-o', '-P', String(run.pid), '-f', 'ale_server.py'], { encoding: 'utf8' }).trim();
     process.kill(Number(python), 'SIGKILL');
     const done = await run.done;
     expect(done.code, done.output).toBe(0);

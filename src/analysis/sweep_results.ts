@@ -37,6 +37,8 @@ export interface LoadedRun {
   trainingSteps: number;
   evalSteps: number;
   records: MetricsRecord[];
+  /** Resumes that refilled the replay memory with the current policy (summary.json; 0 if absent): not the same experiment. */
+  replayRefills: number;
   /** Non-fatal notes, e.g. a last metrics line cut off by a crash and dropped. */
   warnings: string[];
 }
@@ -262,6 +264,7 @@ function loadRun(id: string, dir: string): LoadedRun {
     trainingSteps: config.trainingSteps as number,
     evalSteps: typeof config.evalSteps === 'number' ? config.evalSteps : 0,
     records,
+    replayRefills: typeof summary.replay_refills === 'number' ? summary.replay_refills : 0,
     warnings,
   };
 }

@@ -220,10 +220,10 @@ function excludedSummary(cell: TableCell): string {
 
 type Flavour = 'md' | 'tex' | 'html';
 
-const SYMBOLS: Record<Flavour, { pm: string; lowN: string; dagger: string; dash: string }> = {
-  md: { pm: '±', lowN: '*', dagger: '†', dash: '—' },
-  html: { pm: '±', lowN: '*', dagger: '†', dash: '—' },
-  tex: { pm: '$\\pm$', lowN: '$^*$', dagger: '$^\\dagger$', dash: '---' },
+const SYMBOLS: Record<Flavour, { pm: string; lowN: string; dagger: string; refilled: string; dash: string }> = {
+  md: { pm: '±', lowN: '*', dagger: '†', refilled: '‡', dash: '—' },
+  html: { pm: '±', lowN: '*', dagger: '†', refilled: '‡', dash: '—' },
+  tex: { pm: '$\\pm$', lowN: '$^*$', dagger: '$^\\dagger$', refilled: '$^\\ddagger$', dash: '---' },
 };
 
 /** One cell's text: "2,293 ± 120 (n=3)", "52.0 (n=1*)", "—", plus flags and the paper's value. */
@@ -238,7 +238,8 @@ export function formatCell(cell: TableCell, flavour: Flavour, comparePaper: bool
     const d = scoreDecimals(mean, std);
     const spread = std === null ? '' : ` ${sym.pm} ${fixed(std, d, thousands)}`;
     const dagger = cell.counted.some((c) => c.incomplete) ? sym.dagger : '';
-    parts.push(`${fixed(mean, d, thousands)}${spread} (n=${n}${cell.lowN ? sym.lowN : ''})${dagger}`);
+    const refilled = cell.counted.some((c) => c.run.replayRefills > 0) ? sym.refilled : '';
+    parts.push(`${fixed(mean, d, thousands)}${spread} (n=${n}${cell.lowN ? sym.lowN : ''})${dagger}${refilled}`);
   }
   if (cell.excluded.length > 0) parts.push(`[${excludedSummary(cell)}]`);
   if (comparePaper && cell.paper !== null) parts.push(`(paper ${fixed(cell.paper, 0, thousands)})`);
@@ -262,6 +263,9 @@ export function captionLines(table: Table1): string[] {
       (table.includeIncomplete ? ', except that unfinished runs are included at their last iteration (†).' : '.') +
       ' [k unfinished / diverged / failed / no score]: runs of that cell not counted.',
   );
+  if ([...table.cells.values()].some((c) => c.counted.some((r) => r.run.replayRefills > 0))) {
+    lines.push('‡ a counted run was resumed without its replay memory (--no-save-replay) and refilled it: not an uninterrupted run.');
+  }
   if (table.comparePaper) {
     lines.push('(paper N): Bjorck, Weinberger & Gomes (AAAI 2021) Table 1, average over three seeds (data/reference/bjorck2021_table1.csv).');
   }
@@ -294,6 +298,7 @@ export function runNotes(table: Table1): string[] {
       for (const e of cell.excluded) out.push(`not counted: ${describeRun(e.run)} — ${e.reason} (${e.run.id})`);
       for (const c of cell.counted) {
         if (c.incomplete) out.push(`counted unfinished (†): ${describeRun(c.run)} — ${c.run.status}, ${c.run.records.length}/${c.run.iterationsPlanned} iterations`);
+        if (c.run.replayRefills > 0) out.push(`counted with refilled replay (‡): ${describeRun(c.run)} — resumed ${c.run.replayRefills}× without its replay memory`);
       }
     }
   }
@@ -313,7 +318,7 @@ function csvField(v: string | number | boolean | null): string {
 export function renderCsv(table: Table1): string {
   const header = [
     'scheme', 'optimizer', 'schedule', 'lambda', 'game', 'mean', 'std', 'n', 'low_n',
-    'counted_unfinished', 'not_counted', 'paper', 'runs', 'scores',
+    'counted_unfinished', 'counted_refilled_replay', 'not_counted', 'paper', 'runs', 'scores',
   ];
   const lines = [...[tableTitle(table), ...captionLines(table)].map((l) => `# ${l}`), header.join(',')];
   for (const row of table.rows) {
@@ -323,7 +328,8 @@ export function renderCsv(table: Table1): string {
         [
           row.scheme, row.optimizer, row.schedule, formatLambda(row.weightDecay), displayName(game),
           c.stats?.mean ?? null, c.stats?.std ?? null, c.stats?.n ?? 0, c.lowN,
-          c.counted.filter((x) => x.incomplete).length, excludedSummary(c) || null, c.paper,
+          c.counted.filter((x) => x.incomplete).length, c.counted.filter((x) => x.run.replayRefills > 0).length,
+          excludedSummary(c) || null, c.paper,
           c.counted.map((x) => x.run.id).join(' ') || null, c.counted.map((x) => x.value).join(' ') || null,
         ].map(csvField).join(','),
       );
@@ -343,6 +349,8 @@ export function latexEscape(text: string): string {
     .replace(/±/g, '$\\pm$')
     .replace(/×/g, '$\\times$')
     .replace(/—/g, '---')
+    .replace(/†/g, '$^\\dagger$')
+    .replace(/‡/g, '$^\\ddagger$')
     .replace(/≥/g, '$\\geq$');
 }
 

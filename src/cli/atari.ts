@@ -72,7 +72,7 @@ export function buildAtariProgram(): Command {
     .addOption(new Option('--resume', 'continue the run in --out (its config is read from config.json; other flags may be left out)'))
     .addOption(new Option('--threads <n>', 'TensorFlow threads (default: TensorFlow decides, all cores)').argParser(parsePositiveInteger))
     .addOption(new Option('--tensorboard', 'also write TensorBoard event files to <out>/events'))
-    .addOption(new Option('--save-replay', 'store the replay memory in every checkpoint (GBs at full size) so a resume need not refill it'))
+    .addOption(new Option('--no-save-replay', 'do not store the replay memory with the newest checkpoint (saves up to GBs of disk per running run; a resume then refills it, learning nothing meanwhile, and the run counts it in replay_refills)'))
     .addOption(new Option('--log-every <seconds>', 'progress line interval when the output is not a terminal').argParser(parsePositiveNumber).default(60))
     .addOption(new Option('--episodes <n>', 'episodes to play (random agent only)').argParser(parsePositiveInteger).default(3))
     .addOption(new Option('--protocol <name>', 'emulator protocol: dopamine (sticky actions p=0.25, no noop starts, life loss not terminal) or nature (noop starts up to 30, life loss terminal, no sticky actions)')
@@ -102,8 +102,10 @@ export function parseAtariArgs(argv: string[], program = buildAtariProgram()): A
   if (o.listGames) return { kind: 'list-games' };
   if (o.listPresets) return { kind: 'list-presets' };
   if (o.agent === 'random') {
-    const misplaced = TRAIN_ONLY.filter((k) => o[k] !== undefined);
-    if (misplaced.length) program.error(`error: ${misplaced.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} only apply to --agent dqn`);
+    // Given on the command line, that is: --no-save-replay's default (true) is always set.
+    const misplaced = TRAIN_ONLY.filter((k) => o[k] !== undefined && program.getOptionValueSource(k) !== 'default');
+    const flag = (k: string) => (k === 'saveReplay' ? '--no-save-replay' : `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+    if (misplaced.length) program.error(`error: ${misplaced.map(flag).join(', ')} only apply to --agent dqn`);
     if (!o.game) program.error('error: --game is required (e.g. --game Pong). List the games with --list-games.');
     const protocolName = (o.protocol ?? 'dopamine') as keyof typeof PROTOCOLS;
     return { kind: 'random', game: o.game, seed: o.seed, episodes: o.episodes, protocolName, protocol: PROTOCOLS[protocolName] };

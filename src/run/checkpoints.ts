@@ -155,7 +155,8 @@ function writeTensors(dir: string, tensors: CheckpointContents['tensors']): void
 }
 
 /**
- * Saves the checkpoint for `iteration` (see the order above), then deletes: checkpoints older than the newest
+ * Saves the checkpoint for `iteration` (see the order above), then drops extra/ from all but the newest
+ * `keepExtra` checkpoints (default: all kept ones keep theirs) and deletes: checkpoints older than the newest
  * `keep`, every checkpoint NEWER than `iteration` (left from a timeline abandoned by resuming from an older one;
  * keeping it could later mix two timelines), and temp/incomplete directories. If the save fails (e.g. disk full),
  * its temp directory is removed and older checkpoints are untouched. The caller must hold the run's lock; a
@@ -165,10 +166,11 @@ export async function saveCheckpoint(
   runDir: RunDirLike,
   iteration: number,
   contents: CheckpointContents,
-  { keep = 4 }: { keep?: number } = {},
+  { keep = 4, keepExtra = keep }: { keep?: number; keepExtra?: number } = {},
 ): Promise<{ iteration: number; dir: string; removed: string[] }> {
   if (!Number.isSafeInteger(iteration) || iteration < 0) throw new RangeError(`bad checkpoint iteration ${iteration}`);
   if (!Number.isSafeInteger(keep) || keep < 1) throw new RangeError(`keep must be a positive integer, got ${keep}`);
+  if (!Number.isSafeInteger(keepExtra) || keepExtra < 1) throw new RangeError(`keepExtra must be a positive integer, got ${keepExtra}`);
   assertJsonExact(contents.state, 'checkpoint state');
   if (typeof runDir !== 'string') runDir.assertWritable?.();
 
@@ -207,7 +209,39 @@ export async function saveCheckpoint(
     fs.rmSync(temp, { recursive: true, force: true });
     throw err;
   }
-  return { iteration, dir: final, removed: prune(root, iteration, keep) };
+  const removed = prune(root, iteration, keep);
+  completeCheckpoints(root).slice(keepExtra).forEach((n) => dropExtra(path.join(root, checkpointName(n))));
+  return { iteration, dir: final, removed };
+}
+
+/** Iterations of the checkpoints with a final name and a sentinel, newest first. */
+function completeCheckpoints(root: string): number[] {
+  return fs
+    .readdirSync(root)
+    .map((name) => FINAL_NAME.exec(name))
+    .filter((m): m is RegExpExecArray => m !== null && fs.existsSync(path.join(root, m[0], SENTINEL)))
+    .map((m) => Number(m[1]))
+    .sort((a, b) => b - a);
+}
+
+/**
+ * Removes a checkpoint's extra/ (e.g. a replay memory of GBs) and keeps the checkpoint valid: the sentinel is
+ * rewritten without the extra files first, so a crash in between leaves an unlisted but intact extra/, never a
+ * sentinel that lists missing files.
+ */
+function dropExtra(dir: string): void {
+  const extraDir = path.join(dir, EXTRA);
+  if (!fs.existsSync(extraDir)) return;
+  const sentinel = readJsonFile<Sentinel>(path.join(dir, SENTINEL), 'checkpoint sentinel');
+  if (Object.keys(sentinel.extra ?? {}).length > 0) writeJsonAtomic(path.join(dir, SENTINEL), { ...sentinel, extra: {} });
+  fs.rmSync(extraDir, { recursive: true, force: true });
+}
+
+/** Drops extra/ from every checkpoint of the run (a completed run's replay memory is no longer needed). */
+export function dropCheckpointExtras(runDir: RunDirLike): void {
+  const root = checkpointsDir(runDir);
+  if (!fs.existsSync(root)) return;
+  for (const n of completeCheckpoints(root)) dropExtra(path.join(root, checkpointName(n)));
 }
 
 /** Deletes what saveCheckpoint's doc lists; returns the deleted names. */

@@ -13,7 +13,7 @@ import { displayName, resolveGame } from '../../envs/games.ts';
 import { DivergenceError, DqnAgent, type AgentState } from '../../agents/dqn_agent.ts';
 import { ReplayMemory } from '../../agents/replay.ts';
 import * as tf from '../tf.ts';
-import { findLatestCheckpoint, saveCheckpoint, type LoadedTensor } from './checkpoints.ts';
+import { dropCheckpointExtras, findLatestCheckpoint, saveCheckpoint, type LoadedTensor } from './checkpoints.ts';
 import { describeEnvironment } from './environment.ts';
 import { MUTABLE_CONFIG_KEYS, type RunConfig } from './presets.ts';
 import { formatCount, formatDuration, ProgressReporter } from './progress.ts';
@@ -29,7 +29,11 @@ export interface TrainOptions {
   outDir: string;
   stop: StopFlag;
   progress: ProgressReporter;
-  /** Save the replay contents with each checkpoint (GBs at full size), so a resume need not refill it. */
+  /**
+   * Save the replay memory with the newest checkpoint (default true; up to GBs), so a resume continues the same
+   * experiment. Without it a resume refills the memory with the current policy, learning nothing for
+   * minReplayHistory steps: a different run, counted in summary.json's replay_refills.
+   */
   saveReplay?: boolean;
   tensorboard?: boolean;
   threads?: number | null;
@@ -72,6 +76,8 @@ interface RunState {
   partial: IterationProgress | null;
   lastTrainReturn: number | null;
   lastEvalReturn: number | null;
+  /** Resumes that found no replay memory in the checkpoint and refilled it (absent in older checkpoints: 0). */
+  replayRefills?: number;
   agent: AgentState;
 }
 
@@ -193,9 +199,12 @@ export class Trainer {
     if (resumedFrom !== null) {
       const at = this.state.partial ? `partway through iteration ${start + 1} (${formatCount(this.state.partial.trainSteps)} steps done)` : `after iteration ${start}`;
       this.log(`resuming ${at}, ${formatCount(this.state.envSteps)} training steps so far`);
-      if (!replayDir) {
-        this.log(`the checkpoint holds no replay memory (see --save-replay): refilling ${formatCount(config.agent.minReplayHistory)} transitions ` +
-          'with the current policy before learning resumes');
+      if (replayDir) {
+        this.log(`replay memory restored from the checkpoint: ${formatCount(this.agent.replay.size)} transitions`);
+      } else {
+        this.state.replayRefills = (this.state.replayRefills ?? 0) + 1;
+        this.log(`warning: the checkpoint holds no replay memory (saved without it, or --no-save-replay): refilling ${formatCount(config.agent.minReplayHistory)} transitions ` +
+          'with the current policy before learning resumes; this run now differs from an uninterrupted one (summary.json replay_refills)');
       }
     } else if (this.run.mode === 'resume') {
       this.log('no complete checkpoint found: starting from the beginning');
@@ -228,6 +237,7 @@ export class Trainer {
       this.writer?.flush();
     }
     const summary = this.writeSummary('completed');
+    dropCheckpointExtras(this.run); // a completed run is not resumed; extending it (more --iterations) refills
     this.log(`completed ${config.iterations} iterations in ${formatDuration(this.wallSeconds())}; results in ${this.run.dir}`);
     return { status: 'completed', runDir: this.run.dir, summary };
   }
@@ -502,8 +512,8 @@ export class Trainer {
     await saveCheckpoint(this.run, label, {
       state: { ...this.state, agent: agentState },
       tensors,
-      ...(this.options.saveReplay ? { writeExtra: (dir: string) => replay.save(path.join(dir, 'replay')) } : {}),
-    }, { keep: this.options.keepCheckpoints ?? 4 });
+      ...(this.options.saveReplay !== false ? { writeExtra: (dir: string) => replay.save(path.join(dir, 'replay')) } : {}),
+    }, { keep: this.options.keepCheckpoints ?? 4, keepExtra: 1 });
   }
 
   private writeSummary(status: string, extra: Record<string, unknown> = {}): RunSummary {
@@ -521,6 +531,7 @@ export class Trainer {
       final_train_return_mean: this.state.lastTrainReturn,
       final_eval_return_mean: this.state.lastEvalReturn,
       wall_seconds: this.wallSeconds(),
+      replay_refills: this.state.replayRefills ?? 0,
       ...extra,
       updated_at: new Date().toISOString(),
     };

@@ -23,8 +23,8 @@ export interface ChildCommand {
   args: string[];
 }
 
-/** Arguments after the script: identical for every executor. */
-export function runArguments(run: PlannedRun, runDir: string, threads: number): string[] {
+/** Arguments after the script: identical for every executor. saveReplay false adds --no-save-replay (less disk). */
+export function runArguments(run: PlannedRun, runDir: string, threads: number, saveReplay = true): string[] {
   const args = [
     '--agent', 'dqn',
     '--game', run.game,
@@ -38,14 +38,15 @@ export function runArguments(run: PlannedRun, runDir: string, threads: number): 
   if (run.overrides.iterations !== undefined) args.push('--iterations', String(run.overrides.iterations));
   if (run.overrides.trainingSteps !== undefined) args.push('--training-steps', String(run.overrides.trainingSteps));
   if (run.overrides.evalSteps !== undefined) args.push('--eval-steps', String(run.overrides.evalSteps));
+  if (!saveReplay) args.push('--no-save-replay');
   return args;
 }
 
 /** Builds the process for one run; injectable so the scheduler can be tested with a stand-in run script. */
-export type CommandBuilder = (run: PlannedRun, runDir: string, threads: number) => ChildCommand;
+export type CommandBuilder = (run: PlannedRun, runDir: string, threads: number, saveReplay?: boolean) => ChildCommand;
 
 /** The real one: this Node, tsx's loader, src/cli/atari.ts. */
-export const atariCommand: CommandBuilder = (run, runDir, threads) => ({
+export const atariCommand: CommandBuilder = (run, runDir, threads, saveReplay) => ({
   command: process.execPath,
-  args: ['--import', tsxLoaderUrl(), ATARI_CLI, ...runArguments(run, runDir, threads)],
+  args: ['--import', tsxLoaderUrl(), ATARI_CLI, ...runArguments(run, runDir, threads, saveReplay)],
 });

@@ -47,6 +47,8 @@ export interface LocalExecutorOptions {
   log?: (line: string) => void;
   /** Retry runs whose last attempt failed (default true: failures are often transient, e.g. out of memory). */
   retryFailed?: boolean;
+  /** Runs keep their replay memory in their newest checkpoint (default true; false: --no-save-replay). */
+  saveReplay?: boolean;
 }
 
 export interface AttemptResult {
@@ -172,9 +174,9 @@ export class LocalExecutor {
   }
 
   private start(run: PlannedRun): Active {
-    const { sweepDir, threads } = this.options;
+    const { sweepDir, threads, saveReplay } = this.options;
     const runDir = path.resolve(runDirOf(sweepDir, run));
-    const { command, args } = this.command(run, runDir, threads);
+    const { command, args } = this.command(run, runDir, threads, saveReplay);
     const log = logFile(sweepDir, run.id);
     const fd = fs.openSync(log, 'a');
     const startedAt = new Date().toISOString();

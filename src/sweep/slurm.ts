@@ -50,6 +50,8 @@ export interface SlurmOptions {
   command?: CommandBuilder;
   /** Working directory of the tasks (default: the repository). */
   workdir?: string;
+  /** Runs keep their replay memory in their newest checkpoint (default true; false: --no-save-replay). */
+  saveReplay?: boolean;
 }
 
 // Characters an #SBATCH value may hold: no whitespace, quotes, '#', '%' (a filename pattern), '$' or '\'.
@@ -148,7 +150,7 @@ export function sbatchScript(options: SlurmOptions): string {
   ];
   let node: string | undefined;
   const cases = runs.map((run, index) => {
-    const { command, args } = build(run, path.resolve(runDirOf(sweepDir, run)), threads);
+    const { command, args } = build(run, path.resolve(runDirOf(sweepDir, run)), threads, options.saveReplay);
     if (node !== undefined && node !== command) throw new SlurmInputError('every run of a job array must start the same program');
     node = command;
     return `  ${index}) RUN_ID=${q(run.id)}; ARGS=(${args.map(q).join(' ')}) ;;`;
