@@ -75,6 +75,22 @@ describe('npm run report (command line)', () => {
     await expect(runReport({ ...base, dir: path.join(root, 'runs', 'pong-adamw-wd0.0001-seed0'), out: null })).rejects.toThrow(/is a run directory.*--out/);
     await expect(runReport({ ...base, dir: root, out: path.join(root, 'nope', 'r.html') })).rejects.toThrow(/directory .*nope does not exist/);
   });
+
+  it('writes every figure of the page as a standalone SVG in figures/ next to it, replacing stale ones', async () => {
+    const out = path.join(root, 'elsewhere');
+    fs.mkdirSync(path.join(out, 'figures'), { recursive: true });
+    fs.writeFileSync(path.join(out, 'figures', 'stale.svg'), '<svg/>');
+    const result = await runReport({ dir: root, out: path.join(out, 'r.html'), score: { kind: 'final' }, includeIncomplete: false, comparePaper: true, reps: 10, seed: 's' });
+    expect(result.figuresDir).toBe(path.join(out, 'figures'));
+    const files = fs.readdirSync(result.figuresDir).sort();
+    expect(files).toEqual(['fig-curves-1e-4.svg', 'fig-curves-1e-5.svg', 'fig-m-over-w.svg', 'fig-sensitivity-games.svg', 'fig-sensitivity.svg', 'fig-weight-norm.svg']);
+    const page = fs.readFileSync(path.join(out, 'r.html'), 'utf8');
+    for (const f of files) {
+      const svg = fs.readFileSync(path.join(result.figuresDir, f), 'utf8');
+      expect(svg.startsWith('<svg'), f).toBe(true);
+      expect(page).toContain(svg); // the very figure the page shows
+    }
+  });
 });
 
 describe('report in a real headless browser', () => {

@@ -105,12 +105,19 @@ function improvementsHtml(a: Aggregates): string {
   return `<table id="improvement"><tr><th class="label">X</th><th class="label">Y</th><th>P(X &gt; Y)</th></tr>\n${body}</table>`;
 }
 
-function figure(id: string, svg: string, caption: string): string {
-  return `<figure id="${id}">${svg}<figcaption class="caption">${escapeHtml(caption)}</figcaption></figure>`;
+/** One figure of the report: also written as figures/<id>.svg next to the page, for papers and slides. */
+export interface ReportFigure {
+  id: string;
+  svg: string;
 }
 
-/** Builds the page from a loaded sweep. */
-export async function buildReportHtml(sweep: SweepResults, options: ReportOptions): Promise<string> {
+/** Builds the page, and its figures as standalone SVGs, from a loaded sweep. */
+export async function buildReportHtml(sweep: SweepResults, options: ReportOptions): Promise<{ html: string; figures: ReportFigure[] }> {
+  const figures: ReportFigure[] = [];
+  const figure = (id: string, svg: string, caption: string): string => {
+    figures.push({ id, svg });
+    return `<figure id="${id}">${svg}<figcaption class="caption">${escapeHtml(caption)}</figcaption></figure>`;
+  };
   const paper = loadPaperTable();
   const refs = loadHumanReference();
   const table = buildTable1(sweep, {
@@ -206,16 +213,16 @@ export async function buildReportHtml(sweep: SweepResults, options: ReportOption
   parts.push('<h2>What was left out</h2>');
   parts.push(notes.length === 0 ? '<p>Nothing: every run was read and counted.</p>' : `<ul class="notes" id="notes">${notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`);
 
-  return (
+  const html =
     '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">' +
     '<meta name="viewport" content="width=device-width, initial-scale=1">' +
     `<title>Sweep report: ${escapeHtml(sweep.root)}</title><style>${CSS}</style></head><body>\n` +
     parts.join('\n') +
-    '\n</body></html>\n'
-  );
+    '\n</body></html>\n';
+  return { html, figures };
 }
 
-export async function buildReport(dir: string, options: ReportOptions): Promise<{ html: string; sweep: SweepResults }> {
+export async function buildReport(dir: string, options: ReportOptions): Promise<{ html: string; figures: ReportFigure[]; sweep: SweepResults }> {
   const sweep = loadSweep(dir);
-  return { html: await buildReportHtml(sweep, options), sweep };
+  return { ...(await buildReportHtml(sweep, options)), sweep };
 }

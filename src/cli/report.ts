@@ -45,9 +45,9 @@ export function parseReportArgs(argv: string[], program = buildReportProgram()):
   };
 }
 
-export async function runReport(cmd: ReportCommand): Promise<{ file: string; skipped: number }> {
+export async function runReport(cmd: ReportCommand): Promise<{ file: string; figuresDir: string; figures: number; skipped: number }> {
   const { buildReport } = await import('../analysis/report.ts');
-  const { html, sweep } = await buildReport(cmd.dir, {
+  const { html, figures, sweep } = await buildReport(cmd.dir, {
     score: cmd.score,
     includeIncomplete: cmd.includeIncomplete,
     comparePaper: cmd.comparePaper,
@@ -61,14 +61,19 @@ export async function runReport(cmd: ReportCommand): Promise<{ file: string; ski
   } else file = path.join(sweep.root, 'report.html');
   if (!fs.existsSync(path.dirname(file))) throw new Error(`cannot write ${file}: the directory ${path.dirname(file)} does not exist.`);
   fs.writeFileSync(file, html);
-  return { file, skipped: sweep.skipped.length };
+  // The same figures as standalone SVG files (for a paper), replacing those of an earlier report.
+  const figuresDir = path.join(path.dirname(file), 'figures');
+  fs.rmSync(figuresDir, { recursive: true, force: true });
+  fs.mkdirSync(figuresDir);
+  for (const f of figures) fs.writeFileSync(path.join(figuresDir, `${f.id}.svg`), f.svg);
+  return { file, figuresDir, figures: figures.length, skipped: sweep.skipped.length };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   runReport(parseReportArgs(process.argv.slice(2)))
-    .then(({ file, skipped }) => {
+    .then(({ file, figuresDir, figures, skipped }) => {
       if (skipped > 0) console.error(`warning: ${skipped} run(s) skipped as unreadable; the report lists them at the end.`);
-      console.log(`wrote ${file}`);
+      console.log(`wrote ${file} and ${figures} figure(s) as SVG in ${figuresDir}`);
     })
     .catch((error: unknown) => {
       console.error(error instanceof Error ? `error: ${error.message}` : error);
