@@ -44,6 +44,11 @@ function contentsFor(iteration: number, size = 1000): CheckpointContents & { ten
   };
 }
 
+/** contentsFor(iteration) plus an extra/replay.bin, as a run's replay memory would be. */
+function withExtra(iteration: number): CheckpointContents {
+  return { ...contentsFor(iteration), writeExtra: (dir) => fs.writeFileSync(path.join(dir, 'replay.bin'), Buffer.alloc(4096, iteration)) };
+}
+
 /** Bitwise equality: distinguishes -0 from 0 and compares NaN payloads. */
 function bitsOf(data: TensorArray): number[] {
   return Array.from(new Uint32Array(data.buffer, data.byteOffset, data.length));
@@ -154,10 +159,6 @@ describe('saveCheckpoint / findLatestCheckpoint', () => {
   });
 
   it('skips a checkpoint whose extra files were truncated', async () => {
-    const withExtra = (i: number): CheckpointContents => ({
-      ...contentsFor(i),
-      writeExtra: (dir) => fs.writeFileSync(path.join(dir, 'replay.bin'), Buffer.alloc(4096, i)),
-    });
     await saveCheckpoint(tmp, 1, withExtra(1));
     await saveCheckpoint(tmp, 2, withExtra(2));
     fs.truncateSync(path.join(ckptDir(2), 'extra', 'replay.bin'), 100);
@@ -166,10 +167,6 @@ describe('saveCheckpoint / findLatestCheckpoint', () => {
   });
 
   it('keepExtra: only the newest checkpoints keep extra/, older ones stay valid without it', async () => {
-    const withExtra = (i: number): CheckpointContents => ({
-      ...contentsFor(i),
-      writeExtra: (dir) => fs.writeFileSync(path.join(dir, 'replay.bin'), Buffer.alloc(4096, i)),
-    });
     for (const i of [1, 2, 3]) await saveCheckpoint(tmp, i, withExtra(i), { keep: 4, keepExtra: 1 });
     expect([1, 2, 3].map((i) => fs.existsSync(path.join(ckptDir(i), 'extra')))).toEqual([false, false, true]);
     fs.rmSync(ckptDir(3), { recursive: true });
@@ -181,10 +178,6 @@ describe('saveCheckpoint / findLatestCheckpoint', () => {
   });
 
   it('dropCheckpointExtras removes every extra/ and leaves the checkpoints loadable', async () => {
-    const withExtra = (i: number): CheckpointContents => ({
-      ...contentsFor(i),
-      writeExtra: (dir) => fs.writeFileSync(path.join(dir, 'replay.bin'), Buffer.alloc(4096, i)),
-    });
     await saveCheckpoint(tmp, 1, withExtra(1));
     await saveCheckpoint(tmp, 2, withExtra(2));
     dropCheckpointExtras(tmp);
