@@ -1,14 +1,15 @@
 /**
  * Replays golden trajectories from PyTorch 2.13.0 and TensorFlow 2.21.0 (test/fixtures/optim/, made by
  * scripts/torch_golden.py; see test/fixtures/optim/README.md) through src/optim/ and checks agreement to float32
- * tolerance, step by step, plus the optimizer buffers after the last step.
+ * tolerance, step by step, plus the optimizer buffers after the last step. Both update paths are replayed: TensorFlow's
+ * fused kernels (the default on the tensorflow backend) and the composite tfjs ops (src/optim/fused.ts).
  */
 import { readFileSync } from 'node:fs';
 
 import * as tf from '../src/tf.ts';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { createOptimizer, type OptimizerOptions } from '../src/optim/index.ts';
+import { createOptimizer, fusedKernelsActive, setFusedKernels, type OptimizerOptions } from '../src/optim/index.ts';
 
 interface GoldenCase {
   id: string;
@@ -74,9 +75,23 @@ function replay(file: GoldenFile, c: GoldenCase) {
   return { vars, opt, maxDisplacement, violations };
 }
 
-for (const fixture of ['torch.json', 'tensorflow.json']) {
+it('the fused kernels are in use on the tensorflow backend (so the fused replays below test them)', () => {
+  expect(tf.getBackend()).toBe('tensorflow');
+  expect(fusedKernelsActive()).toBe(true);
+});
+
+for (const [fixture, fused] of [['torch.json', true], ['torch.json', false], ['tensorflow.json', true], ['tensorflow.json', false]] as const) {
   const file = load(fixture);
-  describe(`golden trajectories: ${fixture} (${Object.entries(file.versions).map(([k, v]) => `${k} ${v}`).join(', ')})`, () => {
+  const versions = Object.entries(file.versions).map(([k, v]) => `${k} ${v}`).join(', ');
+  describe(`golden trajectories: ${fixture} (${versions}), ${fused ? 'fused kernels' : 'composite ops'}`, () => {
+    let previous = true;
+    beforeAll(() => {
+      previous = setFusedKernels(fused);
+    });
+    afterAll(() => {
+      setFusedKernels(previous);
+    });
+
     it('fixture is complete', () => {
       expect(file.cases.length).toBeGreaterThan(4);
       expect(file.grads).toHaveLength(file.steps);

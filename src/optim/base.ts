@@ -3,7 +3,8 @@
  * options, the λ schedule, the decay filter, L2 and decoupled decay, lazily created (non-trainable) slots,
  * getWeights/setWeights, serialization and diagnostics — while each family (Adam, SGD, RMSprop) supplies its slots
  * and its step. All update math of one applyGradients call runs inside one tf.tidy; weights change in place with
- * assign.
+ * assign. On the tensorflow backend the schemes that have one run TensorFlow's fused kernel instead of the
+ * composite ops (fused.ts); the state lives in the same tfjs Variables either way.
  */
 import * as tf from '../tf.ts';
 
@@ -14,6 +15,7 @@ import {
   SCHEMES,
   type ResolvedOptions,
 } from './options.ts';
+import { assignResource, createResource, destroyResource, fusedKernelsActive, readResource } from './fused.ts';
 import { decayMultiplier } from './schedule.ts';
 import { fiveQuantiles, median, SampleBuffer, sumSquares } from './stats.ts';
 import type {
@@ -55,6 +57,18 @@ export interface VariableState {
   /** trackLastStep: the last gradient and the weights before the last step (zero-copy references). */
   lastGrad: tf.Tensor | null;
   lastWeight: tf.Tensor | null;
+  /** Fused path: the resource variables the kernel updates (weights, then FusedKernel.buffers), made on first use. */
+  resources: { weight: tf.Tensor; buffers: tf.Tensor[] } | null;
+}
+
+/**
+ * TensorFlow's fused kernel for a scheme's update (see fused.ts): `buffers` are what it updates besides the weights,
+ * in its input order — slot names, or names of internal scratch buffers (no such slot: zero-initialised, never
+ * saved). `run` gets resource handles for the weights and buffers, the effective gradient and the step's scalars.
+ */
+export interface FusedKernel<S> {
+  readonly buffers: readonly string[];
+  run(weight: tf.Tensor, buffers: tf.Tensor[], g: tf.Tensor, scalars: S): void;
 }
 
 /** Numbers that describe one step, computed before any tensor work. */
@@ -108,8 +122,8 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
   protected abstract slotOrder(): readonly string[];
   /** The slots one variable needs. */
   protected abstract slotSpecs(decays: boolean): SlotSpec[];
-  /** Scalars shared by all variables in one step (created inside the step's tidy). */
-  protected abstract prepareStep(info: StepInfo): S;
+  /** Scalars shared by all variables in one step (created inside the step's tidy); `fused`: for fusedKernel(). */
+  protected abstract prepareStep(info: StepInfo, fused: boolean): S;
   /**
    * The step Δ for one variable: the new weights are w − Δ (or w·(1 − c)^{s} − Δ for decoupled schemes). `g` is the
    * effective gradient (∇ℓ + λ_t·w for L2 schemes); `wd` is the scalar λ_t when the variable takes a WD signal this
@@ -125,6 +139,27 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
   ): tf.Tensor;
   /** The first-moment slot for log10(|m|/|w|) and the factor that turns it into m, or null. */
   protected abstract firstMomentSlot(): { slot: string; scale: number } | null;
+  /**
+   * TensorFlow's fused kernel for this scheme's step Δ on a variable that decays or not (the same rule as
+   * computeStep, to float32 rounding), or null when the scheme has none: then computeStep's composite ops run. Only
+   * called on the tensorflow backend; the same `decays` must give the same buffers.
+   */
+  protected fusedKernel(_decays: boolean): FusedKernel<S> | null {
+    return null;
+  }
+  /**
+   * Fused path: work that must see the weights before the kernel updates them in place (adam-l2's m_wd,
+   * adam-separated's buffers); `g` is the effective gradient, `penalty` λ_t·w when it was added to it (L2 schemes).
+   */
+  protected beforeFusedStep(
+    _w: tf.Variable,
+    _g: tf.Tensor,
+    _penalty: tf.Tensor | null,
+    _slots: Map<string, tf.Variable>,
+    _decays: boolean,
+    _wd: tf.Scalar | null,
+    _scalars: S,
+  ): void {}
   /** Where the WD part of the first moment lives, or null. */
   protected momentSplit(): MomentSplit {
     return null;
@@ -205,12 +240,25 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
     const work = checked.map(({ name, variable, grad }) => ({ variable, grad, state: this.ensureState(name, variable) }));
     const info = this.stepInfo(this.iterations);
     const track = this.opts.trackLastStep;
+    const fused = fusedKernelsActive();
+    const kernels = fused ? [this.fusedKernel(false), this.fusedKernel(true)] : [null, null];
     tf.tidy(() => {
-      const scalars = this.prepareStep(info);
+      const scalars = this.prepareStep(info, fused);
       const wd = info.l2Lambda > 0 ? tf.scalar(info.l2Lambda) : null;
       const factor = info.decayFactor !== 1 ? tf.scalar(info.decayFactor) : null;
       for (const { variable, grad, state } of work) {
         const wdHere = state.decays ? wd : null;
+        // Rank-0/1 variables (biases: ≤ 512 floats in the DQN, dispatch-bound either way) keep the composite ops, so
+        // their update stays as before: with decayFilter 'no-bias' they follow the plain scheme's ops exactly.
+        const kernel = kernels[state.decays ? 1 : 0];
+        if (kernel !== null && variable.rank >= 2) {
+          const penalty = this.decay === 'l2' && wdHere !== null ? tf.mul(variable, wdHere) : null;
+          const g = penalty === null ? grad : tf.add(grad, penalty);
+          this.fusedVariableStep(kernel, variable, grad, g, penalty, state, wdHere, factor, scalars, track);
+          if (g !== grad) g.dispose();
+          penalty?.dispose();
+          continue;
+        }
         let g = grad;
         if (this.decay === 'l2' && wdHere !== null) {
           const penalty = tf.mul(variable, wdHere);
@@ -238,6 +286,66 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
     this.incrementIterations();
   }
 
+  /**
+   * One variable through TensorFlow's fused kernel, in place (fused.ts explains the buffer hand-over). The weights
+   * and slots are the tfjs Variables' buffers throughout; `grad` stands in for them while the kernel runs.
+   */
+  private fusedVariableStep(
+    kernel: FusedKernel<S>,
+    variable: tf.Variable,
+    grad: tf.Tensor,
+    g: tf.Tensor,
+    penalty: tf.Tensor | null,
+    state: VariableState,
+    wd: tf.Scalar | null,
+    factor: tf.Scalar | null,
+    scalars: S,
+    track: boolean,
+  ): void {
+    if (state.resources === null) {
+      const scratch = (name: string) => {
+        const h = tf.keep(createResource(variable.shape));
+        // A scratch buffer starts at zero and is never read back (e.g. RMSprop's mom when μ = 0).
+        if (!state.slots.has(name)) {
+          const zeros = tf.zerosLike(variable);
+          assignResource(h, zeros);
+          zeros.dispose();
+        }
+        return h;
+      };
+      state.resources = { weight: tf.keep(createResource(variable.shape)), buffers: kernel.buffers.map(scratch) };
+    }
+    const { weight, buffers } = state.resources;
+    this.beforeFusedStep(variable, g, penalty, state.slots, state.decays, wd, scalars);
+    if (track) {
+      if (state.lastGrad !== null) state.lastGrad.dispose();
+      if (state.lastWeight !== null) state.lastWeight.dispose();
+      state.lastGrad = tf.keep(grad.clone());
+      state.lastWeight = tf.keep(variable.clone());
+    }
+    // Point the resources at the current buffers (shared, not copied). Decoupled decay scales the weights first,
+    // into a new buffer that the resource then holds alone.
+    if (factor !== null && state.decays) {
+      const shrunk = tf.mul(variable, factor);
+      assignResource(weight, shrunk);
+      shrunk.dispose();
+    } else {
+      assignResource(weight, variable);
+    }
+    const slotVars = kernel.buffers.map((name) => state.slots.get(name));
+    slotVars.forEach((v, i) => v !== undefined && assignResource(buffers[i], v));
+    // Let go of the tfjs references to those buffers, so the kernel updates them in place instead of copying them
+    // first (anything else still holding one, e.g. a target network, keeps its values: TensorFlow copies then).
+    variable.assign(grad);
+    for (const v of slotVars) v?.assign(grad);
+    try {
+      kernel.run(weight, buffers, g, scalars);
+    } finally {
+      variable.assign(readResource(weight));
+      slotVars.forEach((v, i) => v?.assign(readResource(buffers[i])));
+    }
+  }
+
   private decaysFor(shape: readonly number[]): boolean {
     if (this.decay === 'none') return false;
     return this.opts.decayFilter === 'all' || shape.length >= 2;
@@ -246,7 +354,7 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
   private ensureState(name: string, variable: tf.Variable): VariableState {
     let state = this.states.get(name);
     if (state === undefined) {
-      state = { decays: this.decaysFor(variable.shape), slots: new Map(), lastGrad: null, lastWeight: null };
+      state = { decays: this.decaysFor(variable.shape), slots: new Map(), lastGrad: null, lastWeight: null, resources: null };
       this.states.set(name, state);
     }
     for (const spec of this.slotSpecs(state.decays)) {
@@ -310,7 +418,7 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
     for (const { variable, slot, tensor } of parsed) {
       let state = this.states.get(variable);
       if (state === undefined) {
-        state = { decays: this.decaysFor(tensor.shape), slots: new Map(), lastGrad: null, lastWeight: null };
+        state = { decays: this.decaysFor(tensor.shape), slots: new Map(), lastGrad: null, lastWeight: null, resources: null };
         this.states.set(variable, state);
       }
       state.slots.get(slot)?.dispose();
@@ -324,6 +432,12 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
       for (const v of state.slots.values()) v.dispose();
       state.lastGrad?.dispose();
       state.lastWeight?.dispose();
+      if (state.resources !== null) {
+        for (const h of [state.resources.weight, ...state.resources.buffers]) {
+          destroyResource(h);
+          h.dispose();
+        }
+      }
     }
     this.states.clear();
   }

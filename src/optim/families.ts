@@ -13,10 +13,18 @@
  *            μ > 0: mom ← μ·mom + inc; Δ = mom     μ = 0: Δ = inc
  *
  * and then w ← w − Δ, or for the decoupled schemes w ← w·(1 − c)^{s_t} − Δ.
+ *
+ * On the tensorflow backend every scheme runs TensorFlow's fused kernel for Δ and w − Δ on variables of rank ≥ 2
+ * (ResourceApplyAdam, ResourceApplyMomentum, ResourceApplyGradientDescent, ResourceApplyRMSProp,
+ * ResourceApplyCenteredRMSProp; adam-separated: its buffers as below, then ResourceApplyAdagradV2 for each
+ * direction; fused.ts): the same rules, with TensorFlow's float32 rounding (it forms 1 − β from the float32 β, and
+ * divides after multiplying by the step size). The composite ops below are the reference, the path for biases and
+ * the path on every other backend.
  */
 import * as tf from '../tf.ts';
 
-import { free, WeightDecayOptimizer, type MomentSplit, type SlotSpec, type StepInfo } from './base.ts';
+import { free, WeightDecayOptimizer, type FusedKernel, type MomentSplit, type SlotSpec, type StepInfo } from './base.ts';
+import { applyKernel, noNesterov, noSlotUpdate, readResource } from './fused.ts';
 import type { OptimizerName, OptimizerOptions } from './types.ts';
 
 /** slot ← slot + (x − slot)·oneMinus  (x = null means x = 0: slot ← slot·keep). Returns the new value. */
@@ -76,6 +84,21 @@ interface AdamScalars {
   stepSize: tf.Scalar;
   /** adam-separated with λ > 0: epsHat/λ. */
   separatedEps: tf.Scalar | null;
+  /** Inputs of TensorFlow's ResourceApplyAdam (fused path only), see fusedKernel. */
+  fused: { zero: tf.Scalar; stepSize: tf.Scalar; epsilon: tf.Scalar; oneMinusBeta1: tf.Scalar } | null;
+}
+
+/**
+ * ResourceApplyAdam computes v ← v + (g² − v)·(1 − β2) with 1 − β2 formed in float32 from the float32 β2, where
+ * PyTorch (and computeStep) weight g² by float32(1 − β2): for β2 = 0.999 the two weights differ by 1.3e-5
+ * (0.99998713), because float32(0.999) is off by 1.3e-8. Both decay v by the same float32(β2), so the kernel's v is
+ * exactly κ times PyTorch's, κ = (1 − f(β2))/f(1 − β2); scaling the kernel's step size and ε by √κ gives the same
+ * step: α·m/(√(κv) + √κ·ε) = α·m/(√v + ε)·1/√κ, times √κ. (m needs nothing: 1 − β1 is only used as the EMA's
+ * weight, and both forms are then exact EMAs, differing in β1 by ~2e-8.) The kernel's v slot is κ·v.
+ */
+export function adamKernelScale(beta2: number): number {
+  const f = Math.fround;
+  return Math.sqrt(f(1 - f(beta2)) / f(1 - beta2));
 }
 
 export abstract class AdamFamilyOptimizer extends WeightDecayOptimizer<AdamScalars> {
@@ -100,7 +123,7 @@ export abstract class AdamFamilyOptimizer extends WeightDecayOptimizer<AdamScala
     return specs;
   }
 
-  protected override prepareStep(info: StepInfo): AdamScalars {
+  protected override prepareStep(info: StepInfo, fused: boolean): AdamScalars {
     const { beta1, beta2, epsilon, weightDecay } = this.opts;
     const bc1 = 1 - Math.pow(beta1, info.t);
     const sqrtBc2 = Math.sqrt(1 - Math.pow(beta2, info.t));
@@ -112,10 +135,22 @@ export abstract class AdamFamilyOptimizer extends WeightDecayOptimizer<AdamScala
       separatedEps: null,
     };
     if (this.decay !== 'separated') {
+      const epsHat = epsilon * sqrtBc2;
+      const stepSize = (info.stepSize * sqrtBc2) / bc1;
+      const k = fused ? adamKernelScale(beta2) : 1;
       return {
         ...scalars,
-        epsHat: tf.scalar(epsilon * sqrtBc2),
-        stepSize: tf.scalar((info.stepSize * sqrtBc2) / bc1),
+        epsHat: tf.scalar(epsHat),
+        stepSize: tf.scalar(stepSize),
+        // β1^t and β2^t are passed as 0 so the kernel's own bias correction is 1: the step size above has it.
+        fused: fused
+          ? {
+            zero: tf.scalar(0),
+            stepSize: tf.scalar(stepSize * k),
+            epsilon: tf.scalar(epsHat * k),
+            oneMinusBeta1: tf.scalar(Math.fround(1 - Math.fround(beta1))),
+          }
+          : null,
       };
     }
     const sqrtOneMinusBeta2 = Math.sqrt(1 - beta2);
@@ -125,7 +160,60 @@ export abstract class AdamFamilyOptimizer extends WeightDecayOptimizer<AdamScala
       epsHat: tf.scalar(epsHat),
       stepSize: tf.scalar((info.stepSize * sqrtBc2 * (1 - beta1)) / (bc1 * sqrtOneMinusBeta2)),
       separatedEps: weightDecay > 0 ? tf.scalar(epsHat / weightDecay) : null,
+      fused: null,
     };
+  }
+
+  /**
+   * adam, adam-l2, adamw: ResourceApplyAdam. adam-separated keeps its buffers as unnormalised sums, which no
+   * TensorFlow kernel updates, so beforeFusedStep updates them with the composite ops and ResourceApplyAdagradV2
+   * (update_slots off: w ← w − lr·x/(√a + ε)) applies each of its two Adam directions in one pass:
+   * w ← w − K·msum/(√vsum + ε̃), then w ← w − K·wsum1/(√wsum2 + ε̃/λ).
+   */
+  protected override fusedKernel(decays: boolean): FusedKernel<AdamScalars> | null {
+    if (this.decay === 'separated') {
+      const wdBuffers = decays && this.opts.weightDecay > 0;
+      return {
+        buffers: wdBuffers ? ['msum', 'vsum', 'wsum1', 'wsum2'] : ['msum', 'vsum'],
+        run: (w, [msum, vsum, wsum1, wsum2], _g, s) => {
+          applyKernel('ResourceApplyAdagradV2', [w, vsum, s.stepSize, s.epsHat, readResource(msum)], [noSlotUpdate()]);
+          if (wdBuffers) {
+            applyKernel('ResourceApplyAdagradV2', [w, wsum2, s.stepSize, s.separatedEps!, readResource(wsum1)], [noSlotUpdate()]);
+          }
+        },
+      };
+    }
+    return {
+      buffers: ['m', 'v'],
+      run: (w, [m, v], g, s) => {
+        const f = s.fused!;
+        applyKernel('ResourceApplyAdam', [w, m, v, f.zero, f.zero, f.stepSize, s.beta1, s.beta2, f.epsilon, g], [noNesterov()]);
+      },
+    };
+  }
+
+  /**
+   * adam-separated: its four buffers, as in separatedStep. adam-l2 + trackLastStep: m_wd, the EMA of λ_t·w with the
+   * kernel's weight 1 − β1. Both before w changes.
+   */
+  protected override beforeFusedStep(
+    w: tf.Variable,
+    g: tf.Tensor,
+    penalty: tf.Tensor | null,
+    slots: Map<string, tf.Variable>,
+    decays: boolean,
+    wd: tf.Scalar | null,
+    s: AdamScalars,
+  ): void {
+    if (this.decay === 'separated') {
+      // The slot Variables keep the new values; letting go of these handles leaves them the buffers' only owners.
+      const { mNew, vNew, pNew, qNew } = this.separatedBuffers(w, g, slots, decays, wd, s);
+      tf.dispose([mNew, vNew, ...(pNew === null ? [] : [pNew]), ...(qNew === null ? [] : [qNew])]);
+      return;
+    }
+    const mWd = decays && this.decay === 'l2' ? slots.get('m_wd') : undefined;
+    // penalty = λ_t·w, already computed for the effective gradient (null when λ_t = 0 this step).
+    if (mWd !== undefined) lerpInto(mWd, penalty, s.fused!.oneMinusBeta1, s.beta1);
   }
 
   protected override computeStep(
@@ -168,6 +256,24 @@ export abstract class AdamFamilyOptimizer extends WeightDecayOptimizer<AdamScala
     wd: tf.Scalar | null,
     s: AdamScalars,
   ): tf.Tensor {
+    const { mNew, vNew, pNew, qNew } = this.separatedBuffers(w, g, slots, decays, wd, s);
+    let direction = adamDirection(mNew, vNew, s.epsHat);
+    if (pNew !== null && qNew !== null) {
+      const wdDirection = adamDirection(pNew, qNew, s.separatedEps!);
+      direction = free(tf.add(direction, wdDirection), direction, wdDirection);
+    }
+    return free(tf.mul(direction, s.stepSize), direction);
+  }
+
+  /** adam-separated's buffer updates (msum, vsum; wsum1, wsum2 when the variable has them); returns the new values. */
+  private separatedBuffers(
+    w: tf.Variable,
+    g: tf.Tensor,
+    slots: Map<string, tf.Variable>,
+    decays: boolean,
+    wd: tf.Scalar | null,
+    s: AdamScalars,
+  ): { mNew: tf.Tensor; vNew: tf.Tensor; pNew: tf.Tensor | null; qNew: tf.Tensor | null } {
     const mSum = slot(slots, 'msum');
     const mDecayed = tf.mul(mSum, s.beta1);
     const mNew = free(tf.add(mDecayed, g), mDecayed);
@@ -177,24 +283,20 @@ export abstract class AdamFamilyOptimizer extends WeightDecayOptimizer<AdamScala
     const g2 = tf.square(g);
     const vNew = free(tf.add(vDecayed, g2), vDecayed, g2);
     vSum.assign(vNew);
-    let direction = adamDirection(mNew, vNew, s.epsHat);
-    if (decays && s.separatedEps !== null) {
-      const p = slot(slots, 'wsum1');
-      const pDecayed = tf.mul(p, s.beta1);
-      const pNew = wd === null ? pDecayed : free(tf.add(pDecayed, w), pDecayed);
-      p.assign(pNew);
-      const q = slot(slots, 'wsum2');
-      const qDecayed = tf.mul(q, s.beta2);
-      let qNew = qDecayed;
-      if (wd !== null) {
-        const w2 = tf.square(w);
-        qNew = free(tf.add(qDecayed, w2), qDecayed, w2);
-      }
-      q.assign(qNew);
-      const wdDirection = adamDirection(pNew, qNew, s.separatedEps);
-      direction = free(tf.add(direction, wdDirection), direction, wdDirection);
+    if (!decays || s.separatedEps === null) return { mNew, vNew, pNew: null, qNew: null };
+    const p = slot(slots, 'wsum1');
+    const pDecayed = tf.mul(p, s.beta1);
+    const pNew = wd === null ? pDecayed : free(tf.add(pDecayed, w), pDecayed);
+    p.assign(pNew);
+    const q = slot(slots, 'wsum2');
+    const qDecayed = tf.mul(q, s.beta2);
+    let qNew = qDecayed;
+    if (wd !== null) {
+      const w2 = tf.square(w);
+      qNew = free(tf.add(qDecayed, w2), qDecayed, w2);
     }
-    return free(tf.mul(direction, s.stepSize), direction);
+    q.assign(qNew);
+    return { mNew, vNew, pNew, qNew };
   }
 
   protected override firstMomentSlot(): { slot: string; scale: number } | null {
@@ -237,6 +339,17 @@ export abstract class SgdFamilyOptimizer extends WeightDecayOptimizer<SgdScalars
     };
   }
 
+  /** ResourceApplyMomentum (b ← μ·b + g; w ← w − α·b) or ResourceApplyGradientDescent (w ← w − g·α). */
+  protected override fusedKernel(): FusedKernel<SgdScalars> {
+    if (this.opts.momentum > 0) {
+      return {
+        buffers: ['momentum'],
+        run: (w, [b], g, s) => applyKernel('ResourceApplyMomentum', [w, b, s.stepSize, g, s.momentum!], [noNesterov()]),
+      };
+    }
+    return { buffers: [], run: (w, _buffers, g, s) => applyKernel('ResourceApplyGradientDescent', [w, s.stepSize, g]) };
+  }
+
   protected override computeStep(
     _w: tf.Variable,
     g: tf.Tensor,
@@ -267,6 +380,8 @@ interface RmspropScalars {
   epsilon: tf.Scalar;
   stepSize: tf.Scalar;
   momentum: tf.Scalar | null;
+  /** Fused path with μ = 0: the kernel's momentum input. */
+  zero: tf.Scalar | null;
 }
 
 export abstract class RmspropFamilyOptimizer extends WeightDecayOptimizer<RmspropScalars> {
@@ -281,7 +396,7 @@ export abstract class RmspropFamilyOptimizer extends WeightDecayOptimizer<Rmspro
     return specs;
   }
 
-  protected override prepareStep(info: StepInfo): RmspropScalars {
+  protected override prepareStep(info: StepInfo, fused: boolean): RmspropScalars {
     const { rho, epsilon, momentum } = this.opts;
     return {
       rho: tf.scalar(rho),
@@ -289,6 +404,27 @@ export abstract class RmspropFamilyOptimizer extends WeightDecayOptimizer<Rmspro
       epsilon: tf.scalar(epsilon),
       stepSize: tf.scalar(info.stepSize),
       momentum: momentum > 0 ? tf.scalar(momentum) : null,
+      zero: fused && momentum === 0 ? tf.scalar(0) : null,
+    };
+  }
+
+  /**
+   * ResourceApplyCenteredRMSProp / ResourceApplyRMSProp: TensorFlow's own RMSprop, the rule computeStep writes out
+   * (with 1 − ρ formed in float32 from the float32 ρ). The kernels always keep a momentum buffer: with μ = 0 it is
+   * an internal scratch buffer (mom ← 0·mom + inc, so Δ = inc), not a slot.
+   */
+  protected override fusedKernel(): FusedKernel<RmspropScalars> {
+    if (this.opts.centered) {
+      return {
+        buffers: ['mg', 'ms', 'mom'],
+        run: (w, [mg, ms, mom], g, s) =>
+          applyKernel('ResourceApplyCenteredRMSProp', [w, mg, ms, mom, s.stepSize, s.rho, s.momentum ?? s.zero!, s.epsilon, g]),
+      };
+    }
+    return {
+      buffers: ['ms', 'mom'],
+      run: (w, [ms, mom], g, s) =>
+        applyKernel('ResourceApplyRMSProp', [w, ms, mom, s.stepSize, s.rho, s.momentum ?? s.zero!, s.epsilon, g]),
     };
   }
 

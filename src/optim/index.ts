@@ -41,6 +41,7 @@ export {
   SgdOptimizer,
   SgdWOptimizer,
 } from './families.ts';
+export { fusedKernelsActive, setFusedKernels } from './fused.ts';
 export { isOptimizerName, SCHEMES } from './options.ts';
 export type { ResolvedOptions } from './options.ts';
 export {
