@@ -3,11 +3,11 @@
 // (results/bench/<timestamp>.json). Everything is medians over repeats after warm-up, and every comparison is a
 // ratio of two figures measured in the same run (other work on the machine moves absolute figures a lot).
 //
-//   npm run bench [-- --quick] [--skip-torch] [--skip-memory] [--skip-threads] [--json FILE] [--game pong]
+//   npm run bench [-- --quick] [--skip-torch] [--skip-memory] [--skip-threads] [--only eval,...] [--json FILE] [--game pong]
 //
 // Sections: the ceiling (backend's matrix-product rate and the network's FLOP per agent step), the parts of one
 // agent step, the whole training loop (DqnAgent against AtariEnv with Dopamine's settings), evaluation with one and
-// with several environments, thread settings (child processes: TensorFlow reads its thread variables at load),
+// with several environments (in one emulator process and spread over several), thread settings (child processes: TensorFlow reads its thread variables at load),
 // sweep throughput for the worker x thread splits that fit the cores, memory (1M replay, a long run) and a PyTorch
 // yardstick (dev-only venv .cache/bench-venv). Internal: `--child <mode>` runs one measurement in a child process.
 import { spawn, spawnSync } from 'node:child_process';
@@ -23,7 +23,9 @@ import * as tf from '../src/tf.ts';
 import { QNetwork } from '../agents/network.ts';
 import { ReplayMemory } from '../agents/replay.ts';
 import { stepWork } from './bench/flops.ts';
-import { DOPAMINE_HP, evaluationRate, steadyStateHp, trainingLoop, type LoopResult } from './bench/loop.ts';
+import { defaultPoolSize } from '../envs/bridge_pool.ts';
+import { evaluationRates, type EvalResult, type EvalVariant } from './bench/evaluation.ts';
+import { DOPAMINE_HP, steadyStateHp, trainingLoop, type LoopResult } from './bench/loop.ts';
 import { matmulRates, measureParts, SCHEMES, type PartsResult } from './bench/parts.ts';
 import { rssBytes, timeSync } from './bench/stats.ts';
 
@@ -31,12 +33,15 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH_VENV = path.join(ROOT, '.cache', 'bench-venv');
 const TORCH_VERSION = '2.13.0';
 
+const SECTIONS = ['ceiling', 'parts', 'loop', 'eval', 'torch', 'threads', 'memory'] as const;
+
 const program = new Command('bench')
   .description('Where each DQN step\'s time goes, and the training loop against the machine\'s compute-bound ceiling')
   .option('--quick', 'a ~2-3 minute version: fewer repeats, shorter windows, no thread children or sweep')
   .option('--skip-torch', 'no PyTorch yardstick')
   .option('--skip-memory', 'no 1M-capacity replay fill (~7 GB) and no long run')
   .option('--skip-threads', 'no thread-setting children and no sweep-throughput children')
+  .option('--only <sections>', `only these sections, comma-separated (and what they need): ${SECTIONS.join(', ')}`)
   .option('--game <name>', 'game for the emulator and the loops', 'pong')
   .option('--loop-seconds <s>', 'timed window of the training loop', Number)
   .option('--long-steps <n>', 'agent steps of the memory long run (200,000 takes hours on 2 cores)', Number)
@@ -44,9 +49,15 @@ const program = new Command('bench')
   .option('--child <mode>', 'internal: threads | loop | replay1m | long')
   .parse();
 const opts = program.opts<{
-  quick?: boolean; skipTorch?: boolean; skipMemory?: boolean; skipThreads?: boolean; game: string;
+  quick?: boolean; skipTorch?: boolean; skipMemory?: boolean; skipThreads?: boolean; only?: string; game: string;
   loopSeconds?: number; longSteps?: number; json?: string; child?: string;
 }>();
+const ONLY = new Set((opts.only ?? '').split(',').map((x) => x.trim()).filter(Boolean));
+for (const name of ONLY) if (!(SECTIONS as readonly string[]).includes(name)) program.error(`--only: unknown section '${name}'; sections: ${SECTIONS.join(', ')}`);
+const want = (section: (typeof SECTIONS)[number]) => ONLY.size === 0 || ONLY.has(section);
+// What sections need from others: the loop is compared with the ceiling and the sum of the parts, PyTorch with the parts.
+const NEED_CEILING = want('ceiling') || want('loop');
+const NEED_PARTS = want('parts') || want('loop') || want('torch');
 
 const QUICK = Boolean(opts.quick);
 const WORK = stepWork(DOPAMINE_HP.padding, 6, DOPAMINE_HP.batchSize, DOPAMINE_HP.updatePeriodSteps);
@@ -190,71 +201,99 @@ async function main(): Promise<void> {
   const result: Record<string, unknown> = { startedAt: startedAt.toISOString(), quick: QUICK, machine, work: WORK };
 
   // 1. The ceiling.
-  console.log('# ceiling: matrix-product rate');
-  const rates = matmulRates(QUICK ? [512, 1024] : [512, 1024, 1536], QUICK ? 6 : 12);
-  const R = Math.max(...Object.values(rates));
-  const ceiling = (R * 1e9) / WORK.perAgentStep;
-  result.matmulGflops = rates;
-  result.ceilingStepsPerSecond = ceiling;
-  row('matrix product (best of sizes ' + Object.keys(rates).join(', ') + ')', `${fmt(R)} GFLOP/s`, Object.entries(rates).map(([n, r]) => `${n}²: ${fmt(r)}`).join(', '));
-  row('work per gradient step (batch 32)', `${fmt(WORK.trainStep / 1e9, 2)} GFLOP`, `online fwd + bwd (2x fwd) + target fwd; ${fmt(WORK.trainStepExact / 1e9, 2)} without the unneeded input gradient`);
-  row('work per agent step', `${fmt(WORK.perAgentStep / 1e9, 3)} GFLOP`, `1/4 gradient step + batch-1 forward (${fmt(WORK.act / 1e6, 0)} MFLOP)`);
-  row('compute-bound ceiling', `${fmt(ceiling)} steps/s`, `${fmt(1000 / ceiling, 2)} ms per agent step`);
+  let ceiling = NaN;
+  if (NEED_CEILING) {
+    console.log('# ceiling: matrix-product rate');
+    const rates = matmulRates(QUICK ? [512, 1024] : [512, 1024, 1536], QUICK ? 6 : 12);
+    const R = Math.max(...Object.values(rates));
+    ceiling = (R * 1e9) / WORK.perAgentStep;
+    result.matmulGflops = rates;
+    result.ceilingStepsPerSecond = ceiling;
+    row('matrix product (best of sizes ' + Object.keys(rates).join(', ') + ')', `${fmt(R)} GFLOP/s`, Object.entries(rates).map(([n, r]) => `${n}²: ${fmt(r)}`).join(', '));
+    row('work per gradient step (batch 32)', `${fmt(WORK.trainStep / 1e9, 2)} GFLOP`, `online fwd + bwd (2x fwd) + target fwd; ${fmt(WORK.trainStepExact / 1e9, 2)} without the unneeded input gradient`);
+    row('work per agent step', `${fmt(WORK.perAgentStep / 1e9, 3)} GFLOP`, `1/4 gradient step + batch-1 forward (${fmt(WORK.act / 1e6, 0)} MFLOP)`);
+    row('compute-bound ceiling', `${fmt(ceiling)} steps/s`, `${fmt(1000 / ceiling, 2)} ms per agent step`);
+  }
 
   // 2. The parts.
-  console.log('# parts of one agent step');
-  const parts: PartsResult = await measureParts({ game: opts.game, repeats, rounds: QUICK ? 1 : 3, schemes: SCHEMES });
-  result.parts = parts;
-  row('emulator round trip (bridge, 1 env)', `${fmt(parts.emulatorStepMs, 3)} ms`);
-  row('act: DqnAgent.greedyActions (uint8 stack → forward → argmax → read-back)', `${fmt(parts.actAgentMs, 2)} ms`, '');
-  row('act: QNetwork.act alone', `${fmt(parts.actNetworkMs, 2)} ms`, '');
-  row('replay insert', `${fmt(parts.replayInsertMs * 1000, 1)} µs`);
-  row('replay sample, batch 32 (100k stored)', `${fmt(parts.sampleBatchMs, 3)} ms`);
-  for (const [name, ms] of Object.entries(parts.gradientStepMs)) row(`gradient step: ${name}`, `${fmt(ms)} ms`, `${fmt(WORK.trainStep / (ms * 1e6))} GFLOP/s effective`);
-  const b = parts.breakdown;
-  row('  of which: input, agent way (float copy + TF transpose/255)', `${fmt(b.inputAgentMs, 2)} ms`, 'x2 per step (states, next states)');
-  row('  of which: input, network way (statesTensor, JS)', `${fmt(b.inputNetworkMs, 2)} ms`, 'x2 per step if the gradient step built its input this way (not adopted: slower)');
-  row('  of which: target forward (batch 32)', `${fmt(b.targetForwardMs)} ms`, `${fmt(WORK.forwardPerSample * 32 / (b.targetForwardMs * 1e6))} GFLOP/s`);
-  row('  of which: online forward + backward', `${fmt(b.forwardBackwardMs)} ms`, `${fmt(WORK.forwardPerSample * 32 * 3 / (b.forwardBackwardMs * 1e6))} GFLOP/s`);
-  row('  A/B forward + backward: this network (now) vs tfjs fused layers (before)', `${fmt(b.forwardBackwardAbMs)} vs ${fmt(b.forwardBackwardOriginalMs)} ms`, `${pct(1 - b.forwardBackwardAbMs / b.forwardBackwardOriginalMs)} less; bit-identical`);
-  row('  of which: optimizer update (adam, 4.0M params)', `${fmt(b.optimizerApplyMs)} ms`, 'memory-bound elementwise ops');
-  row('target sync', `${fmt(parts.targetSyncMs, 3)} ms`, 'every 8,000 steps');
-  const partsPerStep = (actMs: number) => parts.emulatorStepMs + actMs * (1 - DOPAMINE_HP.epsilonTrain) + parts.replayInsertMs + parts.gradientStepMs.adam / DOPAMINE_HP.updatePeriodSteps + parts.targetSyncMs / DOPAMINE_HP.targetUpdatePeriodSteps;
-  const sumOfParts = partsPerStep(parts.actAgentMs);
-  row('sum of parts per agent step (adam)', `${fmt(sumOfParts, 2)} ms`, `= ${fmt(1000 / sumOfParts)} steps/s`);
+  let parts: PartsResult | null = null;
+  let sumOfParts = NaN;
+  if (NEED_PARTS) {
+    console.log('# parts of one agent step');
+    parts = await measureParts({ game: opts.game, repeats, rounds: QUICK ? 1 : 3, schemes: SCHEMES });
+    result.parts = parts;
+    row('emulator round trip (bridge, 1 env)', `${fmt(parts.emulatorStepMs, 3)} ms`);
+    row('act: DqnAgent.greedyActions (uint8 stack → forward → argmax → read-back)', `${fmt(parts.actAgentMs, 2)} ms`, '');
+    row('act: QNetwork.act alone', `${fmt(parts.actNetworkMs, 2)} ms`, '');
+    row('replay insert', `${fmt(parts.replayInsertMs * 1000, 1)} µs`);
+    row('replay sample, batch 32 (100k stored)', `${fmt(parts.sampleBatchMs, 3)} ms`);
+    for (const [name, ms] of Object.entries(parts.gradientStepMs)) row(`gradient step: ${name}`, `${fmt(ms)} ms`, `${fmt(WORK.trainStep / (ms * 1e6))} GFLOP/s effective`);
+    const b = parts.breakdown;
+    row('  of which: input, agent way (float copy + TF transpose/255)', `${fmt(b.inputAgentMs, 2)} ms`, 'x2 per step (states, next states)');
+    row('  of which: input, network way (statesTensor, JS)', `${fmt(b.inputNetworkMs, 2)} ms`, 'x2 per step if the gradient step built its input this way (not adopted: slower)');
+    row('  of which: target forward (batch 32)', `${fmt(b.targetForwardMs)} ms`, `${fmt(WORK.forwardPerSample * 32 / (b.targetForwardMs * 1e6))} GFLOP/s`);
+    row('  of which: online forward + backward', `${fmt(b.forwardBackwardMs)} ms`, `${fmt(WORK.forwardPerSample * 32 * 3 / (b.forwardBackwardMs * 1e6))} GFLOP/s`);
+    row('  A/B forward + backward: this network (now) vs tfjs fused layers (before)', `${fmt(b.forwardBackwardAbMs)} vs ${fmt(b.forwardBackwardOriginalMs)} ms`, `${pct(1 - b.forwardBackwardAbMs / b.forwardBackwardOriginalMs)} less; bit-identical`);
+    row('  of which: optimizer update (adam, 4.0M params)', `${fmt(b.optimizerApplyMs)} ms`, 'memory-bound elementwise ops');
+    row('target sync', `${fmt(parts.targetSyncMs, 3)} ms`, 'every 8,000 steps');
+    sumOfParts = parts.emulatorStepMs + parts.actAgentMs * (1 - DOPAMINE_HP.epsilonTrain) + parts.replayInsertMs +
+      parts.gradientStepMs.adam / DOPAMINE_HP.updatePeriodSteps + parts.targetSyncMs / DOPAMINE_HP.targetUpdatePeriodSteps;
+    row('sum of parts per agent step (adam)', `${fmt(sumOfParts, 2)} ms`, `= ${fmt(1000 / sumOfParts)} steps/s`);
+  }
 
   // 3. The whole training loop.
-  console.log('# training loop');
-  const loopSeconds = opts.loopSeconds ?? (QUICK ? 15 : 60);
-  const loop = await trainingLoop({ game: opts.game, seed: 1, hp: steadyStateHp(1000), warmupSteps: QUICK ? 100 : 300, seconds: loopSeconds });
-  const overhead = loop.overheadMsPerStep / loop.msPerStep;
-  row(`training loop (${opts.game}, Dopamine settings, ε = 0.01, ${fmt(loop.seconds, 0)} s)`, `${fmt(loop.stepsPerSecond)} steps/s`, `${fmt(loop.msPerStep, 2)} ms/step, ${loop.updates} gradient steps, ${pct(loop.stepsPerSecond / ceiling)} of the ceiling`);
-  row('  inside it per step: emulator / learn / act / insert', `${fmt(loop.emulatorMsPerStep, 2)} / ${fmt(loop.learnMsPerStep, 2)} / ${fmt(loop.actMsPerStep, 2)} / ${fmt(loop.insertMsPerStep, 3)} ms`, `learn = ${fmt(loop.learnMsPerStep * DOPAMINE_HP.updatePeriodSteps)} ms per gradient step`);
-  row('  loop overhead (time outside those parts)', `${fmt(loop.overheadMsPerStep, 3)} ms`, `${pct(overhead)} of the step time`);
-  result.loop = loop;
-  row('  loop vs the sum of the parts timed alone', `${fmt(loop.msPerStep, 2)} vs ${fmt(sumOfParts, 2)} ms`, 'different seconds of a shared machine: indicative only');
-  const ofCeiling = loop.stepsPerSecond / ceiling;
-  verdict('training loop >= 75 % of the compute-bound ceiling', `${pct(ofCeiling)} (${fmt(loop.stepsPerSecond)} of ${fmt(ceiling)} steps/s)`, ofCeiling >= 0.75);
-  verdict('loop overhead <= 10 % of the step time', `${pct(overhead)} (${fmt(loop.overheadMsPerStep, 3)} of ${fmt(loop.msPerStep, 2)} ms)`, overhead <= 0.10);
-
-  // 4. Evaluation.
-  console.log('# evaluation');
-  const evalSeconds = QUICK ? 5 : 15;
-  const evalNet = new QNetwork({ numActions: 6, padding: DOPAMINE_HP.padding, seed: 3 });
-  const evals = [];
-  for (const n of QUICK ? [1, 8, 16] : [1, 4, 8, 16, 32]) {
-    // The network needs the game's action count: 6 for Pong; other games differ but cost the same.
-    evals.push(await evaluationRate(opts.game, n, evalSeconds, evalNet, DOPAMINE_HP.epsilonEval));
+  if (want('loop')) {
+    console.log('# training loop');
+    const loopSeconds = opts.loopSeconds ?? (QUICK ? 15 : 60);
+    const loop = await trainingLoop({ game: opts.game, seed: 1, hp: steadyStateHp(1000), warmupSteps: QUICK ? 100 : 300, seconds: loopSeconds });
+    const overhead = loop.overheadMsPerStep / loop.msPerStep;
+    row(`training loop (${opts.game}, Dopamine settings, ε = 0.01, ${fmt(loop.seconds, 0)} s)`, `${fmt(loop.stepsPerSecond)} steps/s`, `${fmt(loop.msPerStep, 2)} ms/step, ${loop.updates} gradient steps, ${pct(loop.stepsPerSecond / ceiling)} of the ceiling`);
+    row('  inside it per step: emulator / learn / act / insert', `${fmt(loop.emulatorMsPerStep, 2)} / ${fmt(loop.learnMsPerStep, 2)} / ${fmt(loop.actMsPerStep, 2)} / ${fmt(loop.insertMsPerStep, 3)} ms`, `learn = ${fmt(loop.learnMsPerStep * DOPAMINE_HP.updatePeriodSteps)} ms per gradient step`);
+    row('  loop overhead (time outside those parts)', `${fmt(loop.overheadMsPerStep, 3)} ms`, `${pct(overhead)} of the step time`);
+    result.loop = loop;
+    row('  loop vs the sum of the parts timed alone', `${fmt(loop.msPerStep, 2)} vs ${fmt(sumOfParts, 2)} ms`, 'different seconds of a shared machine: indicative only');
+    const ofCeiling = loop.stepsPerSecond / ceiling;
+    verdict('training loop >= 75 % of the compute-bound ceiling', `${pct(ofCeiling)} (${fmt(loop.stepsPerSecond)} of ${fmt(ceiling)} steps/s)`, ofCeiling >= 0.75);
+    verdict('loop overhead <= 10 % of the step time', `${pct(overhead)} (${fmt(loop.overheadMsPerStep, 3)} of ${fmt(loop.msPerStep, 2)} ms)`, overhead <= 0.10);
   }
-  evalNet.dispose();
-  result.evaluation = evals;
-  const single = evals[0].stepsPerSecond;
-  for (const e of evals) row(`evaluation, ${e.envs} env${e.envs > 1 ? 's' : ''} (one round trip + one forward per step)`, `${fmt(e.stepsPerSecond)} steps/s`, e.envs > 1 ? `${fmt(e.stepsPerSecond / single, 2)}x one env` : '');
-  const bestEval = evals.reduce((a, e) => (e.stepsPerSecond > a.stepsPerSecond ? e : a));
-  verdict('evaluation with batched environments >= 4x one environment', `${fmt(bestEval.stepsPerSecond / single, 2)}x with ${bestEval.envs} envs`, bestEval.stepsPerSecond / single >= 4);
+
+  // 4. Evaluation: one env, then n envs in one emulator process (serial stepping) and spread over a pool of
+  // processes (what the trainer does: one per core, at most one per env), interleaved round by round.
+  if (want('eval')) {
+    console.log('# evaluation');
+    const variants: EvalVariant[] = [{ envs: 1, processes: 1 }];
+    for (const n of QUICK ? [8, 16] : [4, 8, 16, 32]) {
+      variants.push({ envs: n, processes: 1 });
+      if (defaultPoolSize(n) > 1) variants.push({ envs: n, processes: defaultPoolSize(n) });
+    }
+    // The network needs the game's action count: 6 for Pong; other games differ but cost the same.
+    const evalNet = new QNetwork({ numActions: 6, padding: DOPAMINE_HP.padding, seed: 3 });
+    let evals: EvalResult[];
+    try {
+      evals = await evaluationRates({ game: opts.game, variants, rounds: QUICK ? 4 : 8, secondsPerRound: QUICK ? 1.5 : 2, net: evalNet, epsilon: DOPAMINE_HP.epsilonEval });
+    } finally {
+      evalNet.dispose();
+    }
+    result.evaluation = evals;
+    const single = evals[0].stepsPerSecond;
+    const serial = (n: number) => evals.find((e) => e.envs === n && e.processes === 1)!.stepsPerSecond;
+    for (const e of evals) {
+      const ratios = e.envs === 1 ? [] : [`${fmt(e.stepsPerSecond / single, 2)}x one env`, ...(e.processes > 1 ? [`${fmt(e.stepsPerSecond / serial(e.envs), 2)}x one process`] : [])];
+      row(`evaluation, ${e.envs} env${e.envs > 1 ? 's' : ''} in ${e.processes} emulator process${e.processes > 1 ? 'es' : ''}`, `${fmt(e.stepsPerSecond)} steps/s`,
+        [...ratios, `per step of all envs: act ${fmt(e.forwardMsPerBatch, 2)} ms + emulator ${fmt(e.emulatorMsPerBatch, 2)} ms`].join('; '));
+    }
+    const best = (xs: EvalResult[]) => xs.reduce((a, e) => (e.stepsPerSecond > a.stepsPerSecond ? e : a));
+    const pooled = evals.filter((e) => e.processes > 1);
+    const bestSerial = best(evals.filter((e) => e.envs > 1 && e.processes === 1));
+    const bestRun = best(pooled.length ? pooled : [bestSerial]);
+    const ratio = bestRun.stepsPerSecond / single;
+    verdict('evaluation with batched environments >= 4x one environment',
+      `${fmt(ratio, 2)}x with ${bestRun.envs} envs in ${bestRun.processes} processes (in one process: ${fmt(bestSerial.stepsPerSecond / single, 2)}x with ${bestSerial.envs} envs)`, ratio >= 4);
+  }
 
   // 5. PyTorch yardstick.
-  if (!opts.skipTorch) {
+  if (want('torch') && !opts.skipTorch && parts) {
+    const b = parts.breakdown;
     console.log('# PyTorch yardstick');
     const torch = torchYardstick(null);
     result.torch = torch;
@@ -271,7 +310,7 @@ async function main(): Promise<void> {
   }
 
   // 6. Threads and sweeps (child processes: TensorFlow reads its thread settings when it loads).
-  if (!opts.skipThreads && !QUICK) {
+  if (want('threads') && !opts.skipThreads && !QUICK) {
     console.log('# thread settings (child processes)');
     const settings: [string, Record<string, string>][] = [
       ['default (unset)', {}],
@@ -310,14 +349,14 @@ async function main(): Promise<void> {
   }
 
   // 7. Memory.
-  if (!opts.skipMemory) {
+  if (want('memory') && !opts.skipMemory) {
     console.log('# memory: 1M replay (child process, ~7 GB)');
     const r1m = (await startChild('replay1m', {}).result) as ReturnType<typeof replayAtCapacity>;
     result.replay1M = r1m;
     row('replay at 1M capacity, full: resident size', `${fmt(r1m.rssBytes / GB, 2)} GB`, `${fmt(r1m.rssBytes / 2 ** 30, 2)} GiB; replay arrays ${fmt(r1m.allocatedBytes / GB, 2)} GB; process before the replay (node + TensorFlow) ${fmt(r1m.rssBeforeBytes / GB, 2)} GB; filled in ${fmt(r1m.fillSeconds, 0)} s`);
     row('replay at 1M capacity: sample batch 32', `${fmt(r1m.sampleMs, 3)} ms`);
     verdict('replay: 1M capacity within 7.5 GB', `${fmt(r1m.rssBytes / GB, 2)} GB = ${fmt(r1m.rssBytes / 2 ** 30, 2)} GiB resident for the whole process; the replay adds ${fmt((r1m.rssBytes - r1m.rssBeforeBytes) / GB, 2)} GB`, r1m.rssBytes <= 7.5 * GB);
-    verdict('replay: a batch of 32 in under 0.5 ms', `${fmt(r1m.sampleMs, 3)} ms at 1M, ${fmt(parts.sampleBatchMs, 3)} ms at 100k`, r1m.sampleMs < 0.5);
+    verdict('replay: a batch of 32 in under 0.5 ms', `${fmt(r1m.sampleMs, 3)} ms at 1M${parts ? `, ${fmt(parts.sampleBatchMs, 3)} ms at 100k` : ''}`, r1m.sampleMs < 0.5);
 
     const longSteps = opts.longSteps ?? (QUICK ? 1500 : 6000);
     console.log(`# memory: long run (${longSteps} steps, child process)`);

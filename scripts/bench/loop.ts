@@ -1,9 +1,8 @@
-// The training and evaluation loops the benchmark times: the DqnAgent driven against AtariEnv exactly as a runner
-// does (beginEpisode / step / endEpisode, reset at terminal or truncation), with Dopamine's settings.
+// The training loop the benchmark times: the DqnAgent driven against AtariEnv exactly as a runner does
+// (beginEpisode / step / endEpisode, reset at terminal or truncation), with Dopamine's settings. (Evaluation:
+// evaluation.ts.)
 import { AleBridge, type AtariEnv } from '../../envs/ale_bridge.ts';
 import { DqnAgent, type DqnHyperparameters } from '../../agents/dqn_agent.ts';
-import seedrandom from 'seedrandom';
-import type { QNetwork } from '../../agents/network.ts';
 import * as tf from '../../src/tf.ts';
 import { rssBytes } from './stats.ts';
 
@@ -176,60 +175,5 @@ export async function trainingLoop(options: LoopOptions): Promise<LoopResult> {
     return loop.result();
   } finally {
     await loop.close();
-  }
-}
-
-export interface EvalResult {
-  envs: number;
-  steps: number;
-  seconds: number;
-  stepsPerSecond: number;
-}
-
-/**
- * Evaluation: ε-greedy acting with ε = 0.001, no learning. `envCount` environments are stepped together in one
- * bridge round trip and act through one batched forward of the network's acting path (for one environment: one
- * round trip and one batch-1 forward per step).
- */
-export async function evaluationRate(game: string, envCount: number, seconds: number, net: QNetwork, epsilon: number): Promise<EvalResult> {
-  const bridge = await AleBridge.start();
-  try {
-    const envs = await Promise.all(Array.from({ length: envCount }, (_, k) => bridge.createEnv({ game, seed: 100 + k })));
-    const numActions = envs[0].numActions;
-    const frameBytes = envs[0].frameBytes;
-    const stackBytes = 4 * frameBytes;
-    const random = seedrandom(`bench-eval-${envCount}`);
-    // Per-environment zero-padded stacks in one planar [n, 4, 84, 84] buffer.
-    const stacks = new Uint8Array(envCount * stackBytes);
-    const push = (k: number, frame: Uint8Array) => {
-      const base = k * stackBytes;
-      stacks.copyWithin(base, base + frameBytes, base + stackBytes);
-      stacks.set(frame, base + 3 * frameBytes);
-    };
-    const resetInto = async (which: AtariEnv[], indices: number[]) => {
-      const results = await bridge.reset(which);
-      indices.forEach((k, j) => { stacks.fill(0, k * stackBytes, (k + 1) * stackBytes); push(k, results[j].frame); });
-    };
-    await resetInto(envs, envs.map((_, k) => k));
-    const actions = new Array<number>(envCount).fill(0);
-    const run = async (limitMs: number) => {
-      let steps = 0;
-      const start = performance.now();
-      while (performance.now() - start < limitMs) {
-        const greedy = net.greedyActions(stacks, envCount);
-        for (let k = 0; k < envCount; k++) actions[k] = random() <= epsilon ? Math.floor(random() * numActions) : greedy[k];
-        const results = await bridge.step(envs, actions);
-        steps += envCount;
-        const done: number[] = [];
-        results.forEach((r, k) => (r.terminal || r.truncated ? done.push(k) : push(k, r.frame)));
-        if (done.length) await resetInto(done.map((k) => envs[k]), done);
-      }
-      return { steps, seconds: (performance.now() - start) / 1000 };
-    };
-    await run(Math.min(1000, seconds * 300));
-    const { steps, seconds: s } = await run(seconds * 1000);
-    return { envs: envCount, steps, seconds: s, stepsPerSecond: steps / s };
-  } finally {
-    await bridge.close();
   }
 }

@@ -8,7 +8,6 @@ import { ReplayMemory } from '../../agents/replay.ts';
 import * as tf from '../../src/tf.ts';
 import { DOPAMINE_HP, steadyStateHp } from './loop.ts';
 import { median, timeAsync, timeSync } from './stats.ts';
-import { proposeGradientStepInput } from './proposed.ts';
 import { originalApply } from './original.ts';
 
 export const SCHEMES = ['adam', 'adam-l2', 'adamw', 'adam-separated'] as const;
@@ -107,13 +106,6 @@ export async function measureParts(options: PartsOptions): Promise<PartsResult> 
     fillReplay(agent.replay, 5000);
     return { name, agent, samples: [] as number[] };
   });
-  // The same adam agent with the proposed gradient-step input (A/B in the same rounds).
-  {
-    const agent = new DqnAgent({ numActions, hyperparameters: steadyStateHp(1000, 20_000, schemeOptimizer('adam')), seed: 7 });
-    fillReplay(agent.replay, 5000);
-    proposeGradientStepInput(agent);
-    agents.push({ name: 'adam, proposed input', agent, samples: [] });
-  }
   const main = agents[0].agent;
   const stack = new Uint8Array(4 * 84 * 84);
   randomFillSync(stack);

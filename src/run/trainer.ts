@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AleBridge, DOPAMINE_PROTOCOL, EmulatorCrashedError, NATURE_PROTOCOL, type AtariEnv, type EnvStep } from '../../envs/ale_bridge.ts';
+import { BridgePool, defaultPoolSize } from '../../envs/bridge_pool.ts';
 import { displayName, resolveGame } from '../../envs/games.ts';
 import { DivergenceError, DqnAgent, type AgentState } from '../../agents/dqn_agent.ts';
 import { ReplayMemory } from '../../agents/replay.ts';
@@ -39,6 +40,8 @@ export interface TrainOptions {
   threads?: number | null;
   keepCheckpoints?: number;
   pythonPath?: string;
+  /** Emulator processes for the evaluation environments (default: one per core, at most one per env). */
+  evalProcesses?: number;
 }
 
 export type TrainStatus = 'completed' | 'interrupted' | 'diverged' | 'failed' | 'already-completed';
@@ -107,6 +110,8 @@ export class Trainer {
   private bridge!: AleBridge;
   private trainEnv!: AtariEnv;
   private evalEnvs: AtariEnv[] = [];
+  /** The evaluation environments' own processes, stepped concurrently; the training env stays on `bridge`. */
+  private evalPool: BridgePool | null = null;
   private agent!: DqnAgent;
   private run!: RunDirectory;
   private state!: Omit<RunState, 'agent'>;
@@ -145,6 +150,7 @@ export class Trainer {
       return await this.train(protocol);
     } finally {
       await this.bridge.close();
+      await this.evalPool?.close();
       this.agent?.dispose();
       this.run?.releaseLock();
     }
@@ -179,8 +185,13 @@ export class Trainer {
     // randomness.
     const start = this.state.nextIteration;
     this.trainEnv = await this.bridge.createEnv({ ...protocol, game: config.game, seed: deriveSeed(config.seed, `train/${start}`) });
-    for (let k = 0; k < (config.evalSteps > 0 ? config.evalEnvs : 0); k++) {
-      this.evalEnvs.push(await this.bridge.createEnv({ ...protocol, game: config.game, seed: deriveSeed(config.seed, `eval/${k}/${start}`) }));
+    if (config.evalSteps > 0) {
+      // The evaluation envs get processes of their own, stepped concurrently. Env k keeps its own seed whichever
+      // process hosts it, so the number of processes changes no result.
+      const pool = await BridgePool.start(this.options.evalProcesses ?? defaultPoolSize(config.evalEnvs), this.options.pythonPath ? { pythonPath: this.options.pythonPath } : {});
+      this.evalPool = pool;
+      this.evalEnvs = await Promise.all(Array.from({ length: config.evalEnvs }, (_, k) =>
+        pool.createEnv({ ...protocol, game: config.game, seed: deriveSeed(config.seed, `eval/${k}/${start}`) })));
     }
     this.agent = new DqnAgent({ numActions: this.trainEnv.numActions, hyperparameters: config.agent, seed: config.seed });
     if (agentState && tensors) await this.agent.importState(agentState, tensors);
@@ -192,7 +203,7 @@ export class Trainer {
 
     const optimizer = config.agent.optimizer;
     const budget = `${config.iterations} iterations x ${formatCount(config.trainingSteps)} training steps` +
-      (config.evalSteps > 0 ? ` + ${formatCount(config.evalSteps)} evaluation steps on ${config.evalEnvs} envs` : '');
+      (config.evalSteps > 0 ? ` + ${formatCount(config.evalSteps)} evaluation steps on ${config.evalEnvs} envs in ${this.evalPool?.size} emulator processes` : '');
     this.log(`${name}: DQN, ${optimizer.name} λ=${optimizer.weightDecay}${optimizer.weightDecaySchedule !== 'constant' ? ` (${optimizer.weightDecaySchedule})` : ''}, ` +
       `seed ${config.seed}, preset ${config.preset}: ${budget}; ${this.trainEnv.numActions} actions; ${this.agent.online.parameterCount.toLocaleString('en-US')} parameters`);
     this.log(`run directory: ${this.run.dir}`);
@@ -396,6 +407,7 @@ export class Trainer {
   private async evaluationPhase(iteration: number): Promise<{ returns: number[]; steps: number; seconds: number }> {
     const { config, agent } = this;
     const envs = this.evalEnvs;
+    const pool = this.evalPool!;
     const n = envs.length;
     const frameBytes = envs[0].frameBytes;
     const stackBytes = STACK * frameBytes;
@@ -411,7 +423,7 @@ export class Trainer {
       s.set(frame, (STACK - 1) * frameBytes);
     };
     const begin = async (ks: number[]) => {
-      const first = await this.bridge.reset(ks.map((k) => envs[k]));
+      const first = await pool.reset(ks.map((k) => envs[k]));
       ks.forEach((k, i) => {
         stacks.fill(0, k * stackBytes, (k + 1) * stackBytes);
         push(k, first[i].frame);
@@ -424,7 +436,7 @@ export class Trainer {
         await begin(all);
         active = all;
       } catch (error) {
-        await this.recoverEmulator(error, 'an evaluation reset');
+        await this.recoverEmulator(error, 'an evaluation reset', pool);
         await begin(all);
         active = all;
       }
@@ -434,10 +446,10 @@ export class Trainer {
         const actions = agent.actEpsilonGreedy(packed, active.length, config.agent.epsilonEval);
         let results: EnvStep[];
         try {
-          results = await this.bridge.step(active.map((k) => envs[k]), actions);
+          results = await pool.step(active.map((k) => envs[k]), actions);
         } catch (error) {
-          // Every environment lives in the dead process: drop the open episodes and start them again.
-          await this.recoverEmulator(error, 'evaluation');
+          // The pool restarts all its processes: drop every open episode and start it again in a fresh game.
+          await this.recoverEmulator(error, 'evaluation', pool);
           active.forEach((k) => (returnsSoFar[k] = 0));
           await begin(active);
           continue;
@@ -474,7 +486,8 @@ export class Trainer {
     return { returns, steps, seconds: (performance.now() - started) / 1000 };
   }
 
-  private async recoverEmulator(error: unknown, during: string): Promise<void> {
+  /** Restarts `emulators` (default: the training env's bridge) after an EmulatorCrashedError; rethrows anything else. */
+  private async recoverEmulator(error: unknown, during: string, emulators: { restart(): Promise<void> } = this.bridge): Promise<void> {
     if (!(error instanceof EmulatorCrashedError)) throw error;
     // A stop signal sent to the whole process group (Ctrl-C, Slurm) may have ended the emulator first: checkpoint.
     if (this.options.stop.requested) throw new Interrupted();
@@ -483,7 +496,7 @@ export class Trainer {
       throw new Error(`the emulator died ${this.progress.restarts} times in one iteration; last: ${error.message}`);
     }
     this.log(`warning: the emulator died during ${during} (${error.message.split('\n')[0]}); restarting it and dropping the episode`);
-    await this.bridge.restart();
+    await emulators.restart();
   }
 
   private pushRecent(value: number): void {
