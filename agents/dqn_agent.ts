@@ -278,19 +278,17 @@ export class DqnAgent {
 
   private gradientStep(batch: ReplayBatch): number {
     const n = batch.batchSize;
-    const side = Math.sqrt(this.frameBytes);
-    this.batchFloats.set(batch.states);
-    this.nextBatchFloats.set(batch.nextStates);
     return tf.tidy(() => {
-      const states = tf.tensor4d(this.batchFloats, [n, STACK, side, side]);
-      const nextStates = tf.tensor4d(this.nextBatchFloats, [n, STACK, side, side]);
+      // uint8 planar batches straight into the network's NHWC [0, 1] input (the floats apply() would compute).
+      const states = this.online.statesTensor(batch.states, n, this.batchFloats);
+      const nextStates = this.online.statesTensor(batch.nextStates, n, this.nextBatchFloats);
       const rewards = tf.tensor1d(batch.rewards);
       const notTerminal = tf.sub(1, tf.tensor1d(batch.terminals));
       // Bellman target from the target network; no gradient flows into it.
-      const targets = rewards.add(this.target.apply(nextStates).max(1).mul(notTerminal).mul(this.hp.gamma));
+      const targets = rewards.add(this.target.applyScaled(nextStates).max(1).mul(notTerminal).mul(this.hp.gamma));
       const actionMask = tf.oneHot(tf.tensor1d(batch.actions, 'int32'), this.numActions);
       const cost = this.optimizer.minimize(() => {
-        const chosen = this.online.apply(states).mul(actionMask).sum(1);
+        const chosen = this.online.applyScaled(states).mul(actionMask).sum(1);
         const error = targets.sub(chosen);
         return (this.hp.loss === 'huber' ? tf.losses.huberLoss(targets, chosen, undefined, 1.0) : error.square().mean()) as tf.Scalar;
       }, true, this.online.variables);

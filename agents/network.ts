@@ -2,17 +2,20 @@
 // Dopamine builds it. Written with raw variables and fused ops instead of the layers API: fewer op dispatches per
 // step, and the variable list is explicit, which the optimizer and checkpoints need.
 //
-// Speed notes (measured with `npm run bench`; docs/performance.md). Every change keeps the numbers identical to the
-// plain tfjs fused-op formulation (scripts/bench/verify-network.ts checks Q-values, gradients and Adam updates):
-// - The hidden layers are customGrad ops that run, forward, exactly the TensorFlow ops tfjs-node's fused kernels
-//   run (conv2d or _FusedMatMul, add, relu). Backward they differ from tfjs's fused gradients in two ways:
-//   the first layer computes no gradient for its input (the states; tfjs's fused conv2d always computes one, a
-//   transposed convolution into [32, 84, 84, 4] nobody uses), and the ReLU gradient is TensorFlow's single ReluGrad
-//   op instead of tfjs's dy * step(y), which tfjs-node builds from six ops and three full-size temporaries.
-// - Acting (`act`, `greedyActions`) takes the uint8 planar stack and builds the NHWC float input in JavaScript, with
-//   the /255 taken from a table that TensorFlow's own division filled: the same floats as apply()'s transpose and
-//   division, without the float copy and two op dispatches. (For a batch of 32 the JavaScript pass is slower than
-//   TensorFlow's two-thread transpose, so training batches keep going through apply().)
+// Speed notes (measured with `npm run bench`; docs/performance.md). scripts/bench/verify-network.ts compares this
+// network with the plain tfjs fused-op formulation (Q-values, gradients, Adam updates):
+// - The convolutions are customGrad ops that run, forward, exactly the TensorFlow ops tfjs-node's fused kernels run
+//   (Conv2D, add, relu): bit-identical. Backward they differ from tfjs's fused gradients in two ways: the first layer
+//   computes no gradient for its input (the states; tfjs's fused conv2d always computes one, a transposed
+//   convolution into [32, 84, 84, 4] nobody uses), and the ReLU gradient is TensorFlow's single ReluGrad op instead of
+//   tfjs's dy * step(y), which tfjs-node builds from six ops and three full-size temporaries.
+// - The dense layers multiply with TensorFlow's 2-D MatMul. tfjs-node sends every matMul through a 3-D BatchMatMul,
+//   which TensorFlow's oneDNN kernels serve 1.5-3x slower for these shapes (batch-1 acting most of all). MatMul
+//   sums in another order: Q-values differ from the BatchMatMul formulation by float32 rounding (~1e-7 relative);
+//   the backward products are unchanged.
+// - Inputs: `statesTensor` takes the uint8 planar stacks (replay batches and acting alike) and builds the NHWC float
+//   input in JavaScript, with the /255 taken from a table that TensorFlow's own division filled: the same floats as
+//   apply()'s transpose and division, without the float copy and TensorFlow's slow 4-channel transpose.
 //
 // Padding: Dopamine's networks use SAME padding (slim.conv2d's default in the TF agent, flax nn.Conv's default in
 // the JAX agent): 84 -> 21 -> 11 -> 11, so the dense layer sees 11*11*64 = 7,744 inputs and the network has ~4.0M
@@ -104,15 +107,22 @@ export class QNetwork {
    */
   applyScaled(input: tf.Tensor4D): tf.Tensor2D {
     return tf.tidy(() => {
+      const flat = this.features(input);
+      const hidden = dense(flat, this.denseKernels[0] as tf.Tensor2D, this.denseBiases[0] as tf.Tensor1D, true);
+      return dense(hidden, this.denseKernels[1] as tf.Tensor2D, this.denseBiases[1] as tf.Tensor1D, false);
+    }) as tf.Tensor2D;
+  }
+
+  /** The convolutional torso's output, flattened: the dense layer's input [batch, 7744] (SAME padding). */
+  features(input: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => {
       let x = input;
       TORSO.forEach((spec, i) => {
         // The first layer's input is the states: no gradient for it (see the header).
         x = convBiasRelu(x, this.convKernels[i] as tf.Tensor4D, this.convBiases[i] as tf.Tensor1D, spec.stride, this.options.padding, i > 0);
       });
-      const flat = x.reshape([x.shape[0], -1]) as tf.Tensor2D;
-      const hidden = denseRelu(flat, this.denseKernels[0] as tf.Tensor2D, this.denseBiases[0] as tf.Tensor1D);
-      return tf.fused.matMul({ a: hidden, b: this.denseKernels[1] as tf.Tensor2D, bias: this.denseBiases[1] });
-    }) as tf.Tensor2D;
+      return x.reshape([x.shape[0], -1]) as tf.Tensor2D;
+    });
   }
 
   /**
@@ -130,18 +140,27 @@ export class QNetwork {
     }
     const out = scratch && scratch.length >= total ? scratch : new Float32Array(total);
     const scale = scaleTable();
-    // One pass, planar [n, c, p] -> interleaved [n, p, c], writing the output in order.
-    for (let n = 0; n < count; n++) {
-      const base = n * stateLength;
-      if (stackSize === 4) {
-        const i1 = base + plane, i2 = base + 2 * plane, i3 = base + 3 * plane;
-        for (let p = 0, o = base; p < plane; p++, o += 4) {
-          out[o] = scale[states[base + p]];
-          out[o + 1] = scale[states[i1 + p]];
-          out[o + 2] = scale[states[i2 + p]];
-          out[o + 3] = scale[states[i3 + p]];
+    if (LITTLE_ENDIAN && stackSize === 4 && plane % 4 === 0 && states.byteOffset % 4 === 0) {
+      // Planar [n, c, p] -> interleaved [n, p, c], reading each plane four pixels at a time (one 32-bit load):
+      // twice as fast as byte reads.
+      const words = new Uint32Array(states.buffer, states.byteOffset, total >> 2);
+      for (let n = 0; n < count; n++) {
+        const base = n * stateLength;
+        for (let c = 0; c < 4; c++) {
+          const first = (base + c * plane) >> 2;
+          const last = first + (plane >> 2);
+          for (let q = first, o = base + c; q < last; q++, o += 16) {
+            const w = words[q];
+            out[o] = scale[w & 255];
+            out[o + 4] = scale[(w >>> 8) & 255];
+            out[o + 8] = scale[(w >>> 16) & 255];
+            out[o + 12] = scale[w >>> 24];
+          }
         }
-      } else {
+      }
+    } else {
+      for (let n = 0; n < count; n++) {
+        const base = n * stateLength;
         for (let p = 0; p < plane; p++) {
           for (let c = 0; c < stackSize; c++) out[base + p * stackSize + c] = scale[states[base + c * plane + p]];
         }
@@ -203,7 +222,7 @@ export class QNetwork {
 
 interface NodeBackendOps {
   executeSingleOutput(name: string, attrs: unknown[], inputs: tf.Tensor[]): tf.Tensor;
-  binding: { TF_ATTR_TYPE: number; TF_FLOAT: number };
+  binding: { TF_ATTR_TYPE: number; TF_ATTR_BOOL: number; TF_FLOAT: number };
 }
 
 /** dy where y > 0, else 0: TensorFlow's ReluGrad on the tensorflow backend, tfjs's mul(dy, step(y)) elsewhere. */
@@ -245,13 +264,28 @@ function withSavedOutput(forward: () => tf.Tensor, keep: tf.Tensor, backward: (d
   }) as Parameters<typeof tf.customGrad>[0]);
 }
 
-function denseRelu(a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
+/** a·b as TensorFlow's 2-D MatMul on the tensorflow backend (tfjs-node's matMul always runs a 3-D BatchMatMul). */
+function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  if (tf.getBackend() !== 'tensorflow') return tf.matMul(a, b);
+  const backend = tf.backend() as unknown as NodeBackendOps;
+  const { TF_ATTR_TYPE, TF_ATTR_BOOL, TF_FLOAT } = backend.binding;
+  return backend.executeSingleOutput('MatMul', [
+    { name: 'T', type: TF_ATTR_TYPE, value: TF_FLOAT },
+    { name: 'transpose_a', type: TF_ATTR_BOOL, value: false },
+    { name: 'transpose_b', type: TF_ATTR_BOOL, value: false },
+  ], [a, b]) as tf.Tensor2D;
+}
+
+function dense(a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D, relu: boolean): tf.Tensor2D {
   return withSavedOutput(
-    () => tf.fused.matMul({ a, b, bias, activation: 'relu' }),
+    () => {
+      const z = tf.add(matMul2d(a, b), bias);
+      return relu ? tf.relu(z) : z;
+    },
     a,
     (dy, y, input) => {
       // As tfjs's fused matMul gradient: both products as 3-D batch products, the bias gradient a sum over rows.
-      const dz = reluGrad(dy, y) as tf.Tensor2D;
+      const dz = (relu ? reluGrad(dy, y) : dy) as tf.Tensor2D;
       const dz3 = dz.reshape([1, ...dz.shape]) as tf.Tensor3D;
       const da = tf.matMul(dz3, b.reshape([1, ...b.shape]) as tf.Tensor3D, false, true).reshape(a.shape);
       const db = tf.matMul(input.reshape([1, ...a.shape]) as tf.Tensor3D, dz3, true, false).reshape(b.shape);
@@ -259,6 +293,8 @@ function denseRelu(a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor
     },
   )(a, b, bias) as tf.Tensor2D;
 }
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 let scaleCache: Float32Array | undefined;
 /** x / 255 for every uint8 x, computed by TensorFlow's own division so the floats match apply()'s exactly. */

@@ -229,11 +229,10 @@ async function main(): Promise<void> {
     row('replay sample, batch 32 (100k stored)', `${fmt(parts.sampleBatchMs, 3)} ms`);
     for (const [name, ms] of Object.entries(parts.gradientStepMs)) row(`gradient step: ${name}`, `${fmt(ms)} ms`, `${fmt(WORK.trainStep / (ms * 1e6))} GFLOP/s effective`);
     const b = parts.breakdown;
-    row('  of which: input, agent way (float copy + TF transpose/255)', `${fmt(b.inputAgentMs, 2)} ms`, 'x2 per step (states, next states)');
-    row('  of which: input, network way (statesTensor, JS)', `${fmt(b.inputNetworkMs, 2)} ms`, 'x2 per step if the gradient step built its input this way (not adopted: slower)');
+    row('  of which: input (statesTensor: uint8 planar -> NHWC /255 in JS)', `${fmt(b.inputStatesTensorMs, 2)} ms`, `x2 per step (states, next states); before: float copy + TF transpose/255 ${fmt(b.inputTransposeMs, 2)} ms, same floats`);
     row('  of which: target forward (batch 32)', `${fmt(b.targetForwardMs)} ms`, `${fmt(WORK.forwardPerSample * 32 / (b.targetForwardMs * 1e6))} GFLOP/s`);
     row('  of which: online forward + backward', `${fmt(b.forwardBackwardMs)} ms`, `${fmt(WORK.forwardPerSample * 32 * 3 / (b.forwardBackwardMs * 1e6))} GFLOP/s`);
-    row('  A/B forward + backward: this network (now) vs tfjs fused layers (before)', `${fmt(b.forwardBackwardAbMs)} vs ${fmt(b.forwardBackwardOriginalMs)} ms`, `${pct(1 - b.forwardBackwardAbMs / b.forwardBackwardOriginalMs)} less; bit-identical`);
+    row('  A/B forward + backward: this network (now) vs tfjs fused layers (before)', `${fmt(b.forwardBackwardAbMs)} vs ${fmt(b.forwardBackwardOriginalMs)} ms`, `${pct(1 - b.forwardBackwardAbMs / b.forwardBackwardOriginalMs)} less; same input; scripts/bench/verify-network.ts checks the numbers`);
     row('  of which: optimizer update (adam, 4.0M params)', `${fmt(b.optimizerApplyMs)} ms`, 'memory-bound elementwise ops');
     row('target sync', `${fmt(parts.targetSyncMs, 3)} ms`, 'every 8,000 steps');
     sumOfParts = parts.emulatorStepMs + parts.actAgentMs * (1 - DOPAMINE_HP.epsilonTrain) + parts.replayInsertMs +

@@ -65,6 +65,55 @@ describe('Q-network', () => {
     valid.dispose();
   });
 
+  it('builds its input from uint8 stacks with exactly the floats of transpose + /255, aligned or not', () => {
+    const net = new QNetwork({ numActions: 6, padding: 'same', seed: 0 });
+    const random = seedrandom('input');
+    const stateBytes = 4 * 84 * 84;
+    // One byte of offset: the unaligned buffer takes the byte-wise path, the aligned one 32-bit reads.
+    const backing = Uint8Array.from({ length: 3 * stateBytes + 1 }, () => Math.floor(random() * 256));
+    for (const [name, states] of [['aligned', backing.subarray(0, 3 * stateBytes)], ['unaligned', backing.subarray(1)]] as const) {
+      const reference = tf.tidy(() => tf.transpose(tf.tensor4d(Float32Array.from(states), [3, 4, 84, 84]), [0, 2, 3, 1]).div(255).dataSync());
+      const scratch = new Float32Array(3 * stateBytes).fill(NaN);
+      const ours = tf.tidy(() => net.statesTensor(states, 3, scratch).dataSync());
+      expect(Array.from(ours), name).toEqual(Array.from(reference));
+    }
+    expect(() => net.statesTensor(backing.subarray(0, 100), 1)).toThrow(/need 1 states of 28224 bytes/);
+    net.dispose();
+  });
+
+  it('computes the Q-values and gradients of plain tfjs layers (conv2d, matMul, autodiff) to float32 rounding', () => {
+    for (const padding of ['same', 'valid'] as const) {
+      const net = new QNetwork({ numActions: 6, padding, seed: 1 });
+      const [k1, b1, k2, b2, k3, b3, w1, c1, w2, c2] = net.variables;
+      const plain = (x: tf.Tensor4D) => {
+        let h = x;
+        for (const [k, b, s] of [[k1, b1, 4], [k2, b2, 2], [k3, b3, 1]] as const) h = tf.relu(tf.add(tf.conv2d(h, k as tf.Tensor4D, s, padding), b));
+        const hidden = tf.relu(tf.add(tf.matMul(h.reshape([h.shape[0], -1]), w1 as tf.Tensor2D), c1));
+        return tf.add(tf.matMul(hidden, w2 as tf.Tensor2D), c2) as tf.Tensor2D;
+      };
+      const random = seedrandom(`layers-${padding}`);
+      const input = tf.tensor4d(Float32Array.from({ length: 8 * 84 * 84 * 4 }, () => random()), [8, 84, 84, 4]);
+      const targets = tf.tensor1d(Array.from({ length: 8 }, () => random()));
+      const mask = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 5, 0, 1], 'int32'), 6);
+      const lossAndGrads = (f: (x: tf.Tensor4D) => tf.Tensor2D) => tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => tf.losses.huberLoss(targets, f(input).mul(mask).sum(1)) as tf.Scalar, net.variables);
+        return { q: f(input).dataSync(), loss: value.dataSync()[0], grads: net.variables.map((v) => grads[v.name].dataSync()) };
+      });
+      const ours = lossAndGrads((x) => net.applyScaled(x));
+      const ref = lossAndGrads(plain);
+      const relative = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+        let diff = 0, scale = 0;
+        for (let i = 0; i < b.length; i++) { diff = Math.max(diff, Math.abs(a[i] - b[i])); scale = Math.max(scale, Math.abs(b[i])); }
+        return diff / scale;
+      };
+      expect(relative(ours.q, ref.q), `${padding} Q-values`).toBeLessThan(1e-5);
+      expect(Math.abs(ours.loss - ref.loss) / ref.loss, `${padding} loss`).toBeLessThan(1e-5);
+      ours.grads.forEach((g, i) => expect(relative(g, ref.grads[i]), `${padding} gradient of ${net.variables[i].name}`).toBeLessThan(1e-4));
+      tf.dispose([input, targets, mask]);
+      net.dispose();
+    }
+  });
+
   it('is the same network for the same seed', () => {
     const a = new QNetwork({ numActions: 4, padding: 'same', seed: 5 });
     const b = new QNetwork({ numActions: 4, padding: 'same', seed: 5 });

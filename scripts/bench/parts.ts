@@ -8,7 +8,7 @@ import { ReplayMemory } from '../../agents/replay.ts';
 import * as tf from '../../src/tf.ts';
 import { DOPAMINE_HP, steadyStateHp } from './loop.ts';
 import { median, timeAsync, timeSync } from './stats.ts';
-import { originalApply } from './original.ts';
+import { originalApplyScaled } from './original.ts';
 
 export const SCHEMES = ['adam', 'adam-l2', 'adamw', 'adam-separated'] as const;
 
@@ -56,8 +56,8 @@ export interface PartsResult {
   /** Where adam's gradient step goes. */
   breakdown: {
     sampleMs: number;
-    inputAgentMs: number;
-    inputNetworkMs: number;
+    inputTransposeMs: number;
+    inputStatesTensorMs: number;
     targetForwardMs: number;
     forwardBackwardMs: number;
     optimizerApplyMs: number;
@@ -155,12 +155,13 @@ export async function measureParts(options: PartsOptions): Promise<PartsResult> 
   const own = main.replay.createBatch(32);
   const sampleMs = timeSync(() => main.replay.sample(32, sampleRandom, own), options.repeats * 4);
   const floats = new Float32Array(own.states.length);
-  // The agent's way: uint8 -> float32 copy, then transpose and /255 inside apply(); timed with the target forward.
-  const inputAgentMs = timeSync(() => tf.tidy(() => {
+  // The batch input as it was built before: uint8 -> float32 copy, then transpose and /255 in TensorFlow.
+  const inputTransposeMs = timeSync(() => tf.tidy(() => {
     floats.set(own.states);
     tf.transpose(tf.tensor4d(floats, [32, 4, 84, 84]), [0, 2, 3, 1]).div(255).slice([0, 0, 0, 0], [1, 1, 1, 1]).dataSync();
   }), options.repeats * 2);
-  const inputNetworkMs = timeSync(() => tf.tidy(() => main.online.statesTensor(own.states, 32).slice([0, 0, 0, 0], [1, 1, 1, 1]).dataSync()), options.repeats * 2);
+  // As the agent builds it now: statesTensor into the agent's scratch buffer.
+  const inputStatesTensorMs = timeSync(() => tf.tidy(() => main.online.statesTensor(own.states, 32, floats).slice([0, 0, 0, 0], [1, 1, 1, 1]).dataSync()), options.repeats * 2);
   const input = main.online.statesTensor(own.states, 32);
   const targetForwardMs = timeSync(() => tf.tidy(() => main.target.applyScaled(input).max(1).dataSync()), options.repeats * 2);
   const mask = tf.oneHot(tf.tensor1d(Array.from(own.actions), 'int32'), numActions);
@@ -171,10 +172,9 @@ export async function measureParts(options: PartsOptions): Promise<PartsResult> 
     value.dataSync();
     tf.dispose(grads);
   }), options.repeats * 2);
-  // A/B: the same forward + backward with the original formulation (fused first layer, whose gradient also
-  // computes the unneeded gradient with respect to the states).
-  const planar = tf.tidy(() => tf.tensor4d(new Float32Array(own.states), [32, 4, 84, 84]));
-  const lossOriginal = () => tf.losses.huberLoss(targets, originalApply(main.online, planar).mul(mask).sum(1)) as tf.Scalar;
+  // A/B on the same input: the same forward + backward with the original formulation (tfjs's fused layers; the first
+  // layer's gradient also computes the unneeded gradient with respect to the states; 3-D BatchMatMul).
+  const lossOriginal = () => tf.losses.huberLoss(targets, originalApplyScaled(main.online, input).mul(mask).sum(1)) as tf.Scalar;
   const fb: number[] = [];
   const fbOriginal: number[] = [];
   for (let i = 0; i < options.repeats * 2 + 2; i++) {
@@ -188,7 +188,6 @@ export async function measureParts(options: PartsOptions): Promise<PartsResult> 
       if (i >= 2) samples.push(performance.now() - start);
     }
   }
-  planar.dispose();
   const forwardBackwardAbMs = median(fb);
   const forwardBackwardOriginalMs = median(fbOriginal);
   const fixed = tf.tidy(() => tf.variableGrads(loss, main.online.variables).grads);
@@ -207,7 +206,7 @@ export async function measureParts(options: PartsOptions): Promise<PartsResult> 
   for (const a of agents) a.agent.dispose();
   return {
     emulatorStepMs, actAgentMs, actNetworkMs, replayInsertMs, sampleBatchMs, targetSyncMs, gradientStepMs,
-    breakdown: { sampleMs, inputAgentMs, inputNetworkMs, targetForwardMs, forwardBackwardMs, optimizerApplyMs, forwardBackwardAbMs, forwardBackwardOriginalMs },
+    breakdown: { sampleMs, inputTransposeMs, inputStatesTensorMs, targetForwardMs, forwardBackwardMs, optimizerApplyMs, forwardBackwardAbMs, forwardBackwardOriginalMs },
   };
 }
 
