@@ -316,8 +316,9 @@ async function main(): Promise<void> {
       ['1 thread', { TF_NUM_INTRAOP_THREADS: '1', TF_NUM_INTEROP_THREADS: '1', OMP_NUM_THREADS: '1' }],
       ['2 threads', { TF_NUM_INTRAOP_THREADS: '2', TF_NUM_INTEROP_THREADS: '2', OMP_NUM_THREADS: '2' }],
       ['intra 2, inter 1', { TF_NUM_INTRAOP_THREADS: '2', TF_NUM_INTEROP_THREADS: '1' }],
-      // Not bit-identical (oneDNN's kernels sum in another order): measured only to know what it would give.
-      ['oneDNN on (TF_ENABLE_ONEDNN_OPTS=1)', { TF_ENABLE_ONEDNN_OPTS: '1' }],
+      // TensorFlow 2.21 on x86-64 runs its oneDNN kernels by default ("oneDNN custom operations are on" at load);
+      // this is Eigen's kernels instead. Other summation orders, so not what the runs use: measured to know the cost.
+      ['oneDNN off (TF_ENABLE_ONEDNN_OPTS=0)', { TF_ENABLE_ONEDNN_OPTS: '0' }],
     ];
     const threadResults: Record<string, unknown> = {};
     for (const [label, env] of settings) {
@@ -354,7 +355,9 @@ async function main(): Promise<void> {
     result.replay1M = r1m;
     row('replay at 1M capacity, full: resident size', `${fmt(r1m.rssBytes / GB, 2)} GB`, `${fmt(r1m.rssBytes / 2 ** 30, 2)} GiB; replay arrays ${fmt(r1m.allocatedBytes / GB, 2)} GB; process before the replay (node + TensorFlow) ${fmt(r1m.rssBeforeBytes / GB, 2)} GB; filled in ${fmt(r1m.fillSeconds, 0)} s`);
     row('replay at 1M capacity: sample batch 32', `${fmt(r1m.sampleMs, 3)} ms`);
-    verdict('replay: 1M capacity within 7.5 GB', `${fmt(r1m.rssBytes / GB, 2)} GB = ${fmt(r1m.rssBytes / 2 ** 30, 2)} GiB resident for the whole process; the replay adds ${fmt((r1m.rssBytes - r1m.rssBeforeBytes) / GB, 2)} GB`, r1m.rssBytes <= 7.5 * GB);
+    // The target is the replay's memory; Node and TensorFlow take their ~0.5 GB whatever the replay does.
+    const replayBytes = r1m.rssBytes - r1m.rssBeforeBytes;
+    verdict('replay: 1M capacity within 7.5 GB', `the replay adds ${fmt(replayBytes / GB, 2)} GB resident (${fmt(replayBytes / 2 ** 30, 2)} GiB); the whole process ${fmt(r1m.rssBytes / GB, 2)} GB with Node and TensorFlow`, replayBytes <= 7.5 * GB);
     verdict('replay: a batch of 32 in under 0.5 ms', `${fmt(r1m.sampleMs, 3)} ms at 1M${parts ? `, ${fmt(parts.sampleBatchMs, 3)} ms at 100k` : ''}`, r1m.sampleMs < 0.5);
 
     const longSteps = opts.longSteps ?? (QUICK ? 1500 : 6000);

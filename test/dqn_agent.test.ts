@@ -87,8 +87,8 @@ describe('Q-network', () => {
       const [k1, b1, k2, b2, k3, b3, w1, c1, w2, c2] = net.variables;
       const plain = (x: tf.Tensor4D) => {
         let h = x;
-        for (const [k, b, s] of [[k1, b1, 4], [k2, b2, 2], [k3, b3, 1]] as const) h = tf.relu(tf.add(tf.conv2d(h, k as tf.Tensor4D, s, padding), b));
-        const hidden = tf.relu(tf.add(tf.matMul(h.reshape([h.shape[0], -1]), w1 as tf.Tensor2D), c1));
+        for (const [k, b, s] of [[k1, b1, 4], [k2, b2, 2], [k3, b3, 1]] as const) h = tf.relu(tf.add(tf.conv2d(h, k as tf.Tensor4D, s, padding), b)) as tf.Tensor4D;
+        const hidden = tf.relu(tf.add(tf.matMul(h.reshape([h.shape[0], -1]) as tf.Tensor2D, w1 as tf.Tensor2D), c1));
         return tf.add(tf.matMul(hidden, w2 as tf.Tensor2D), c2) as tf.Tensor2D;
       };
       const random = seedrandom(`layers-${padding}`);
