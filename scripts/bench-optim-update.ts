@@ -21,11 +21,11 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 
-import seedrandom from 'seedrandom';
-
 import { DqnAgent, type DqnHyperparameters } from '../agents/dqn_agent.ts';
 import { QNetwork } from '../agents/network.ts';
-import type { ReplayMemory } from '../agents/replay.ts';
+import { PRESETS } from '../src/run/presets.ts';
+import { fillReplay } from './bench/parts.ts';
+import { median } from './bench/stats.ts';
 import * as tf from '../src/tf.ts';
 import {
   createOptimizer,
@@ -50,10 +50,10 @@ const CHECK_STEPS = Number(arg('check-steps', '30'));
 const SCHEMES = arg('schemes', optimizerNames.join(',')).split(',');
 const JSON_OUT = arg('json', '');
 
-// Dopamine's settings (src/run/presets.ts: DOPAMINE_ADAM, DOPAMINE_RMSPROP, both with trackLastStep as the runs
-// have it); λ only needs to switch decay on. SGD has no preset: α = 1e-3, μ = 0.9.
-const DOPAMINE_ADAM = { learningRate: 6.25e-5, epsilon: 1.5e-4, beta1: 0.9, beta2: 0.999, trackLastStep: true };
-const DOPAMINE_RMSPROP = { learningRate: 2.5e-4, rho: 0.95, momentum: 0, epsilon: 1e-5, centered: true, initialMeanSquare: 1, trackLastStep: true };
+// Dopamine's settings, as the presets give them to runs (both with trackLastStep, as the runs have it); λ only needs
+// to switch decay on. SGD has no preset: α = 1e-3, μ = 0.9.
+const DOPAMINE_ADAM = PRESETS.dopamine.optimizerFamilies.adam;
+const DOPAMINE_RMSPROP = PRESETS['dopamine-tf'].optimizerFamilies.rmsprop;
 function schemeOptions(name: string, extra: Partial<OptimizerOptions> = {}): OptimizerOptions {
   const wd = name.endsWith('-l2') || name.endsWith('w') || name === 'adam-separated' ? { weightDecay: 0.01 } : {};
   const base = name.startsWith('adam') ? DOPAMINE_ADAM : name.startsWith('sgd') ? { learningRate: 1e-3, momentum: 0.9, trackLastStep: true } : DOPAMINE_RMSPROP;
@@ -65,24 +65,6 @@ const HP: DqnHyperparameters = {
   epsilonEval: 0.001, epsilonDecayPeriodSteps: 1, batchSize: 32, replayCapacityTransitions: 6000, loss: 'huber',
   rewardClip: 1, padding: 'same', optimizer: { name: 'adam', ...DOPAMINE_ADAM },
 };
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-/** Seeded random frames in episodes of a few hundred steps (the content does not matter for the time). */
-function fillReplay(replay: ReplayMemory, count: number, seed: string): void {
-  const random = seedrandom(seed);
-  const pool = Array.from({ length: 16 }, () => Uint8Array.from({ length: replay.frameBytes }, () => Math.floor(random() * 256)));
-  let left = 0;
-  for (let i = 0; i < count; i++) {
-    if (left === 0) left = 200 + Math.floor(random() * 800);
-    left -= 1;
-    replay.add(pool[i % pool.length], Math.floor(random() * 6), random() < 0.05 ? 1 : 0, left === 0, left === 0);
-  }
-}
 
 /** Times `fn` on both paths, alternating A B B A per repetition; returns the samples of each. */
 function alternate(fn: () => void, rounds: number, reps: number): { fused: number[]; composite: number[] } {
