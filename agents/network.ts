@@ -214,11 +214,13 @@ export class QNetwork {
 }
 
 // ---- layers with hand-written gradients ----------------------------------------------------------------------
-// Forward: exactly the TensorFlow ops tfjs-node's fused kernels run (conv2d or _FusedMatMul, add, relu), so the
-// Q-values are bit-identical. Backward: what tfjs's fused gradients compute, with two savings. (1) The ReLU's
-// gradient is TensorFlow's one ReluGrad op instead of tfjs's step(), which tfjs-node builds from six ops with three
-// full-size temporaries (isNaN, greater, ones, fill, where, select) before a multiply. (2) The first layer computes
-// no gradient for its input. Values equal tfjs's (a zero may carry the other sign: dy * 0 is -0 for dy < 0).
+// Forward: the convolutions run exactly the TensorFlow ops tfjs-node's fused conv2d runs (Conv2D, add, relu), so the
+// torso's output is bit-identical; the dense layers run a 2-D MatMul where tfjs runs a 3-D BatchMatMul (see the
+// header). Backward: what tfjs's fused gradients compute, with two savings. (1) The ReLU's gradient is TensorFlow's
+// one ReluGrad op instead of tfjs's step(), which tfjs-node builds from six ops with three full-size temporaries
+// (isNaN, greater, ones, fill, where, select) before a multiply. (2) The first layer computes no gradient for its
+// input. Given the same upstream gradient, the values equal tfjs's (a zero may carry the other sign: dy * 0 is -0
+// for dy < 0).
 
 interface NodeBackendOps {
   executeSingleOutput(name: string, attrs: unknown[], inputs: tf.Tensor[]): tf.Tensor;

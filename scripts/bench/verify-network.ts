@@ -1,7 +1,6 @@
 // Checks agents/network.ts's fast paths against the original formulation (every layer through tfjs's fused ops,
 // transpose + /255 inside TensorFlow; scripts/bench/original.ts):
-// - bit-identical: the input floats (statesTensor vs transpose + /255), the convolutional torso's output, and the
-//   gradients of every convolution kernel and bias given the same upstream gradient;
+// - bit-identical: the input floats (statesTensor vs transpose + /255) and the convolutional torso's output;
 // - within float32 rounding: everything downstream of the dense layers, which multiply with TensorFlow's 2-D
 //   MatMul instead of tfjs's 3-D BatchMatMul (another summation order): Q-values, greedy actions, the loss and all
 //   gradients of a Huber TD loss; an agent's first loss, and its next 5 losses and weights more loosely (see below).
