@@ -22,6 +22,7 @@
 // parameters. The Nature paper's VALID padding (84 -> 20 -> 9 -> 7, 3,136 inputs, ~1.7M parameters) is selectable.
 // Initialization as both Dopamine agents: Glorot (Xavier) uniform kernels, zero biases.
 import * as tf from '../src/tf.ts';
+import { boolAttr, floatTypeAttr, runOp } from '../src/tf_native.ts';
 
 export type ConvPadding = 'same' | 'valid';
 
@@ -222,18 +223,10 @@ export class QNetwork {
 // input. Given the same upstream gradient, the values equal tfjs's (a zero may carry the other sign: dy * 0 is -0
 // for dy < 0).
 
-interface NodeBackendOps {
-  executeSingleOutput(name: string, attrs: unknown[], inputs: tf.Tensor[]): tf.Tensor;
-  binding: { TF_ATTR_TYPE: number; TF_ATTR_BOOL: number; TF_FLOAT: number };
-}
-
 /** dy where y > 0, else 0: TensorFlow's ReluGrad on the tensorflow backend, tfjs's mul(dy, step(y)) elsewhere. */
 function reluGrad(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
-  if (tf.getBackend() === 'tensorflow') {
-    const backend = tf.backend() as unknown as NodeBackendOps;
-    return backend.executeSingleOutput('ReluGrad', [{ name: 'T', type: backend.binding.TF_ATTR_TYPE, value: backend.binding.TF_FLOAT }], [dy, y]);
-  }
-  return tf.mul(dy, tf.step(y));
+  if (tf.getBackend() !== 'tensorflow') return tf.mul(dy, tf.step(y));
+  return runOp('ReluGrad', [floatTypeAttr()], [dy, y]);
 }
 
 function convBiasRelu(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, stride: number, pad: ConvPadding, inputGradient: boolean): tf.Tensor4D {
@@ -267,15 +260,9 @@ function withSavedOutput(forward: () => tf.Tensor, keep: tf.Tensor, backward: (d
 }
 
 /** a·b as TensorFlow's 2-D MatMul on the tensorflow backend (tfjs-node's matMul always runs a 3-D BatchMatMul). */
-function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   if (tf.getBackend() !== 'tensorflow') return tf.matMul(a, b);
-  const backend = tf.backend() as unknown as NodeBackendOps;
-  const { TF_ATTR_TYPE, TF_ATTR_BOOL, TF_FLOAT } = backend.binding;
-  return backend.executeSingleOutput('MatMul', [
-    { name: 'T', type: TF_ATTR_TYPE, value: TF_FLOAT },
-    { name: 'transpose_a', type: TF_ATTR_BOOL, value: false },
-    { name: 'transpose_b', type: TF_ATTR_BOOL, value: false },
-  ], [a, b]) as tf.Tensor2D;
+  return runOp('MatMul', [floatTypeAttr(), boolAttr('transpose_a', false), boolAttr('transpose_b', false)], [a, b]) as tf.Tensor2D;
 }
 
 function dense(a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D, relu: boolean): tf.Tensor2D {

@@ -12,21 +12,9 @@
  */
 import os from 'node:os';
 import * as tf from '../src/tf.ts';
+import { matMul2d } from '../agents/network.ts';
 
 const REPS = process.argv.includes('--reps') ? Number(process.argv[process.argv.indexOf('--reps') + 1]) : 25;
-
-interface NodeBackend {
-  executeSingleOutput(name: string, attrs: unknown[], inputs: tf.Tensor[]): tf.Tensor;
-  binding: { TF_ATTR_TYPE: number; TF_ATTR_BOOL: number; TF_FLOAT: number };
-}
-const backend = tf.backend() as unknown as NodeBackend;
-const { TF_ATTR_TYPE, TF_ATTR_BOOL, TF_FLOAT } = backend.binding;
-/** TensorFlow's 2-D MatMul, as agents/network.ts's dense layers call it. */
-const matMul2d = (a: tf.Tensor, b: tf.Tensor) => backend.executeSingleOutput('MatMul', [
-  { name: 'T', type: TF_ATTR_TYPE, value: TF_FLOAT },
-  { name: 'transpose_a', type: TF_ATTR_BOOL, value: false },
-  { name: 'transpose_b', type: TF_ATTR_BOOL, value: false },
-], [a, b]);
 
 function ms(fn: () => tf.Tensor): number {
   // tfjs-node runs every op eagerly and synchronously: the kernel has finished when fn returns. (Reading a 16 MB

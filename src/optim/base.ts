@@ -248,38 +248,31 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
       const factor = info.decayFactor !== 1 ? tf.scalar(info.decayFactor) : null;
       for (const { variable, grad, state } of work) {
         const wdHere = state.decays ? wd : null;
+        // L2 schemes: the effective gradient ∇ℓ + λ_t·w (penalty = λ_t·w, also what adam-l2's m_wd tracks).
+        const penalty = this.decay === 'l2' && wdHere !== null ? tf.mul(variable, wdHere) : null;
+        const g = penalty === null ? grad : tf.add(grad, penalty);
+        if (track) this.recordLastStep(state, variable, grad);
         // Rank-0/1 variables (biases: ≤ 512 floats in the DQN, dispatch-bound either way) keep the composite ops, so
         // their update stays as before: with decayFilter 'no-bias' they follow the plain scheme's ops exactly.
         const kernel = kernels[state.decays ? 1 : 0];
         if (kernel !== null && variable.rank >= 2) {
-          const penalty = this.decay === 'l2' && wdHere !== null ? tf.mul(variable, wdHere) : null;
-          const g = penalty === null ? grad : tf.add(grad, penalty);
-          this.fusedVariableStep(kernel, variable, grad, g, penalty, state, wdHere, factor, scalars, track);
-          if (g !== grad) g.dispose();
+          this.fusedVariableStep(kernel, variable, grad, g, penalty, state, wdHere, factor, scalars);
           penalty?.dispose();
-          continue;
-        }
-        let g = grad;
-        if (this.decay === 'l2' && wdHere !== null) {
-          const penalty = tf.mul(variable, wdHere);
-          g = free(tf.add(grad, penalty), penalty);
-        }
-        const step = this.computeStep(variable, g, state.slots, state.decays, wdHere, scalars);
-        if (g !== grad) g.dispose();
-        let next: tf.Tensor;
-        if (factor !== null && state.decays) {
-          const shrunk = tf.mul(variable, factor);
-          next = free(tf.sub(shrunk, step), shrunk, step);
+          if (g !== grad) g.dispose();
         } else {
-          next = free(tf.sub(variable, step), step);
+          // Temporaries are freed as soon as they are dead, so TensorFlow's allocator can reuse their buffers.
+          penalty?.dispose();
+          const step = this.computeStep(variable, g, state.slots, state.decays, wdHere, scalars);
+          if (g !== grad) g.dispose();
+          let next: tf.Tensor;
+          if (factor !== null && state.decays) {
+            const shrunk = tf.mul(variable, factor);
+            next = free(tf.sub(shrunk, step), shrunk, step);
+          } else {
+            next = free(tf.sub(variable, step), step);
+          }
+          variable.assign(next);
         }
-        if (track) {
-          if (state.lastGrad !== null) state.lastGrad.dispose();
-          if (state.lastWeight !== null) state.lastWeight.dispose();
-          state.lastGrad = tf.keep(grad.clone());
-          state.lastWeight = tf.keep(variable.clone());
-        }
-        variable.assign(next);
       }
     });
     this.lastMultiplier = info.multiplier;
@@ -300,7 +293,6 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
     wd: tf.Scalar | null,
     factor: tf.Scalar | null,
     scalars: S,
-    track: boolean,
   ): void {
     if (state.resources === null) {
       const scratch = (name: string) => {
@@ -317,12 +309,6 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
     }
     const { weight, buffers } = state.resources;
     this.beforeFusedStep(variable, g, penalty, state.slots, state.decays, wd, scalars);
-    if (track) {
-      if (state.lastGrad !== null) state.lastGrad.dispose();
-      if (state.lastWeight !== null) state.lastWeight.dispose();
-      state.lastGrad = tf.keep(grad.clone());
-      state.lastWeight = tf.keep(variable.clone());
-    }
     // Point the resources at the current buffers (shared, not copied). Decoupled decay scales the weights first,
     // into a new buffer that the resource then holds alone.
     if (factor !== null && state.decays) {
@@ -344,6 +330,14 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
       variable.assign(readResource(weight));
       slotVars.forEach((v, i) => v?.assign(readResource(buffers[i])));
     }
+  }
+
+  /** trackLastStep: keeps this step's gradient and the weights before it (zero-copy references). */
+  private recordLastStep(state: VariableState, variable: tf.Variable, grad: tf.Tensor): void {
+    state.lastGrad?.dispose();
+    state.lastWeight?.dispose();
+    state.lastGrad = tf.keep(grad.clone());
+    state.lastWeight = tf.keep(variable.clone());
   }
 
   private decaysFor(shape: readonly number[]): boolean {

@@ -20,24 +20,7 @@
  * so getWeights/setWeights, checkpoints and diagnostics do not know which path ran.
  */
 import * as tf from '../tf.ts';
-
-interface OpAttr {
-  name: string;
-  type: number;
-  value: unknown;
-}
-
-interface NodeBackend {
-  executeSingleOutput(name: string, attrs: OpAttr[], inputs: tf.Tensor[]): tf.Tensor;
-  executeMultipleOutputs(name: string, attrs: OpAttr[], inputs: tf.Tensor[], numOutputs: number): tf.Tensor[];
-  binding: {
-    TF_ATTR_TYPE: number;
-    TF_ATTR_SHAPE: number;
-    TF_ATTR_STRING: number;
-    TF_ATTR_BOOL: number;
-    TF_FLOAT: number;
-  };
-}
+import { attrTypes, boolAttr, floatTypeAttr, runOp, runOpNoOutput, type OpAttr } from '../tf_native.ts';
 
 /** TensorFlow's name for "a fresh resource, private to this handle" (context.anonymous_name() in TF's Python). */
 const ANONYMOUS_NAME = 'cd2c89b7-88b7-44c8-ad83-06c2a9158347';
@@ -64,41 +47,27 @@ export function fusedKernelsActive(): boolean {
   return available;
 }
 
-function backend(): NodeBackend {
-  return tf.backend() as unknown as NodeBackend;
-}
-
 /** One tiny round trip through every op this module uses, once per process; false if any is missing. */
 function probe(): boolean {
   try {
     return tf.tidy(() => {
       const h = createResource([2]);
       assignResource(h, tf.tensor1d([1, 2]));
-      const b = backend().binding;
-      backend().executeMultipleOutputs('ResourceApplyGradientDescent', [typeAttr(), boolAttr('use_locking', false)], [h, tf.scalar(0.5), tf.tensor1d([2, 4])], 0);
+      applyKernel('ResourceApplyGradientDescent', [h, tf.scalar(0.5), tf.tensor1d([2, 4])]);
       const value = Array.from(readResource(h).dataSync());
       destroyResource(h);
-      return b.TF_FLOAT !== undefined && value[0] === 0 && value[1] === 0;
+      return attrTypes().TF_FLOAT !== undefined && value[0] === 0 && value[1] === 0;
     });
   } catch {
     return false;
   }
 }
 
-function typeAttr(name = 'T'): OpAttr {
-  const b = backend().binding;
-  return { name, type: b.TF_ATTR_TYPE, value: b.TF_FLOAT };
-}
-
-function boolAttr(name: string, value: boolean): OpAttr {
-  return { name, type: backend().binding.TF_ATTR_BOOL, value };
-}
-
 /** A new float32 resource variable (uninitialized) of `shape`; a tfjs tensor of dtype 'string' holds its handle. */
 export function createResource(shape: readonly number[]): tf.Tensor {
-  const b = backend().binding;
-  return backend().executeSingleOutput('VarHandleOp', [
-    typeAttr('dtype'),
+  const b = attrTypes();
+  return runOp('VarHandleOp', [
+    floatTypeAttr('dtype'),
     { name: 'shape', type: b.TF_ATTR_SHAPE, value: [...shape] },
     { name: 'container', type: b.TF_ATTR_STRING, value: '' },
     { name: 'shared_name', type: b.TF_ATTR_STRING, value: ANONYMOUS_NAME },
@@ -107,22 +76,22 @@ export function createResource(shape: readonly number[]): tf.Tensor {
 
 /** Points the resource at `value`'s buffer (TensorFlow shares it; a later in-place update copies it if still shared). */
 export function assignResource(handle: tf.Tensor, value: tf.Tensor): void {
-  backend().executeMultipleOutputs('AssignVariableOp', [typeAttr('dtype')], [handle, value], 0);
+  runOpNoOutput('AssignVariableOp', [floatTypeAttr('dtype')], [handle, value]);
 }
 
 /** The resource's value as a tfjs tensor that shares its buffer (a snapshot: later updates copy first). */
 export function readResource(handle: tf.Tensor): tf.Tensor {
-  return backend().executeSingleOutput('ReadVariableOp', [typeAttr('dtype')], [handle]);
+  return runOp('ReadVariableOp', [floatTypeAttr('dtype')], [handle]);
 }
 
 /** Frees the resource (the handle tensor itself is disposed by the caller). */
 export function destroyResource(handle: tf.Tensor): void {
-  backend().executeMultipleOutputs('DestroyResourceOp', [boolAttr('ignore_lookup_error', true)], [handle], 0);
+  runOpNoOutput('DestroyResourceOp', [boolAttr('ignore_lookup_error', true)], [handle]);
 }
 
 /** Runs a ResourceApply* kernel (no outputs): T = float32, use_locking false, plus `extra` attributes. */
 export function applyKernel(op: string, inputs: tf.Tensor[], extra: OpAttr[] = []): void {
-  backend().executeMultipleOutputs(op, [typeAttr(), boolAttr('use_locking', false), ...extra], inputs, 0);
+  runOpNoOutput(op, [floatTypeAttr(), boolAttr('use_locking', false), ...extra], inputs);
 }
 
 /** update_slots = false, for ResourceApplyAdagradV2: w ← w − lr·grad/(√accum + ε), accum left as it is. */
