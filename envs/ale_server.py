@@ -104,11 +104,12 @@ class AtariEnv:
                 flags |= FLAG_GAME_OVER | FLAG_TERMINAL
             elif self.terminal_on_life_loss and flags & FLAG_LIFE_LOST:
                 flags |= FLAG_TERMINAL
-            if flags & FLAG_TERMINAL:
-                # Dopamine stops skipping here and pools the frames it already has.
-                break
+            # Dopamine (since 2022) reads the screen of the last two frames of the skip before it checks for the
+            # end, so a step that ends on one of those frames pools that frame's screen.
             if time_step >= self.frame_skip - 2:
                 self.ale.getScreenGrayscale(self.screen_buffers[time_step - (self.frame_skip - 2)])
+            if flags & FLAG_TERMINAL:
+                break
         self.episode_steps += 1
         if not flags & FLAG_TERMINAL and self.episode_steps >= self.max_episode_steps:
             flags |= FLAG_TRUNCATED

@@ -81,6 +81,11 @@ interface RunState {
   lastEvalReturn: number | null;
   /** Resumes that found no replay memory in the checkpoint and refilled it (absent in older checkpoints: 0). */
   replayRefills?: number;
+  /**
+   * Sessions started before the one that wrote the checkpoint, plus that one: the next session's index, which
+   * picks its emulator seeds (absent in checkpoints from before the field existed: the iteration number).
+   */
+  sessions?: number;
   agent: AgentState;
 }
 
@@ -97,11 +102,45 @@ function std(xs: readonly number[]): number | null {
   return m === null ? null : Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / xs.length);
 }
 
-/** A 31-bit seed for one emulator of the run, derived from the run seed: a fixed function of (seed, purpose). */
-function deriveSeed(seed: number, purpose: string): number {
-  let h = 2166136261 ^ seed;
-  for (const ch of `${seed}/${purpose}`) h = Math.imul(h ^ ch.charCodeAt(0), 16777619);
-  return (h >>> 1) & 0x3fffffff;
+/**
+ * Emulator streams of one run: 0 is the training environment, 1 + k is evaluation environment k. ALE's seed is
+ * a 31-bit integer; the run seed, the stream and the session each get a field of it.
+ */
+const SEED_BITS = 14; // run seeds 0..16383
+const STREAM_BITS = 7; // the training env and up to 127 evaluation envs (presets allow 64)
+const SESSION_BITS = 10; // 1024 sessions before the session field wraps
+const TRAIN_STREAM = 0;
+const evalStream = (k: number): number => 1 + k;
+
+/** A bijection of [0, 2^31): xorshift-multiply rounds (each step is invertible modulo 2^31). */
+function permute31(x: number): number {
+  const mask = 0x7fffffff;
+  let h = x & mask;
+  h = (h ^ (h >>> 16)) & mask;
+  h = Math.imul(h, 0x45d9f3b) & mask;
+  h = (h ^ (h >>> 15)) & mask;
+  h = Math.imul(h, 0x2c1b3c6d | 1) & mask;
+  h = (h ^ (h >>> 16)) & mask;
+  return h;
+}
+
+/**
+ * The ALE seed of one emulator of a run: a fixed function of (run seed, stream, session). For run seeds
+ * 0..16383, streams 0..127 and sessions 0..1023 the fields are packed side by side and scrambled by a bijection,
+ * so no two emulators of any two such runs share a seed (tested over run seeds 0..9999). Outside those ranges the
+ * fields are hashed, which is still deterministic but no longer guaranteed distinct. The scramble only keeps the
+ * seeds from looking sequential; ALE's generator does not need it.
+ */
+export function emulatorSeed(runSeed: number, stream: number, session: number): number {
+  const fits = (v: number, bits: number) => Number.isInteger(v) && v >= 0 && v < 2 ** bits;
+  if (fits(runSeed, SEED_BITS) && fits(stream, STREAM_BITS)) {
+    const sessionField = ((session % 2 ** SESSION_BITS) + 2 ** SESSION_BITS) % 2 ** SESSION_BITS;
+    return permute31(runSeed + stream * 2 ** SEED_BITS + sessionField * 2 ** (SEED_BITS + STREAM_BITS));
+  }
+  // FNV-1a over the whole key, each field separated, then the same scramble.
+  let h = 2166136261;
+  for (const ch of `${runSeed}/${stream}/${session}`) h = Math.imul(h ^ ch.charCodeAt(0), 16777619);
+  return permute31(h >>> 1);
 }
 
 class Interrupted extends Error {}
@@ -181,17 +220,19 @@ export class Trainer {
     }
 
     // Environments: the training one, and the evaluation ones stepped together. Seeds are derived from the run
-    // seed and the iteration the session starts at, so a resumed session does not replay the first one's emulator
-    // randomness.
+    // seed, the env and the session's index, so a resumed session does not replay an earlier one's emulator
+    // randomness (a session that died before its first checkpoint is replayed exactly).
     const start = this.state.nextIteration;
-    this.trainEnv = await this.bridge.createEnv({ ...protocol, game: config.game, seed: deriveSeed(config.seed, `train/${start}`) });
+    const session = this.state.sessions ?? start;
+    this.state.sessions = session + 1;
+    this.trainEnv = await this.bridge.createEnv({ ...protocol, game: config.game, seed: emulatorSeed(config.seed, TRAIN_STREAM, session) });
     if (config.evalSteps > 0) {
       // The evaluation envs get processes of their own, stepped concurrently. Env k keeps its own seed whichever
       // process hosts it, so the number of processes changes no result.
       const pool = await BridgePool.start(this.options.evalProcesses ?? defaultPoolSize(config.evalEnvs), this.options.pythonPath ? { pythonPath: this.options.pythonPath } : {});
       this.evalPool = pool;
       this.evalEnvs = await Promise.all(Array.from({ length: config.evalEnvs }, (_, k) =>
-        pool.createEnv({ ...protocol, game: config.game, seed: deriveSeed(config.seed, `eval/${k}/${start}`) })));
+        pool.createEnv({ ...protocol, game: config.game, seed: emulatorSeed(config.seed, evalStream(k), session) })));
     }
     this.agent = new DqnAgent({ numActions: this.trainEnv.numActions, hyperparameters: config.agent, seed: config.seed });
     if (agentState && tensors) await this.agent.importState(agentState, tensors);
