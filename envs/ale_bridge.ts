@@ -34,9 +34,12 @@ export interface EnvProtocol {
   repeatActionProbability: number;
   /** Emulator frames per agent step; the observation is the max over the last two. */
   frameSkip: number;
-  /** Episodes are truncated after this many agent steps (27,000 = 108,000 frames). */
+  /** Episodes (whole games, over all lives) are truncated after this many agent steps (27,000 = 108,000 frames). */
   maxEpisodeSteps: number;
-  /** Report a lost life as terminal (the game goes on at the next reset). */
+  /**
+   * Report a lost life as terminal. The next reset then continues the game from the life-loss step's
+   * observation, as Dopamine's runner does; the step cap keeps counting.
+   */
   terminalOnLifeLoss: boolean;
   /** Up to this many no-op actions at the start of each game (0 = none). */
   noopMax: number;
@@ -71,6 +74,18 @@ export interface EnvStep {
   lives: number;
   episodeSteps: number;
   frame: Uint8Array;
+}
+
+/**
+ * What a step means to Dopamine's runner loop: the episode (the game) is over (game over or the step cap; the
+ * agent's last transition is terminal only if `step.terminal`), a life was lost under the Nature protocol
+ * (terminal for the agent; reset() continues the game), or play goes on.
+ */
+export type StepOutcome = 'episode-over' | 'life-lost' | 'continue';
+
+export function stepOutcome(step: EnvStep): StepOutcome {
+  if (step.gameOver || step.truncated) return 'episode-over';
+  return step.terminal ? 'life-lost' : 'continue';
 }
 
 /** The emulator process died (crash, OOM kill, signal) or could not start. */

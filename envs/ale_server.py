@@ -8,8 +8,11 @@ observation. Control messages (info, create) carry small JSON payloads.
 
 Preprocessing follows Dopamine's atari_lib.AtariPreprocessing exactly (frame skip, grayscale read from the
 emulator, max over the last two frames, cv2 area resize, no noop starts, life loss not terminal), with
-sticky actions from ALE's own repeat_action_probability, as Dopamine's gym "NoFrameskip-v0" environment has.
-Rewards are returned raw. The episode cap counts agent steps, as Dopamine's runner does.
+sticky actions from ALE's own repeat_action_probability, as Dopamine's gym "NoFrameskip-v0" environment has,
+and Dopamine's run_experiment.Runner episode loop: the episode cap counts agent steps over the whole game, and
+with life loss terminal (--protocol nature) the next life begins from the life-loss step's observation without
+an emulator reset. Rewards are returned raw. test/dopamine-frames.test.ts compares every frame with a reference
+implementation of Dopamine's code over ale-py's gymnasium environment (test/reference/dopamine_reference.py).
 """
 
 import json
@@ -69,23 +72,29 @@ class AtariEnv:
         self.noop_rng = np.random.default_rng(seed)
         self.lives = 0
         self.episode_steps = 0
-        self.needs_game_reset = True
+        # Set by a step that lost a life under the Nature protocol (terminal, the game not over): the next reset
+        # continues the game. Any other reset starts a new one.
+        self.life_continues = False
+        self.last_frame = b''
 
     def reset(self):
-        # With life loss as terminal (Nature protocol), a new "episode" after a lost life continues the same game,
-        # as DeepMind's and OpenAI baselines' EpisodicLife wrappers do; otherwise the game restarts.
-        if self.needs_game_reset or self.ale.game_over(with_truncation=False):
-            self.ale.reset_game()
-            for _ in range(int(self.noop_rng.integers(1, self.noop_max + 1)) if self.noop_max > 0 else 0):
-                self.ale.act(0)
-                if self.ale.game_over(with_truncation=False):
-                    self.ale.reset_game()
-        self.needs_game_reset = False
+        """Begins the next episode: a new game, except after a life lost under the Nature protocol. There it does
+        what Dopamine's runner does: no emulator reset, the new life starts from the life-loss step's pooled
+        observation, and the step cap keeps counting over the whole game."""
+        if self.life_continues:
+            self.life_continues = False
+            return 0.0, 0, self.last_frame
+        self.ale.reset_game()
+        for _ in range(int(self.noop_rng.integers(1, self.noop_max + 1)) if self.noop_max > 0 else 0):
+            self.ale.act(0)
+            if self.ale.game_over(with_truncation=False):
+                self.ale.reset_game()
         self.lives = self.ale.lives()
         self.episode_steps = 0
         self.ale.getScreenGrayscale(self.screen_buffers[0])
         self.screen_buffers[1].fill(0)
-        return 0.0, 0, self._pool_and_resize()
+        self.last_frame = self._pool_and_resize()
+        return 0.0, 0, self.last_frame
 
     def step(self, action_index):
         if not 0 <= action_index < len(self.actions):
@@ -111,11 +120,13 @@ class AtariEnv:
             if flags & FLAG_TERMINAL:
                 break
         self.episode_steps += 1
-        if not flags & FLAG_TERMINAL and self.episode_steps >= self.max_episode_steps:
+        # Dopamine's runner ends the episode at the cap whatever else the step did; a life lost on that step is
+        # still terminal for the agent.
+        if not flags & FLAG_GAME_OVER and self.episode_steps >= self.max_episode_steps:
             flags |= FLAG_TRUNCATED
-        if flags & FLAG_TRUNCATED or flags & FLAG_GAME_OVER:
-            self.needs_game_reset = True
-        return reward, flags, self._pool_and_resize()
+        self.life_continues = bool(flags & FLAG_TERMINAL) and not flags & (FLAG_TRUNCATED | FLAG_GAME_OVER)
+        self.last_frame = self._pool_and_resize()
+        return reward, flags, self.last_frame
 
     def _pool_and_resize(self):
         if self.frame_skip > 1:

@@ -5,7 +5,8 @@
 // Steps (each idempotent; each records a stamp only after it fully succeeded, so nothing half-installed
 // ever looks complete, and a second run with everything in place takes well under a second):
 //   1. npm dependencies from the lockfile (`npm ci --ignore-scripts`: tfjs-node's own download step cannot abort it);
-//   2. a Python virtual environment .venv with envs/requirements.txt (ale-py ships the Atari ROMs);
+//   2. a Python virtual environment .venv with envs/requirements.txt (ale-py ships the Atari ROMs) and the
+//      test-only test/reference/requirements.txt (gymnasium, for the Dopamine reference of the frames test);
 //   3. the native TensorFlow library for tfjs-node, then its binding, built and smoke-tested:
 //        a. TFJS_LIBTENSORFLOW_DIR=/path (a libtensorflow with lib/ and include/) if the user set it;
 //        b. otherwise tfjs-node's normal download of libtensorflow 2.9.1 (first choice where it works);
@@ -23,6 +24,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE_DIR = process.env.WD_HARNESS_CACHE_DIR ?? path.join(ROOT, '.cache');
 const VENV_DIR = path.join(ROOT, '.venv');
 const REQUIREMENTS = path.join(ROOT, 'envs', 'requirements.txt');
+const TEST_REQUIREMENTS = path.join(ROOT, 'test', 'reference', 'requirements.txt');
 const TFJS_DIR = path.join(ROOT, 'node_modules', '@tensorflow', 'tfjs-node');
 // The wheel whose C library stands in for libtensorflow 2.9.1 when Google's storage is unreachable.
 const TF_WHEEL_SPEC = 'tensorflow-cpu==2.21.0';
@@ -131,9 +133,9 @@ export const VENV_PYTHON = path.join(VENV_DIR, 'bin', 'python');
 
 function venvStep() {
   const stampFile = path.join(VENV_DIR, '.wd-harness-venv.json');
-  const want = { requirements: fileHash(REQUIREMENTS) };
+  const want = { requirements: fileHash(REQUIREMENTS), testRequirements: fileHash(TEST_REQUIREMENTS) };
   const have = readStamp(stampFile);
-  if (!FORCE && have && have.requirements === want.requirements && fs.existsSync(VENV_PYTHON)) {
+  if (!FORCE && have && have.requirements === want.requirements && have.testRequirements === want.testRequirements && fs.existsSync(VENV_PYTHON)) {
     info(`python venv: in place (${path.relative(ROOT, VENV_DIR)})`);
     return false;
   }
@@ -146,14 +148,14 @@ function venvStep() {
     throw new SetupError('python venv', `${python.command} -m venv failed`,
       'install the venv module (Debian: apt-get install python3-venv), or point PYTHON= at a full Python install.');
   }
-  doing('installing envs/requirements.txt into .venv (pip) ...');
-  const pip = run(VENV_PYTHON, ['-m', 'pip', 'install', '--disable-pip-version-check', '-r', REQUIREMENTS]);
+  doing('installing envs/requirements.txt and test/reference/requirements.txt into .venv (pip) ...');
+  const pip = run(VENV_PYTHON, ['-m', 'pip', 'install', '--disable-pip-version-check', '-r', REQUIREMENTS, '-r', TEST_REQUIREMENTS]);
   if (pip.status !== 0) {
     fs.rmSync(VENV_DIR, { recursive: true, force: true });
-    throw new SetupError('pip install', `pip exited with ${pip.status} installing envs/requirements.txt`,
+    throw new SetupError('pip install', `pip exited with ${pip.status} installing envs/requirements.txt and test/reference/requirements.txt`,
       'check that pip can reach a package index with ale-py 0.12.1 for your Python version (pip index versions ale-py), then rerun `npm run setup`.');
   }
-  const check = run(VENV_PYTHON, ['-c', 'import ale_py, numpy, cv2; print(ale_py.__version__)'], { capture: true });
+  const check = run(VENV_PYTHON, ['-c', 'import ale_py, numpy, cv2, gymnasium; print(ale_py.__version__)'], { capture: true });
   if (check.status !== 0) {
     fs.rmSync(VENV_DIR, { recursive: true, force: true });
     throw new SetupError('python check', `the installed packages do not import:\n${check.tail}`,

@@ -1,7 +1,7 @@
 // `--agent random`: plays whole episodes with uniformly random actions and reports scores and speed.
 // It is the baseline every Atari table normalizes against, and a quick check that the emulator works.
 import seedrandom from 'seedrandom';
-import { AleBridge, type EnvProtocol } from '../../envs/ale_bridge.ts';
+import { AleBridge, stepOutcome, type EnvProtocol } from '../../envs/ale_bridge.ts';
 import { displayName } from '../../envs/games.ts';
 
 export interface RandomRunOptions {
@@ -36,7 +36,9 @@ export async function runRandomAgent(options: RandomRunOptions): Promise<RandomR
         const step = await env.step(Math.floor(random() * env.numActions));
         episodeReturn += step.reward;
         steps += 1;
-        if (step.terminal || step.truncated) {
+        const outcome = stepOutcome(step);
+        if (outcome === 'life-lost') await env.reset(); // Nature protocol: the game goes on
+        if (outcome === 'episode-over') {
           const seconds = (performance.now() - episodeStarted) / 1000;
           const end = step.truncated ? 'truncated' : 'game over';
           options.log(`episode ${episode}/${options.episodes}: return ${episodeReturn}, ${step.episodeSteps} steps (${end}), ${(step.episodeSteps / seconds).toFixed(0)} steps/s`);

@@ -8,7 +8,7 @@
 // at most one agent step of work is lost. A dead emulator is restarted and the broken episode dropped.
 import fs from 'node:fs';
 import path from 'node:path';
-import { AleBridge, DOPAMINE_PROTOCOL, EmulatorCrashedError, NATURE_PROTOCOL, type AtariEnv, type EnvStep } from '../../envs/ale_bridge.ts';
+import { AleBridge, DOPAMINE_PROTOCOL, EmulatorCrashedError, NATURE_PROTOCOL, stepOutcome, type AtariEnv, type EnvStep } from '../../envs/ale_bridge.ts';
 import { BridgePool, defaultPoolSize } from '../../envs/bridge_pool.ts';
 import { displayName, resolveGame } from '../../envs/games.ts';
 import { DivergenceError, DqnAgent, type AgentState } from '../../agents/dqn_agent.ts';
@@ -420,7 +420,8 @@ export class Trainer {
       p.trainSteps += 1;
       this.state.envSteps += 1;
       this.reportProgress(iteration, 'train', p.trainSteps, this.config.trainingSteps);
-      if (step.gameOver || step.truncated) {
+      const outcome = stepOutcome(step);
+      if (outcome === 'episode-over') {
         agent.endEpisode(step.reward, step.terminal);
         return episodeReturn;
       }
@@ -428,8 +429,8 @@ export class Trainer {
         agent.endEpisode(step.reward, false); // the episode is cut here, as a time limit would
         throw new Interrupted();
       }
-      if (step.terminal) {
-        // A life lost under the Nature protocol: an episode end for the agent; the game goes on after reset.
+      if (outcome === 'life-lost') {
+        // An episode end for the agent; the game goes on from this step's observation (Dopamine's runner).
         agent.endEpisode(step.reward, true);
         try {
           step = await this.trainEnv.reset();
@@ -502,12 +503,13 @@ export class Trainer {
           const k = active[i];
           returnsSoFar[k] += r.reward;
           steps += 1;
-          if (r.gameOver || r.truncated) {
+          const outcome = stepOutcome(r);
+          if (outcome === 'episode-over') {
             returns.push(returnsSoFar[k]);
             this.pushRecent(returnsSoFar[k]);
             returnsSoFar[k] = 0;
             ending.push(k);
-          } else if (r.terminal) {
+          } else if (outcome === 'life-lost') {
             resetting.push(k); // life lost (Nature protocol): same game, fresh frame stack
           } else {
             push(k, r.frame);
