@@ -16,7 +16,7 @@ import type { LoadedRun } from '../src/analysis/sweep_results.ts';
 function run(seed: number, optimizer: string, weightDecay: number, returns: (number | null)[], game = 'pong'): LoadedRun {
   return {
     id: `${optimizer}-${seed}`, dir: '/x', game, optimizer, schedule: 'constant', weightDecay, seed, preset: 'smoke',
-    status: 'completed', iterationsPlanned: returns.length, trainingSteps: 100, evalSteps: 0, replayRefills: 0, warnings: [],
+    status: 'completed', iterationsPlanned: returns.length, trainingSteps: 100, evalSteps: 0, replayRefills: 0, warnings: [], config: {},
     records: returns.map((r, i) => ({
       iteration: i, env_steps: (i + 1) * 100 + seed, train_return_mean: r, weight_norm: 10 * (seed + 1),
       m_over_w_log10: { p5: -9 - seed, p50: -7 },
@@ -47,6 +47,20 @@ describe('learning curves', () => {
     expect(band.mark.type).toBe('area');
     expect([band.encoding.y.field, band.encoding.y2.field]).toEqual(['min', 'max']);
     expect(line.encoding.y.field).toBe('mean');
+  });
+
+  it("with a reference, Dopamine's band is a grey step layer under the curves, from the same data source", async () => {
+    const reference = [{ game: 'Pong', start: 0, end: 150, min: -21, max: -20, mean: -20.5 }];
+    const spec = learningCurveSpec(curvePoints(runs, 'train_return_mean'), 't', 'training return', ['pong'], reference) as any;
+    const [steps, band, line] = spec.spec.layer;
+    expect(steps.mark.type).toBe('rect');
+    expect([steps.encoding.x.field, steps.encoding.x2.field, steps.encoding.y.field, steps.encoding.y2.field]).toEqual(['start', 'end', 'min', 'max']);
+    expect(band.mark.type).toBe('area');
+    expect(line.encoding.y.field).toBe('mean');
+    expect(spec.data.values.filter((v: any) => v.reference === true)).toHaveLength(1);
+    const svg = await renderSvg(spec);
+    expect(svg.match(/aria-roledescription="rect mark"/g)).toHaveLength(1);
+    expect(svg.match(/aria-roledescription="line mark"/g)).toHaveLength(2);
   });
 
   it('renders to an SVG with one path per scheme line', async () => {

@@ -97,12 +97,52 @@ function colourScale(series: readonly string[]): Spec {
   return { domain, range: domain.map((s) => SCHEME_COLOURS[s] ?? fallback[i++ % fallback.length]) };
 }
 
-/** Figure 6: return over env_steps, one facet per game, one line per scheme, band = min–max over seeds. */
-export function learningCurveSpec(points: readonly CurvePoint[], title: string, yTitle: string, games: readonly string[]): Spec {
+/** A published reference drawn under the learning curves: one step of the band per reference iteration. */
+export interface ReferenceBand {
+  /** Display name, as in the curve points. */
+  game: string;
+  /** Agent steps the reference iteration covers: [start, end). */
+  start: number;
+  end: number;
+  min: number;
+  max: number;
+  mean: number;
+}
+
+/**
+ * Figure 6: return over env_steps, one facet per game, one line per scheme, band = min–max over seeds. With
+ * `reference`, a grey step band under the curves (Dopamine's published seeds). Faceting needs one data source, so
+ * the reference rows travel with the points, marked `reference: true`, and each layer filters its own.
+ */
+export function learningCurveSpec(points: readonly CurvePoint[], title: string, yTitle: string, games: readonly string[], reference: readonly ReferenceBand[] = []): Spec {
+  const curvesOnly = { filter: 'datum.reference !== true' };
+  const curveLayers: Spec[] = [
+    { transform: [curvesOnly], mark: { type: 'area', opacity: 0.18 }, encoding: { y: { field: 'min', type: 'quantitative', title: yTitle }, y2: { field: 'max' } } },
+    {
+      transform: [curvesOnly],
+      mark: { type: 'line', strokeWidth: 1.6 },
+      encoding: {
+        y: { field: 'mean', type: 'quantitative', title: yTitle },
+        tooltip: [{ field: 'series' }, { field: 'iteration' }, { field: 'mean', format: '.1f' }, { field: 'n' }],
+      },
+    },
+  ];
+  const referenceLayer: Spec = {
+    transform: [{ filter: 'datum.reference === true' }],
+    mark: { type: 'rect', opacity: 0.22, color: '#555' },
+    encoding: {
+      x: { field: 'start', type: 'quantitative' },
+      x2: { field: 'end' },
+      y: { field: 'min', type: 'quantitative', title: yTitle },
+      y2: { field: 'max' },
+      color: { value: '#555' },
+      tooltip: [{ field: 'mean', title: 'published mean', format: '.1f' }, { field: 'min', format: '.1f' }, { field: 'max', format: '.1f' }],
+    },
+  };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title,
-    data: { values: points },
+    data: { values: [...points, ...reference.map((r) => ({ ...r, reference: true }))] },
     facet: { field: 'game', type: 'nominal', title: null, sort: games.map(displayName) },
     columns: 4,
     resolve: { scale: { y: 'independent' } },
@@ -113,16 +153,7 @@ export function learningCurveSpec(points: readonly CurvePoint[], title: string, 
         x: { field: 'envSteps', type: 'quantitative', title: 'agent steps (env_steps)', axis: { format: '~s' } },
         color: { field: 'series', type: 'nominal', title: 'scheme', scale: colourScale(points.map((p) => p.series)) },
       },
-      layer: [
-        { mark: { type: 'area', opacity: 0.18 }, encoding: { y: { field: 'min', type: 'quantitative', title: yTitle }, y2: { field: 'max' } } },
-        {
-          mark: { type: 'line', strokeWidth: 1.6 },
-          encoding: {
-            y: { field: 'mean', type: 'quantitative', title: yTitle },
-            tooltip: [{ field: 'series' }, { field: 'iteration' }, { field: 'mean', format: '.1f' }, { field: 'n' }],
-          },
-        },
-      ],
+      layer: reference.length > 0 ? [referenceLayer, ...curveLayers] : curveLayers,
     },
   };
 }

@@ -22,6 +22,7 @@ import {
   weightNormPoints,
   weightNormSpec,
 } from './figures.ts';
+import { reportBands } from './baseline.ts';
 import { loadHumanReference, loadPaperTable } from './reference.ts';
 import { curveMetric, type ScoreSpec } from './score.ts';
 import { formatLambda, loadSweep, type SweepResults } from './sweep_results.ts';
@@ -185,12 +186,15 @@ export async function buildReportHtml(sweep: SweepResults, options: ReportOption
     const points = curvePoints(runs, metric);
     if (points.length === 0) continue;
     const title = lambda === null ? 'Learning curves' : `Learning curves at λ = ${formatLambda(lambda)} (orig: λ = 0)`;
-    const svg = await renderSvg(learningCurveSpec(points, title, yTitle, table.games));
+    // Dopamine's published curves are training returns: the band goes under training-return curves only.
+    const reference = metric === 'train_return_mean' ? reportBands(runs) : null;
+    const svg = await renderSvg(learningCurveSpec(points, title, yTitle, table.games, reference?.bands ?? []));
     parts.push(
       figure(
         `fig-curves-${lambda === null ? '0' : formatLambda(lambda)}`,
         svg,
-        `${yTitle} per iteration against agent steps (env_steps): line = mean over seeds, band = min–max over seeds; every readable run, unfinished ones included (Figure 6 of the paper).`,
+        `${yTitle} per iteration against agent steps (env_steps): line = mean over seeds, band = min–max over seeds; every readable run, unfinished ones included (Figure 6 of the paper).` +
+          (reference ? ` ${reference.caption}` : ''),
       ),
     );
   }

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { resolveGame, displayName } from '../../envs/games.ts';
-import { RunDirectory, RUN_FILES, type MetricsRecord, type RunSummary } from '../run/run_directory.ts';
+import { RunDirectory, RUN_FILES, type JsonObject, type MetricsRecord, type RunSummary } from '../run/run_directory.ts';
 
 export const PLAN_FILE = 'plan.json';
 export const PLAN_KIND = 'wd-dqn-sweep';
@@ -41,6 +41,8 @@ export interface LoadedRun {
   replayRefills: number;
   /** Non-fatal notes, e.g. a last metrics line cut off by a crash and dropped. */
   warnings: string[];
+  /** config.json's run config as written (validated only in the fields above). */
+  config: JsonObject;
 }
 
 export interface SkippedRun {
@@ -184,7 +186,7 @@ function subdirectories(dir: string): string[] {
 // Reading and validating one run
 
 /** Reads one run read-only; throws an Error whose message is the skip reason. */
-function loadRun(id: string, dir: string): LoadedRun {
+export function loadRun(id: string, dir: string): LoadedRun {
   if (!fs.existsSync(path.join(dir, RUN_FILES.config))) {
     throw new Error(`no ${RUN_FILES.config}: not a run directory, or one whose first write never happened`);
   }
@@ -266,6 +268,7 @@ function loadRun(id: string, dir: string): LoadedRun {
     records,
     replayRefills: typeof summary.replay_refills === 'number' ? summary.replay_refills : 0,
     warnings,
+    config,
   };
 }
 

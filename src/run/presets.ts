@@ -41,11 +41,11 @@ interface Preset {
 
 // Dopamine's JAX DQN Adam and TF DQN RMSProp settings. `trackLastStep` lets the optimizer report the last step's
 // weight-decay-to-gradient ratios (paper's Figure 7 diagnostics); it changes no update.
-const DOPAMINE_ADAM = { learningRate: 6.25e-5, epsilon: 1.5e-4, beta1: 0.9, beta2: 0.999, trackLastStep: true } as const;
+export const DOPAMINE_ADAM = { learningRate: 6.25e-5, epsilon: 1.5e-4, beta1: 0.9, beta2: 0.999, trackLastStep: true } as const;
 // TF1's RMSPropOptimizer starts its mean square at 1 and Dopamine passes centered=True, decay 0.95, eps 1e-5.
-const DOPAMINE_RMSPROP = { learningRate: 2.5e-4, rho: 0.95, momentum: 0, epsilon: 1e-5, centered: true, initialMeanSquare: 1, trackLastStep: true } as const;
+export const DOPAMINE_RMSPROP = { learningRate: 2.5e-4, rho: 0.95, momentum: 0, epsilon: 1e-5, centered: true, initialMeanSquare: 1, trackLastStep: true } as const;
 
-const DOPAMINE_AGENT = {
+export const DOPAMINE_AGENT = {
   gamma: 0.99,
   minReplayHistory: 20_000,
   updatePeriodSteps: 4,
