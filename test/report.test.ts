@@ -46,6 +46,24 @@ describe('report HTML', () => {
     }
   });
 
+  it('Figure 7 plots the five quantiles, never the weight count logged beside them', () => {
+    const fig = /<figure id="fig-m-over-w">([\s\S]*?)<\/figure>/.exec(html)![1];
+    for (const q of ['p5', 'p25', 'p50', 'p75', 'p95']) expect(fig).toContain(`>${q}<`);
+    expect(fig).not.toContain('>count<');
+  });
+
+  it('says "n = 1: no interval" instead of a zero-width interval', async () => {
+    const one = tmpSweep('report-n1-');
+    const runs = RUNS.filter((r) => r.seed === 0);
+    for (const r of runs) writeRun(one, r);
+    writePlan(one, runs);
+    const page = (await buildReport(one, { score: { kind: 'final' }, reps: 50 })).html;
+    fs.rmSync(one, { recursive: true, force: true });
+    const aggregates = /<table id="aggregates">([\s\S]*?)<\/table>/.exec(page)![1];
+    expect(aggregates).toContain('(n = 1: no interval)');
+    expect(aggregates).not.toMatch(/\[\d/);
+  });
+
   it('is self-contained: no script, no external resource', () => {
     expect(html).not.toMatch(/<script/i);
     expect(html).not.toMatch(/<(link|img|iframe)\b/i);
@@ -76,20 +94,39 @@ describe('npm run report (command line)', () => {
     await expect(runReport({ ...base, dir: root, out: path.join(root, 'nope', 'r.html') })).rejects.toThrow(/directory .*nope does not exist/);
   });
 
-  it('writes every figure of the page as a standalone SVG in figures/ next to it, replacing stale ones', async () => {
+  it('writes every figure as SVG, Vega-Lite spec and CSV in figures/; replaces only what a report wrote there', async () => {
     const out = path.join(root, 'elsewhere');
     fs.mkdirSync(path.join(out, 'figures'), { recursive: true });
-    fs.writeFileSync(path.join(out, 'figures', 'stale.svg'), '<svg/>');
-    const result = await runReport({ dir: root, out: path.join(out, 'r.html'), score: { kind: 'final' }, includeIncomplete: false, comparePaper: true, reps: 10, seed: 's' });
+    fs.writeFileSync(path.join(out, 'figures', 'my-notes.txt'), 'mine');
+    const args = { dir: root, out: path.join(out, 'r.html'), score: { kind: 'final' } as const, includeIncomplete: false, comparePaper: true, reps: 10, seed: 's' };
+    const result = await runReport(args);
     expect(result.figuresDir).toBe(path.join(out, 'figures'));
-    const files = fs.readdirSync(result.figuresDir).sort();
-    expect(files).toEqual(['fig-curves-1e-4.svg', 'fig-curves-1e-5.svg', 'fig-m-over-w.svg', 'fig-sensitivity-games.svg', 'fig-sensitivity.svg', 'fig-weight-norm.svg']);
+    const ids = ['fig-curves-1e-4', 'fig-curves-1e-5', 'fig-m-over-w', 'fig-sensitivity-games', 'fig-sensitivity', 'fig-weight-norm'];
+    const files = fs.readdirSync(result.figuresDir).filter((f) => f.endsWith('.svg')).sort();
+    expect(files).toEqual(ids.map((id) => `${id}.svg`).sort());
     const page = fs.readFileSync(path.join(out, 'r.html'), 'utf8');
-    for (const f of files) {
-      const svg = fs.readFileSync(path.join(result.figuresDir, f), 'utf8');
-      expect(svg.startsWith('<svg'), f).toBe(true);
+    for (const id of ids) {
+      const svg = fs.readFileSync(path.join(result.figuresDir, `${id}.svg`), 'utf8');
+      expect(svg.startsWith('<svg'), id).toBe(true);
       expect(page).toContain(svg); // the very figure the page shows
+      const spec = JSON.parse(fs.readFileSync(path.join(result.figuresDir, `${id}.vl.json`), 'utf8'));
+      expect(spec.$schema, id).toMatch(/vega-lite/);
+      const csv = fs.readFileSync(path.join(result.figuresDir, `${id}.csv`), 'utf8').trim().split('\n');
+      expect(csv.length - 1, id).toBe(spec.data.values.length); // one CSV row per plotted row
     }
+    // A report written again with fewer figures removes its own stale files, and never the user's.
+    fs.writeFileSync(path.join(result.figuresDir, '.report-figures.json'), JSON.stringify({ files: ['fig-old.svg', '../r.html'] }));
+    fs.writeFileSync(path.join(result.figuresDir, 'fig-old.svg'), '<svg/>');
+    await runReport(args);
+    expect(fs.existsSync(path.join(result.figuresDir, 'fig-old.svg'))).toBe(false);
+    expect(fs.readFileSync(path.join(result.figuresDir, 'my-notes.txt'), 'utf8')).toBe('mine');
+    expect(fs.existsSync(path.join(out, 'r.html'))).toBe(true); // a manifest cannot point outside figures/
+  });
+
+  it('shows the sweep path as the user gave it, not the absolute path', async () => {
+    const relative = path.relative(process.cwd(), root);
+    const { html: page } = await buildReport(relative, { score: { kind: 'final' }, reps: 10 });
+    expect(page).toContain(`Sweep: <code>${escapeHtml(relative)}</code>`);
   });
 });
 

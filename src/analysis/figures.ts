@@ -19,6 +19,17 @@ export const SCHEME_COLOURS: Readonly<Record<string, string>> = {
 };
 
 type Spec = Record<string, unknown>;
+/** A Vega-Lite spec as this module builds them: the plotted rows inline in `data.values`. */
+export type FigureSpec = Spec;
+
+/** The rows a spec plots (its inline data), for the CSV written beside the figure. */
+export function plottedRows(spec: FigureSpec): Array<Record<string, unknown>> {
+  const values = (spec.data as { values?: unknown } | undefined)?.values;
+  return Array.isArray(values) ? (values as Array<Record<string, unknown>>) : [];
+}
+
+/** Legend symbols drawn as opaque strokes, whatever the opacity of the layer the legend is built from. */
+const SOLID_LEGEND = { symbolType: 'stroke', symbolOpacity: 1, symbolStrokeWidth: 2.5 };
 
 /** Vega-Lite spec -> standalone SVG text. */
 export async function renderSvg(spec: Spec): Promise<string> {
@@ -151,7 +162,8 @@ export function learningCurveSpec(points: readonly CurvePoint[], title: string, 
       height: 140,
       encoding: {
         x: { field: 'envSteps', type: 'quantitative', title: 'agent steps (env_steps)', axis: { format: '~s' } },
-        color: { field: 'series', type: 'nominal', title: 'scheme', scale: colourScale(points.map((p) => p.series)) },
+        // The legend takes its symbol from the first layer, the 18 %-opacity band: draw it as a solid line instead.
+        color: { field: 'series', type: 'nominal', title: 'scheme', scale: colourScale(points.map((p) => p.series)), legend: SOLID_LEGEND },
       },
       layer: reference.length > 0 ? [referenceLayer, ...curveLayers] : curveLayers,
     },
@@ -186,8 +198,9 @@ function sensitivityLayers(yTitle: string, colours: Spec, referenceField: string
     {
       mark: { type: 'errorbar', ticks: true },
       encoding: {
-        x: { field: 'lambda', type: 'quantitative' },
-        y: { field: 'lower', type: 'quantitative', title: yTitle },
+        // Padding (pixels) keeps the end points and their bars off the frame.
+        x: { field: 'lambda', type: 'quantitative', scale: { type: 'log', padding: 18 } },
+        y: { field: 'lower', type: 'quantitative', title: yTitle, scale: { zero: false, padding: 10 } },
         y2: { field: 'upper' },
         color: { field: 'scheme', type: 'nominal', scale: colours },
       },
@@ -195,9 +208,9 @@ function sensitivityLayers(yTitle: string, colours: Spec, referenceField: string
     {
       mark: { type: 'line', point: true },
       encoding: {
-        x: { field: 'lambda', type: 'quantitative', scale: { type: 'log' }, title: 'λ (log scale)', axis: { format: '.0e' } },
-        y: { field: 'value', type: 'quantitative', title: yTitle },
-        color: { field: 'scheme', type: 'nominal', title: 'scheme', scale: colours },
+        x: { field: 'lambda', type: 'quantitative', scale: { type: 'log', padding: 18 }, title: 'λ (log scale)', axis: { format: '.0e' } },
+        y: { field: 'value', type: 'quantitative', title: yTitle, scale: { zero: false, padding: 10 } },
+        color: { field: 'scheme', type: 'nominal', title: 'scheme', scale: colours, legend: SOLID_LEGEND },
         tooltip: [{ field: 'scheme' }, { field: 'lambda', format: '.0e' }, { field: 'value', format: '.3~f' }],
       },
     },
@@ -243,6 +256,9 @@ export function sensitivityPerGameSpec(data: readonly SensitivityDatum[], refere
   };
 }
 
+/** The quantiles the optimizer logs (its Quantiles record also holds `count`, the number of weights: not plotted). */
+export const QUANTILE_KEYS = ['p5', 'p25', 'p50', 'p75', 'p95'] as const;
+
 export interface QuantilePoint {
   series: string;
   envSteps: number;
@@ -262,7 +278,8 @@ export function mOverWPoints(runs: readonly LoadedRun[]): QuantilePoint[] {
       const q = r.m_over_w_log10;
       const steps = num(r, 'env_steps');
       if (typeof q !== 'object' || q === null || steps === null) continue;
-      for (const [name, v] of Object.entries(q as Record<string, unknown>)) {
+      for (const name of QUANTILE_KEYS) {
+        const v = (q as Record<string, unknown>)[name];
         if (typeof v !== 'number' || !Number.isFinite(v)) continue;
         const key = `${series}|${name}|${r.iteration}`;
         let a = acc.get(key);
@@ -292,7 +309,7 @@ export function mOverWSpec(points: readonly QuantilePoint[], seriesOrder: readon
       encoding: {
         x: { field: 'envSteps', type: 'quantitative', title: 'agent steps', axis: { format: '~s' } },
         y: { field: 'value', type: 'quantitative', title: 'log10 |m|/|w|', scale: { zero: false } },
-        color: { field: 'quantile', type: 'ordinal', title: 'quantile', sort: ['p5', 'p25', 'p50', 'p75', 'p95'], scale: { scheme: 'viridis' } },
+        color: { field: 'quantile', type: 'ordinal', title: 'quantile', sort: [...QUANTILE_KEYS], scale: { scheme: 'viridis' } },
       },
     },
   };

@@ -15,7 +15,9 @@ import {
   learningCurveSpec,
   mOverWPoints,
   mOverWSpec,
+  plottedRows,
   renderSvg,
+  type FigureSpec,
   sensitivityAggregateSpec,
   sensitivityData,
   sensitivityPerGameSpec,
@@ -36,6 +38,8 @@ export interface ReportOptions {
   /** Bootstrap replicates for the intervals. */
   reps?: number;
   seed?: string;
+  /** The sweep's path as the user gave it, for the page (default: the absolute path). */
+  label?: string;
 }
 
 export function escapeHtml(text: string): string {
@@ -83,7 +87,9 @@ function normalizedHtml(table: Table1, refs: ReturnType<typeof loadHumanReferenc
   return `<table id="normalized">${head}\n${body}</table>`;
 }
 
-const ci = (i: Interval, d = 3) => `${i.point.toFixed(d)} <span class="notes">[${i.lower.toFixed(d)}, ${i.upper.toFixed(d)}]</span>`;
+/** A point with its bootstrap interval; with one run per game there is nothing to resample, so no interval. */
+const ci = (i: Interval, runsPerGame: number, d = 3) =>
+  `${i.point.toFixed(d)} <span class="notes">${runsPerGame < 2 ? `(n = ${runsPerGame}: no interval)` : `[${i.lower.toFixed(d)}, ${i.upper.toFixed(d)}]`}</span>`;
 
 function aggregatesHtml(a: Aggregates): string {
   if (a.rows.length === 0) return '<p>No aggregates (see the notes).</p>';
@@ -92,31 +98,41 @@ function aggregatesHtml(a: Aggregates): string {
     .map(
       (r) =>
         `<tr><td class="label">${escapeHtml(r.row.scheme)}</td><td class="label">${formatLambda(r.row.weightDecay)}</td><td>${r.runsPerGame}</td>` +
-        `<td>${ci(r.iqm)}</td><td>${ci(r.median)}</td><td>${ci(r.mean)}</td><td>${ci(r.optimalityGap)}</td></tr>`,
+        `<td>${ci(r.iqm, r.runsPerGame)}</td><td>${ci(r.median, r.runsPerGame)}</td><td>${ci(r.mean, r.runsPerGame)}</td><td>${ci(r.optimalityGap, r.runsPerGame)}</td></tr>`,
     )
     .join('\n');
   return `<table id="aggregates">${head}\n${body}</table>`;
 }
 
+function runsPerGame(a: Aggregates, row: Aggregates['rows'][number]['row']): number {
+  return a.rows.find((r) => r.row === row)?.runsPerGame ?? 0;
+}
+
 function improvementsHtml(a: Aggregates): string {
   if (a.improvements.length === 0) return '<p>No pair of schemes to compare.</p>';
   const body = a.improvements
-    .map((i) => `<tr><td class="label">${escapeHtml(rowName(i.x))}</td><td class="label">${escapeHtml(rowName(i.y))}</td><td>${ci(i.interval)}</td></tr>`)
+    .map((i) => `<tr><td class="label">${escapeHtml(rowName(i.x))}</td><td class="label">${escapeHtml(rowName(i.y))}</td><td>${ci(i.interval, Math.min(runsPerGame(a, i.x), runsPerGame(a, i.y)))}</td></tr>`)
     .join('\n');
   return `<table id="improvement"><tr><th class="label">X</th><th class="label">Y</th><th>P(X &gt; Y)</th></tr>\n${body}</table>`;
 }
 
-/** One figure of the report: also written as figures/<id>.svg next to the page, for papers and slides. */
+/**
+ * One figure of the report: also written next to the page as figures/<id>.svg, its Vega-Lite spec (<id>.vl.json)
+ * and the plotted rows (<id>.csv), for papers and slides.
+ */
 export interface ReportFigure {
   id: string;
   svg: string;
+  spec: FigureSpec;
+  rows: Array<Record<string, unknown>>;
 }
 
 /** Builds the page, and its figures as standalone SVGs, from a loaded sweep. */
 export async function buildReportHtml(sweep: SweepResults, options: ReportOptions): Promise<{ html: string; figures: ReportFigure[] }> {
   const figures: ReportFigure[] = [];
-  const figure = (id: string, svg: string, caption: string): string => {
-    figures.push({ id, svg });
+  const figure = async (id: string, spec: FigureSpec, caption: string): Promise<string> => {
+    const svg = await renderSvg(spec);
+    figures.push({ id, svg, spec, rows: plottedRows(spec) });
     return `<figure id="${id}">${svg}<figcaption class="caption">${escapeHtml(caption)}</figcaption></figure>`;
   };
   const paper = loadPaperTable();
@@ -132,7 +148,7 @@ export async function buildReportHtml(sweep: SweepResults, options: ReportOption
   const parts: string[] = [];
 
   parts.push(`<h1>Weight decay in DQN: sweep report</h1>`);
-  parts.push(`<p class="caption">Sweep: <code>${escapeHtml(sweep.root)}</code> — ${sweep.runs.length} readable run(s), ${sweep.skipped.length} skipped, ${sweep.missing.length} planned but not started.</p>`);
+  parts.push(`<p class="caption">Sweep: <code>${escapeHtml(options.label ?? sweep.root)}</code> — ${sweep.runs.length} readable run(s), ${sweep.skipped.length} skipped, ${sweep.missing.length} planned but not started.</p>`);
   parts.push(`<p class="budget" id="budget">${escapeHtml(captionLines(table)[0])}</p>`);
 
   parts.push(`<h2>${escapeHtml(tableTitle(table))}</h2>`);
@@ -165,14 +181,14 @@ export async function buildReportHtml(sweep: SweepResults, options: ReportOption
   }
   const sd = sensitivityData(sens.points);
   if (sd.aggregate.length > 0) {
-    const svg = await renderSvg(sensitivityAggregateSpec(sd.aggregate, sens.reference?.iqm?.point ?? null, aggregates.games.length));
-    parts.push(figure('fig-sensitivity', svg, 'x: λ on a log scale; y: IQM of human-normalized score with its bootstrap 95% interval; one line per scheme; dashed: orig (Adam, λ = 0).'));
+    const spec = sensitivityAggregateSpec(sd.aggregate, sens.reference?.iqm?.point ?? null, aggregates.games.length);
+    parts.push(await figure('fig-sensitivity', spec, 'x: λ on a log scale; y: IQM of human-normalized score with its bootstrap 95% interval; one line per scheme; dashed: orig (Adam, λ = 0).'));
   }
   if (sd.perGame.length > 0) {
     const ref = new Map<string, number>();
     for (const [g, s] of sens.reference?.perGame ?? []) if (s !== null) ref.set(displayName(g), s.mean);
-    const svg = await renderSvg(sensitivityPerGameSpec(sd.perGame, ref, table.games));
-    parts.push(figure('fig-sensitivity-games', svg, 'Per game: score (mean ± std over seeds) against λ; dashed: orig.'));
+    const spec = sensitivityPerGameSpec(sd.perGame, ref, table.games);
+    parts.push(await figure('fig-sensitivity-games', spec, 'Per game: score (mean ± std over seeds) against λ; dashed: orig.'));
   }
   if (sd.perGame.length === 0 && sd.aggregate.length === 0) parts.push('<p>No run with λ &gt; 0 has a score yet.</p>');
 
@@ -188,11 +204,11 @@ export async function buildReportHtml(sweep: SweepResults, options: ReportOption
     const title = lambda === null ? 'Learning curves' : `Learning curves at λ = ${formatLambda(lambda)} (orig: λ = 0)`;
     // Dopamine's published curves are training returns: the band goes under training-return curves only.
     const reference = metric === 'train_return_mean' ? reportBands(runs) : null;
-    const svg = await renderSvg(learningCurveSpec(points, title, yTitle, table.games, reference?.bands ?? []));
+    const spec = learningCurveSpec(points, title, yTitle, table.games, reference?.bands ?? []);
     parts.push(
-      figure(
+      await figure(
         `fig-curves-${lambda === null ? '0' : formatLambda(lambda)}`,
-        svg,
+        spec,
         `${yTitle} per iteration against agent steps (env_steps): line = mean over seeds, band = min–max over seeds; every readable run, unfinished ones included (Figure 6 of the paper).` +
           (reference ? ` ${reference.caption}` : ''),
       ),
@@ -203,14 +219,14 @@ export async function buildReportHtml(sweep: SweepResults, options: ReportOption
   const mw = mOverWPoints(sweep.runs);
   if (mw.length > 0) {
     const order = table.rows.map((r) => `${r.scheme} λ=${formatLambda(r.weightDecay)}`);
-    parts.push(figure('fig-m-over-w', await renderSvg(mOverWSpec(mw, order)), 'Quantiles (p5…p95) over the weights of log10 |m|/|w| (first moment over weight), per scheme and λ (Figure 7 left of the paper, for DQN).'));
+    parts.push(await figure('fig-m-over-w', mOverWSpec(mw, order), 'Quantiles (p5…p95) over the weights of log10 |m|/|w| (first moment over weight), per scheme and λ (Figure 7 left of the paper, for DQN).'));
   } else {
     parts.push('<p>No run recorded m_over_w_log10.</p>');
   }
   const wn = weightNormPoints(sweep.runs);
   if (wn.length > 0) {
     const schemes = [...new Set(table.rows.map((r) => r.scheme))];
-    parts.push(figure('fig-weight-norm', await renderSvg(weightNormSpec(wn, schemes)), 'Weight norm ‖w‖₂ of the online network (log scale) per iteration.'));
+    parts.push(await figure('fig-weight-norm', weightNormSpec(wn, schemes), 'Weight norm ‖w‖₂ of the online network (log scale) per iteration.'));
   }
 
   const notes = runNotes(table);
@@ -220,7 +236,7 @@ export async function buildReportHtml(sweep: SweepResults, options: ReportOption
   const html =
     '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">' +
     '<meta name="viewport" content="width=device-width, initial-scale=1">' +
-    `<title>Sweep report: ${escapeHtml(sweep.root)}</title><style>${CSS}</style></head><body>\n` +
+    `<title>Sweep report: ${escapeHtml(options.label ?? sweep.root)}</title><style>${CSS}</style></head><body>\n` +
     parts.join('\n') +
     '\n</body></html>\n';
   return { html, figures };
@@ -228,5 +244,5 @@ export async function buildReportHtml(sweep: SweepResults, options: ReportOption
 
 export async function buildReport(dir: string, options: ReportOptions): Promise<{ html: string; figures: ReportFigure[]; sweep: SweepResults }> {
   const sweep = loadSweep(dir);
-  return { ...(await buildReportHtml(sweep, options)), sweep };
+  return { ...(await buildReportHtml(sweep, { label: dir, ...options })), sweep };
 }

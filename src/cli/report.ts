@@ -3,7 +3,10 @@ import { Command, Option } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { toCsv } from '../analysis/csv.ts';
+import type { ReportFigure } from '../analysis/report.ts';
 import type { ScoreSpec } from '../analysis/score.ts';
+import { writeFileAtomic } from '../run/atomic.ts';
 import { parsePositiveInteger, parseScoreOption } from './parse.ts';
 
 export interface ReportCommand {
@@ -45,6 +48,41 @@ export function parseReportArgs(argv: string[], program = buildReportProgram()):
   };
 }
 
+/** Lists the files a report wrote into its figures directory, so the next report replaces only those. */
+export const FIGURES_MANIFEST = '.report-figures.json';
+
+/**
+ * Every figure as <id>.svg, its Vega-Lite spec with the data inline (<id>.vl.json, to restyle it) and the plotted
+ * data (<id>.csv). Files an earlier report wrote and this one did not are removed; nothing else in the directory
+ * (a user's own files) is touched.
+ */
+export function writeFigureFiles(dir: string, figures: readonly ReportFigure[]): string[] {
+  fs.mkdirSync(dir, { recursive: true });
+  const manifest = path.join(dir, FIGURES_MANIFEST);
+  let previous: string[] = [];
+  try {
+    const listed = JSON.parse(fs.readFileSync(manifest, 'utf8')).files;
+    if (Array.isArray(listed)) previous = listed.filter((f): f is string => typeof f === 'string' && path.basename(f) === f);
+  } catch {
+    // no manifest (first report here, or one from before manifests): remove nothing
+  }
+  const written: string[] = [];
+  for (const f of figures) {
+    const files: Array<[string, string]> = [
+      [`${f.id}.svg`, f.svg],
+      [`${f.id}.vl.json`, JSON.stringify(f.spec, null, 1) + '\n'],
+      [`${f.id}.csv`, toCsv(f.rows)],
+    ];
+    for (const [name, text] of files) {
+      writeFileAtomic(path.join(dir, name), text);
+      written.push(name);
+    }
+  }
+  for (const old of previous) if (!written.includes(old)) fs.rmSync(path.join(dir, old), { force: true });
+  writeFileAtomic(manifest, JSON.stringify({ files: written }, null, 1) + '\n');
+  return written;
+}
+
 export async function runReport(cmd: ReportCommand): Promise<{ file: string; figuresDir: string; figures: number; skipped: number }> {
   const { buildReport } = await import('../analysis/report.ts');
   const { html, figures, sweep } = await buildReport(cmd.dir, {
@@ -60,12 +98,9 @@ export async function runReport(cmd: ReportCommand): Promise<{ file: string; fig
     throw new Error(`${sweep.root} is a run directory, which analysis never writes into: give --out <file.html>.`);
   } else file = path.join(sweep.root, 'report.html');
   if (!fs.existsSync(path.dirname(file))) throw new Error(`cannot write ${file}: the directory ${path.dirname(file)} does not exist.`);
-  fs.writeFileSync(file, html);
-  // The same figures as standalone SVG files (for a paper), replacing those of an earlier report.
+  writeFileAtomic(file, html);
   const figuresDir = path.join(path.dirname(file), 'figures');
-  fs.rmSync(figuresDir, { recursive: true, force: true });
-  fs.mkdirSync(figuresDir);
-  for (const f of figures) fs.writeFileSync(path.join(figuresDir, `${f.id}.svg`), f.svg);
+  writeFigureFiles(figuresDir, figures);
   return { file, figuresDir, figures: figures.length, skipped: sweep.skipped.length };
 }
 
