@@ -37,7 +37,7 @@ describe('report HTML', () => {
     expect(html).toMatch(/^<!DOCTYPE html>/);
     expect(html).toContain('4 iterations × 1,000 agent steps = 4,000 agent steps');
     expect(html).toContain('<table id="table1">');
-    expect(html).toContain('<td>9.00 ± 1.00 (n=3) (paper 1)</td>'); // Breakout WD 1e-4: 40 · 0.2 + seed = 8, 9, 10
+    expect(html).toContain('<td>9.00 ± 1.00 (n=3) (paper 1, below random)</td>'); // Breakout WD 1e-4: 40 · 0.2 + seed = 8, 9, 10
     expect(html).toMatch(/<table id="aggregates">/);
     expect(html).toMatch(/<table id="improvement">/);
     expect(html).toMatch(/skipped pong-adam-wd0-seed0 .*corrupt or half-written/);
@@ -50,6 +50,15 @@ describe('report HTML', () => {
     const fig = /<figure id="fig-m-over-w">([\s\S]*?)<\/figure>/.exec(html)![1];
     for (const q of ['p5', 'p25', 'p50', 'p75', 'p95']) expect(fig).toContain(`>${q}<`);
     expect(fig).not.toContain('>count<');
+  });
+
+  it('Table 1 with several scores: a score column and one line per score under each scheme', async () => {
+    const page = (await buildReport(root, { score: { kind: 'final' }, extraScores: [{ kind: 'last', k: 2 }], reps: 10 })).html;
+    const table = /<table id="table1">([\s\S]*?)<\/table>/.exec(page)![1];
+    expect(table).toContain('<th class="label">score</th>');
+    expect(table).toMatch(/<tr><td class="label">WD<\/td><td class="label">final<\/td><td>9\.00 ± 1\.00 \(n=3\) \(paper 1, below random\)<\/td>/);
+    // last:2 of 40·0.2·(i+1)/4 + seed over i = 2, 3: 7 + seed, i.e. 7, 8, 9; the paper value only on the first line.
+    expect(table).toMatch(/<tr><td class="label">WD<\/td><td class="label">last:2<\/td><td>8\.00 ± 1\.00 \(n=3\)<\/td>/);
   });
 
   it('says "n = 1: no interval" instead of a zero-width interval', async () => {
@@ -89,7 +98,7 @@ describe('npm run report (command line)', () => {
   });
 
   it('refuses to write into a run directory or a missing folder', async () => {
-    const base = { score: { kind: 'final' } as const, includeIncomplete: false, comparePaper: true, reps: 10, seed: 's' };
+    const base = { score: { kind: 'final' } as const, extraScores: [], includeIncomplete: false, comparePaper: true, reps: 10, seed: 's' };
     await expect(runReport({ ...base, dir: path.join(root, 'runs', 'pong-adamw-wd0.0001-seed0'), out: null })).rejects.toThrow(/is a run directory.*--out/);
     await expect(runReport({ ...base, dir: root, out: path.join(root, 'nope', 'r.html') })).rejects.toThrow(/directory .*nope does not exist/);
   });
@@ -98,7 +107,7 @@ describe('npm run report (command line)', () => {
     const out = path.join(root, 'elsewhere');
     fs.mkdirSync(path.join(out, 'figures'), { recursive: true });
     fs.writeFileSync(path.join(out, 'figures', 'my-notes.txt'), 'mine');
-    const args = { dir: root, out: path.join(out, 'r.html'), score: { kind: 'final' } as const, includeIncomplete: false, comparePaper: true, reps: 10, seed: 's' };
+    const args = { dir: root, out: path.join(out, 'r.html'), score: { kind: 'final' } as const, extraScores: [], includeIncomplete: false, comparePaper: true, reps: 10, seed: 's' };
     const result = await runReport(args);
     expect(result.figuresDir).toBe(path.join(out, 'figures'));
     const ids = ['fig-curves-1e-4', 'fig-curves-1e-5', 'fig-m-over-w', 'fig-sensitivity-games', 'fig-sensitivity', 'fig-weight-norm'];
@@ -151,7 +160,7 @@ describe('report in a real headless browser', () => {
       console.warn(`skipping the browser test of the report: ${why}`); // visible in the default reporter too
       ctx.skip(why);
     }
-    const { file } = await runReport({ dir: root, out: null, score: { kind: 'final' }, includeIncomplete: false, comparePaper: true, reps: 100, seed: 's' });
+    const { file } = await runReport({ dir: root, out: null, score: { kind: 'final' }, extraScores: [], includeIncomplete: false, comparePaper: true, reps: 100, seed: 's' });
     expect(file).toBe(path.join(root, 'report.html'));
     // A test copy with a probe that writes what the browser laid out into the DOM; the report itself has no script.
     const probe = `<script>addEventListener('load', () => {

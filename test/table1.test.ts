@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadPaperTable } from '../src/analysis/reference.ts';
+import { loadHumanReference, loadPaperTable, loadScoreRanges, paperValueFlag } from '../src/analysis/reference.ts';
 import { parseScoreSpec, scoreRun } from '../src/analysis/score.ts';
 import { loadSweep } from '../src/analysis/sweep_results.ts';
 import {
@@ -189,6 +189,44 @@ describe('Table 1 renderings', () => {
     expect(tex).not.toMatch(/[±—λε×]/); // every non-ASCII symbol was translated
   });
 
+  it('several scores side by side: one line per score under each scheme, the paper value on the first', () => {
+    const t = buildTable1(loadSweep(root), { score: parseScoreSpec('final'), extraScores: [parseScoreSpec('last:2')], paper, comparePaper: true });
+    const md = renderMarkdown(t);
+    const lines = md.split('\n');
+    expect(lines).toContain('| scheme | score | Breakout | Pong | λ |');
+    expect(lines).toContain('| orig | final | 200 ± 100 (n=3) (paper 52) | 13.0 ± 3.6 (n=3) (paper 19) | 0 |');
+    // last:2 per seed: Pong (6+10)/2, (8+12)/2, (9+17)/2 = 8, 10, 13; Breakout 50, 100, 150.
+    expect(lines).toContain('| orig | last:2 | 100 ± 50 (n=3) | 10.3 ± 2.5 (n=3) | 0 |');
+    expect(md).toMatch(/one line per score: final, last:2; the aggregates and figures use final/);
+    expect(md).toContain('final iteration');
+    expect(md).toContain('mean over its last 2 iterations');
+    const csv = renderCsv(t);
+    expect(csv).toContain('orig,adam,constant,0,Pong,final,13,');
+    expect(csv).toMatch(/orig,adam,constant,0,Pong,last:2,10\.33/);
+    const tex = renderLatex(t);
+    expect(tex).toContain('\\begin{tabular}{llrrl}');
+    expect(tex).toContain('orig & last:2 & 100 $\\pm$ 50 (n=3) & 10.3 $\\pm$ 2.5 (n=3) & 0 \\\\');
+  });
+
+  it("says the paper's score definition is unknown and flags impossible and below-random paper values", () => {
+    const t = buildTable1(loadSweep(root), { score: parseScoreSpec('final'), paper, comparePaper: true });
+    expect(renderMarkdown(t)).toMatch(/Which number the paper's cells hold .* is not stated/);
+    const ranges = loadScoreRanges();
+    const human = loadHumanReference();
+    expect(paperValueFlag('pong', 22, ranges, human)).toBe('impossible');
+    expect(paperValueFlag('pong', -27, ranges, human)).toBe('impossible');
+    expect(paperValueFlag('pong', 21, ranges, human)).toBeNull();
+    expect(paperValueFlag('time_pilot', 1379, ranges, human)).toBe('below random');
+    expect(paperValueFlag('breakout', 1, ranges, human)).toBe('below random');
+    expect(paperValueFlag('breakout', 52, ranges, human)).toBeNull();
+    const flagged = { ...cell(t, 'adam', 0, 'pong'), paper: 22, paperFlag: 'impossible' as const };
+    expect(formatCell(flagged, 'md', true)).toBe('13.0 ± 3.6 (n=3) (paper 22, impossible)');
+    // Of the paper's 104 values: Pong 22 (twice) and −27 are impossible; 13 are below random (12 of them TimePilot).
+    const flags = paper.flatMap((row) => [...row.scores].map(([g, v]) => paperValueFlag(g, v, ranges, human)).filter(Boolean));
+    expect(flags.filter((f) => f === 'impossible')).toHaveLength(3);
+    expect(flags.filter((f) => f === 'below random')).toHaveLength(13);
+  });
+
   it('the published Table 1 is read in the paper order with its 13 rows', () => {
     expect(paper.map((p) => `${p.scheme}@${p.lambda}`)).toEqual([
       'orig@0', 'decoupled@0.001', 'WD@0.001', 'separated@0.001', 'decoupled@0.0001', 'WD@0.0001',
@@ -217,8 +255,9 @@ describe('npm run table1 (command line)', () => {
 
   it('parses the options', () => {
     const cmd = parseTable1Args(['some/dir', '--score', 'last:5', '--compare-paper', '--out', 'x/t'], quiet());
-    expect(cmd).toEqual({ dir: 'some/dir', score: { kind: 'last', k: 5 }, comparePaper: true, includeIncomplete: false, out: 'x/t' });
-    expect(parseTable1Args(['d'], quiet()).score).toEqual({ kind: 'final' });
+    expect(cmd).toEqual({ dir: 'some/dir', score: { kind: 'last', k: 5 }, extraScores: [], comparePaper: true, includeIncomplete: false, out: 'x/t' });
+    expect(parseTable1Args(['d'], quiet())).toMatchObject({ score: { kind: 'final' }, extraScores: [] });
+    expect(parseTable1Args(['d', '--score', 'final', '--score', 'last:3'], quiet())).toMatchObject({ score: { kind: 'final' }, extraScores: [{ kind: 'last', k: 3 }] });
   });
 
   it('rejects a bad --score, a missing DIR and extra arguments', () => {
@@ -233,7 +272,7 @@ describe('npm run table1 (command line)', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('| orig | 200 ± 100 (n=3) (paper 52) |');
     expect(fs.readFileSync(path.join(root, 'table1.tex'), 'utf8')).toContain('\\toprule');
-    expect(fs.readFileSync(path.join(root, 'table1.csv'), 'utf8')).toContain('orig,adam,constant,0,Pong,13,');
+    expect(fs.readFileSync(path.join(root, 'table1.csv'), 'utf8')).toContain('orig,adam,constant,0,Pong,final,13,');
   });
 
   it('exit 1 with the reason for a bad directory; never writes into a run directory', () => {

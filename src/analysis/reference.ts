@@ -10,6 +10,7 @@ import { resolveGame } from '../../envs/games.ts';
 export const REFERENCE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../data/reference');
 export const PAPER_TABLE_FILE = path.join(REFERENCE_DIR, 'bjorck2021_table1.csv');
 export const HUMAN_SCORES_FILE = path.join(REFERENCE_DIR, 'atari_reference_scores.csv');
+export const SCORE_RANGES_FILE = path.join(REFERENCE_DIR, 'atari_score_ranges.csv');
 
 /** The paper's scheme labels and the optimizer each one is in this harness. */
 export const PAPER_SCHEMES: Readonly<Record<string, string>> = Object.freeze({
@@ -113,4 +114,29 @@ export function loadHumanReference(file = HUMAN_SCORES_FILE): Map<string, HumanR
       { random: parseNumber(cells[r], file, `random score of ${cells[g]}`), human: parseNumber(cells[h], file, `human score of ${cells[g]}`) },
     ]),
   );
+}
+
+export interface ScoreRange {
+  min: number | null;
+  max: number | null;
+}
+
+/** The score range a game's rules allow, per ROM id (null = unbounded on that side). */
+export function loadScoreRanges(file = SCORE_RANGES_FILE): Map<string, ScoreRange> {
+  const { header, rows } = parseCommentedCsv(fs.readFileSync(file, 'utf8'), file);
+  if (header.join(',') !== 'game,min,max') throw new Error(`${file}: expected the header "game,min,max", got "${header.join(',')}"`);
+  const bound = (text: string, what: string) => (text === '' ? null : parseNumber(text, file, what));
+  return new Map(rows.map(([game, min, max]) => [romId(game, file), { min: bound(min, `min of ${game}`), max: bound(max, `max of ${game}`) }]));
+}
+
+/**
+ * Why a published Table 1 value cannot be taken at face value, or null: outside the range the game's rules allow,
+ * or below random play (the random scores are of the noop-start protocol, not sticky actions).
+ */
+export function paperValueFlag(game: string, value: number, ranges: ReadonlyMap<string, ScoreRange>, human: ReadonlyMap<string, HumanReference>): 'impossible' | 'below random' | null {
+  const range = ranges.get(game);
+  if (range && ((range.min !== null && value < range.min) || (range.max !== null && value > range.max))) return 'impossible';
+  const random = human.get(game)?.random;
+  if (random !== undefined && value < random) return 'below random';
+  return null;
 }

@@ -26,13 +26,14 @@ import {
 } from './figures.ts';
 import { reportBands } from './baseline.ts';
 import { loadHumanReference, loadPaperTable } from './reference.ts';
-import { curveMetric, type ScoreSpec } from './score.ts';
+import { curveMetric, scoreSpecName, type ScoreSpec } from './score.ts';
 import { formatLambda, loadSweep, type SweepResults } from './sweep_results.ts';
-import { buildTable1, captionLines, cellKey, formatCell, runNotes, scoreDecimals, tableTitle, type Table1 } from './table1.ts';
+import { buildTable1, captionLines, cellKey, formatCell, runNotes, scoreDecimals, scoreViews, tableTitle, type Table1 } from './table1.ts';
 import type { Interval } from './stats.ts';
 
 export interface ReportOptions {
   score: ScoreSpec;
+  extraScores?: readonly ScoreSpec[];
   includeIncomplete?: boolean;
   comparePaper?: boolean;
   /** Bootstrap replicates for the intervals. */
@@ -56,16 +57,21 @@ th{background:#f3f3f3}td.label,th.label{text-align:left}.caption{font-size:.85em
 `;
 
 function table1Html(table: Table1): string {
-  const head = `<tr><th class="label">scheme</th>${table.games.map((g) => `<th>${escapeHtml(displayName(g))}</th>`).join('')}<th class="label">λ</th></tr>`;
+  const views = scoreViews(table);
+  const scoreHead = views.length > 1 ? '<th class="label">score</th>' : '';
+  const head = `<tr><th class="label">scheme</th>${scoreHead}${table.games.map((g) => `<th>${escapeHtml(displayName(g))}</th>`).join('')}<th class="label">λ</th></tr>`;
   const body = table.rows
-    .map((row) => {
-      const cells = table.games.map((g) => {
-        const c = table.cells.get(cellKey(row, g))!;
-        const cls = c.lowN || c.excluded.length > 0 ? ' class="flag"' : '';
-        return `<td${cls}>${escapeHtml(formatCell(c, 'html', table.comparePaper))}</td>`;
-      });
-      return `<tr><td class="label">${escapeHtml(row.scheme)}</td>${cells.join('')}<td class="label">${formatLambda(row.weightDecay)}</td></tr>`;
-    })
+    .flatMap((row) =>
+      views.map((view, v) => {
+        const cells = table.games.map((g) => {
+          const c = view.cells.get(cellKey(row, g))!;
+          const cls = c.lowN || c.excluded.length > 0 ? ' class="flag"' : '';
+          return `<td${cls}>${escapeHtml(formatCell(c, 'html', table.comparePaper && v === 0))}</td>`;
+        });
+        const label = views.length > 1 ? `<td class="label">${escapeHtml(scoreSpecName(view.score))}</td>` : '';
+        return `<tr><td class="label">${escapeHtml(row.scheme)}</td>${label}${cells.join('')}<td class="label">${formatLambda(row.weightDecay)}</td></tr>`;
+      }),
+    )
     .join('\n');
   return `<table id="table1">${head}\n${body}</table>`;
 }
@@ -139,6 +145,7 @@ export async function buildReportHtml(sweep: SweepResults, options: ReportOption
   const refs = loadHumanReference();
   const table = buildTable1(sweep, {
     score: options.score,
+    extraScores: options.extraScores ?? [],
     paper,
     includeIncomplete: options.includeIncomplete,
     comparePaper: options.comparePaper ?? true,

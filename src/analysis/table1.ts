@@ -9,7 +9,7 @@
 // always named in the cell, since a λ that makes runs diverge is itself a result.
 import { displayName } from '../../envs/games.ts';
 import { meanStd, type MeanStd } from './stats.ts';
-import { PAPER_GAMES, schemeLabel, type PaperRow } from './reference.ts';
+import { loadHumanReference, loadScoreRanges, PAPER_GAMES, paperValueFlag, schemeLabel, type PaperRow } from './reference.ts';
 import { describeScore, scoreRun, scoreSpecName, type ScoreSpec } from './score.ts';
 import {
   describeRun,
@@ -56,13 +56,24 @@ export interface TableCell {
   lowN: boolean;
   excluded: ExcludedRun[];
   paper: number | null;
+  /** Why the paper's value cannot be taken at face value (outside the game's range, below random), or null. */
+  paperFlag: 'impossible' | 'below random' | null;
+}
+
+/** The cells of one score definition: Table 1 has its main score, and may show others beside it. */
+export interface ScoreView {
+  score: ScoreSpec;
+  cells: Map<string, TableCell>;
 }
 
 export interface Table1 {
   rows: TableRow[];
   games: string[];
+  /** The cells of the main score (`score`), which the aggregates and figures use. */
   cells: Map<string, TableCell>;
   score: ScoreSpec;
+  /** Further scores shown beside the main one, one line each under it (`--score final --score last:5`). */
+  extraScores: ScoreView[];
   budgets: Budget[];
   includeIncomplete: boolean;
   comparePaper: boolean;
@@ -72,6 +83,7 @@ export interface Table1 {
 
 export interface Table1Options {
   score: ScoreSpec;
+  extraScores?: readonly ScoreSpec[];
   includeIncomplete?: boolean;
   /** The paper's rows: they fix the row order; their values are shown only with comparePaper. */
   paper: readonly PaperRow[];
@@ -145,38 +157,48 @@ export function buildTable1(sweep: SweepResults, options: Table1Options): Table1
   const rows = orderRows([...rowsByKey.values()], paper);
   const gameList = orderGames(games);
 
-  const cells = new Map<string, TableCell>();
-  for (const row of rows) {
-    for (const game of gameList) {
-      const paperValue = row.paper?.scores.get(game);
-      cells.set(cellKey(row, game), {
-        row,
-        game,
-        counted: [],
-        stats: null,
-        lowN: false,
-        excluded: [],
-        paper: paperValue ?? null,
-      });
+  const ranges = loadScoreRanges();
+  const human = loadHumanReference();
+  const scoreCells = (spec: ScoreSpec): Map<string, TableCell> => {
+    const cells = new Map<string, TableCell>();
+    for (const row of rows) {
+      for (const game of gameList) {
+        const paperValue = row.paper?.scores.get(game) ?? null;
+        cells.set(cellKey(row, game), {
+          row,
+          game,
+          counted: [],
+          stats: null,
+          lowN: false,
+          excluded: [],
+          paper: paperValue,
+          paperFlag: paperValue === null ? null : paperValueFlag(game, paperValue, ranges, human),
+        });
+      }
     }
-  }
-  for (const run of [...sweep.runs].sort((a, b) => a.seed - b.seed)) {
-    const cell = cells.get(cellKey({ key: rowKeyString(run) }, run.game))!;
-    const out = exclusion(run, includeIncomplete);
-    if (out !== null) {
-      cell.excluded.push(out);
-      continue;
+    for (const run of [...sweep.runs].sort((a, b) => a.seed - b.seed)) {
+      const cell = cells.get(cellKey({ key: rowKeyString(run) }, run.game))!;
+      const out = exclusion(run, includeIncomplete);
+      if (out !== null) {
+        cell.excluded.push(out);
+        continue;
+      }
+      const s = scoreRun(run, spec);
+      if (s.value === null) cell.excluded.push({ run, category: 'no score', reason: s.reason });
+      else cell.counted.push({ run, value: s.value, incomplete: run.status !== 'completed' });
     }
-    const s = scoreRun(run, score);
-    if (s.value === null) cell.excluded.push({ run, category: 'no score', reason: s.reason });
-    else cell.counted.push({ run, value: s.value, incomplete: run.status !== 'completed' });
-  }
-  for (const cell of cells.values()) {
-    if (cell.counted.length > 0) {
-      cell.stats = meanStd(cell.counted.map((c) => c.value));
-      cell.lowN = cell.stats.n < LOW_N;
+    for (const cell of cells.values()) {
+      if (cell.counted.length > 0) {
+        cell.stats = meanStd(cell.counted.map((c) => c.value));
+        cell.lowN = cell.stats.n < LOW_N;
+      }
     }
-  }
+    return cells;
+  };
+  const cells = scoreCells(score);
+  const extraScores = (options.extraScores ?? [])
+    .filter((spec) => scoreSpecName(spec) !== scoreSpecName(score))
+    .map((spec) => ({ score: spec, cells: scoreCells(spec) }));
 
   const notes: string[] = [];
   for (const s of sweep.skipped) notes.push(`skipped ${s.id} (${s.dir}): ${s.reason}`);
@@ -189,6 +211,7 @@ export function buildTable1(sweep: SweepResults, options: Table1Options): Table1
     games: gameList,
     cells,
     score,
+    extraScores,
     budgets: sweep.budgets,
     includeIncomplete,
     comparePaper: options.comparePaper ?? false,
@@ -242,7 +265,7 @@ export function formatCell(cell: TableCell, flavour: Flavour, comparePaper: bool
     parts.push(`${fixed(mean, d, thousands)}${spread} (n=${n}${cell.lowN ? sym.lowN : ''})${dagger}${refilled}`);
   }
   if (cell.excluded.length > 0) parts.push(`[${excludedSummary(cell)}]`);
-  if (comparePaper && cell.paper !== null) parts.push(`(paper ${fixed(cell.paper, 0, thousands)})`);
+  if (comparePaper && cell.paper !== null) parts.push(`(paper ${fixed(cell.paper, 0, thousands)}${cell.paperFlag ? `, ${cell.paperFlag}` : ''})`);
   return parts.join(' ');
 }
 
@@ -256,7 +279,10 @@ export function captionLines(table: Table1): string[] {
   if (table.budgets.length === 0) lines.push('Budget: no valid runs.');
   else if (table.budgets.length === 1) lines.push(`Budget: ${formatBudget(table.budgets[0])}.`);
   else lines.push(`Budgets (MIXED, not comparable): ${table.budgets.map((b) => `${formatBudget(b)} [${b.runs} runs]`).join('; ')}.`);
-  lines.push(`${describeScore(table.score)} (--score ${scoreSpecName(table.score)})`);
+  for (const view of scoreViews(table)) lines.push(`${describeScore(view.score)} (--score ${scoreSpecName(view.score)})`);
+  if (table.extraScores.length > 0) {
+    lines.push(`Each scheme and λ has one line per score: ${scoreViews(table).map((v) => scoreSpecName(v.score)).join(', ')}; the aggregates and figures use ${scoreSpecName(table.score)}.`);
+  }
   lines.push(
     'Cell: mean ± sample std (ddof 1) over seeds, n = seeds counted; * n < 3; — no valid run. ' +
       'Only completed runs count' +
@@ -267,7 +293,13 @@ export function captionLines(table: Table1): string[] {
     lines.push('‡ a counted run was resumed without its replay memory (--no-save-replay) and refilled it: not an uninterrupted run.');
   }
   if (table.comparePaper) {
-    lines.push('(paper N): Bjorck, Weinberger & Gomes (AAAI 2021) Table 1, average over three seeds (data/reference/bjorck2021_table1.csv).');
+    lines.push(
+      '(paper N): Bjorck, Weinberger & Gomes (AAAI 2021) Table 1, average over three seeds (data/reference/bjorck2021_table1.csv). ' +
+        'Which number the paper\'s cells hold (final iteration, a mean over the last iterations, evaluation or training ' +
+        'episodes) is not stated, so no score here is known to be its like. "impossible": outside the score range the ' +
+        'game allows (data/reference/atari_score_ranges.csv); "below random": under random play (noop-start protocol, ' +
+        'data/reference/atari_reference_scores.csv).',
+    );
   }
   return lines;
 }
@@ -276,13 +308,28 @@ function lambdaText(row: TableRow): string {
   return formatLambda(row.weightDecay);
 }
 
+/** The main score, then the extra ones: the lines of each table row, in order. */
+export function scoreViews(table: Table1): ScoreView[] {
+  return [{ score: table.score, cells: table.cells }, ...table.extraScores];
+}
+
+/** With several scores, the paper's value is printed on the first line of a row only. */
+function showPaper(table: Table1, viewIndex: number): boolean {
+  return table.comparePaper && viewIndex === 0;
+}
+
 export function renderMarkdown(table: Table1): string {
-  const header = ['scheme', ...table.games.map(displayName), 'λ'];
+  const views = scoreViews(table);
+  const scoreColumn = views.length > 1 ? ['score'] : [];
+  const header = ['scheme', ...scoreColumn, ...table.games.map(displayName), 'λ'];
   const lines = [`**${tableTitle(table)}**`, '', ...captionLines(table).map((l) => `${l}  `), ''];
-  lines.push(`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? ':---' : i === header.length - 1 ? ':---' : '---:')).join('|')}|`);
+  lines.push(`| ${header.join(' | ')} |`, `|${header.map((h) => (h === 'scheme' || h === 'score' || h === 'λ' ? ':---' : '---:')).join('|')}|`);
   for (const row of table.rows) {
-    const cells = table.games.map((g) => formatCell(table.cells.get(cellKey(row, g))!, 'md', table.comparePaper).replace(/\|/g, '\\|'));
-    lines.push(`| ${row.scheme} | ${cells.join(' | ')} | ${lambdaText(row)} |`);
+    views.forEach((view, v) => {
+      const cells = table.games.map((g) => formatCell(view.cells.get(cellKey(row, g))!, 'md', showPaper(table, v)).replace(/\|/g, '\\|'));
+      const label = views.length > 1 ? [scoreSpecName(view.score)] : [];
+      lines.push(`| ${[row.scheme, ...label, ...cells].join(' | ')} | ${lambdaText(row)} |`);
+    });
   }
   const details = runNotes(table);
   if (details.length > 0) lines.push('', ...details.map((d) => `- ${d}`));
@@ -317,22 +364,24 @@ function csvField(v: string | number | boolean | null): string {
  */
 export function renderCsv(table: Table1): string {
   const header = [
-    'scheme', 'optimizer', 'schedule', 'lambda', 'game', 'mean', 'std', 'n', 'low_n',
-    'counted_unfinished', 'counted_refilled_replay', 'not_counted', 'paper', 'runs', 'scores',
+    'scheme', 'optimizer', 'schedule', 'lambda', 'game', 'score', 'mean', 'std', 'n', 'low_n',
+    'counted_unfinished', 'counted_refilled_replay', 'not_counted', 'paper', 'paper_flag', 'runs', 'scores',
   ];
   const lines = [...[tableTitle(table), ...captionLines(table)].map((l) => `# ${l}`), header.join(',')];
   for (const row of table.rows) {
     for (const game of table.games) {
-      const c = table.cells.get(cellKey(row, game))!;
-      lines.push(
-        [
-          row.scheme, row.optimizer, row.schedule, formatLambda(row.weightDecay), displayName(game),
-          c.stats?.mean ?? null, c.stats?.std ?? null, c.stats?.n ?? 0, c.lowN,
-          c.counted.filter((x) => x.incomplete).length, c.counted.filter((x) => x.run.replayRefills > 0).length,
-          excludedSummary(c) || null, c.paper,
-          c.counted.map((x) => x.run.id).join(' ') || null, c.counted.map((x) => x.value).join(' ') || null,
-        ].map(csvField).join(','),
-      );
+      for (const view of scoreViews(table)) {
+        const c = view.cells.get(cellKey(row, game))!;
+        lines.push(
+          [
+            row.scheme, row.optimizer, row.schedule, formatLambda(row.weightDecay), displayName(game), scoreSpecName(view.score),
+            c.stats?.mean ?? null, c.stats?.std ?? null, c.stats?.n ?? 0, c.lowN,
+            c.counted.filter((x) => x.incomplete).length, c.counted.filter((x) => x.run.replayRefills > 0).length,
+            excludedSummary(c) || null, c.paper, c.paperFlag,
+            c.counted.map((x) => x.run.id).join(' ') || null, c.counted.map((x) => x.value).join(' ') || null,
+          ].map(csvField).join(','),
+        );
+      }
     }
   }
   return `${lines.join('\n')}\n`;
@@ -356,7 +405,9 @@ export function latexEscape(text: string): string {
 
 /** A booktabs table (needs \usepackage{booktabs}). */
 export function renderLatex(table: Table1): string {
-  const cols = `l${'r'.repeat(table.games.length)}l`;
+  const views = scoreViews(table);
+  const several = views.length > 1;
+  const cols = `l${several ? 'l' : ''}${'r'.repeat(table.games.length)}l`;
   const lines = [
     '% Generated by `npm run table1`; needs \\usepackage{booktabs}.',
     '\\begin{table*}[t]',
@@ -366,16 +417,19 @@ export function renderLatex(table: Table1): string {
     '\\label{tab:table1}',
     `\\begin{tabular}{${cols}}`,
     '\\toprule',
-    `scheme & ${table.games.map((g) => latexEscape(displayName(g))).join(' & ')} & $\\lambda$ \\\\`,
+    `scheme & ${several ? 'score & ' : ''}${table.games.map((g) => latexEscape(displayName(g))).join(' & ')} & $\\lambda$ \\\\`,
     '\\midrule',
   ];
   for (const row of table.rows) {
-    const cells = table.games.map((g) => {
-      const text = formatCell(table.cells.get(cellKey(row, g))!, 'tex', table.comparePaper);
-      // formatCell already produced TeX for the symbols; escape only what a bracketed note may carry.
-      return text.replace(/%/g, '\\%');
+    views.forEach((view, v) => {
+      const cells = table.games.map((g) => {
+        const text = formatCell(view.cells.get(cellKey(row, g))!, 'tex', showPaper(table, v));
+        // formatCell already produced TeX for the symbols; escape only what a bracketed note may carry.
+        return text.replace(/%/g, '\\%');
+      });
+      const label = several ? `${latexEscape(scoreSpecName(view.score))} & ` : '';
+      lines.push(`${latexEscape(row.scheme)} & ${label}${cells.join(' & ')} & ${lambdaText(row)} \\\\`);
     });
-    lines.push(`${latexEscape(row.scheme)} & ${cells.join(' & ')} & ${lambdaText(row)} \\\\`);
   }
   lines.push('\\bottomrule', '\\end{tabular}', '\\end{table*}');
   return `${lines.join('\n')}\n`;

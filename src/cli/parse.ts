@@ -68,3 +68,16 @@ export function parseScoreOption(value: string): ScoreSpec {
     throw new InvalidArgumentError((err as Error).message);
   }
 }
+
+/**
+ * A repeatable --score: each occurrence adds a definition (the first is the main one); without any, [final].
+ * Use with commander's argParser, which passes the list so far as `previous`.
+ */
+export function collectScoreOption(value: string, previous: ScoreSpec[] | undefined): ScoreSpec[] {
+  return [...(previous ?? []), parseScoreOption(value)];
+}
+
+export function scoresOrDefault(scores: unknown): [ScoreSpec, ...ScoreSpec[]] {
+  const list = Array.isArray(scores) && scores.length > 0 ? (scores as ScoreSpec[]) : [{ kind: 'final' } as ScoreSpec];
+  return list as [ScoreSpec, ...ScoreSpec[]];
+}

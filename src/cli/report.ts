@@ -7,13 +7,15 @@ import { toCsv } from '../analysis/csv.ts';
 import type { ReportFigure } from '../analysis/report.ts';
 import type { ScoreSpec } from '../analysis/score.ts';
 import { writeFileAtomic } from '../run/atomic.ts';
-import { parsePositiveInteger, parseScoreOption } from './parse.ts';
+import { collectScoreOption, parsePositiveInteger, scoresOrDefault } from './parse.ts';
 
 export interface ReportCommand {
   dir: string;
   /** null = DIR/report.html */
   out: string | null;
   score: ScoreSpec;
+  /** Further scores shown beside the main one in Table 1. */
+  extraScores: ScoreSpec[];
   includeIncomplete: boolean;
   comparePaper: boolean;
   reps: number;
@@ -25,7 +27,7 @@ export function buildReportProgram(): Command {
     .description('Write one self-contained HTML report (Table 1, human-normalized scores, rliable aggregates, figures) for a sweep directory.')
     .argument('<dir>', 'sweep directory (with plan.json or runs/), or a directory of run directories')
     .addOption(new Option('--out <file>', 'HTML file to write (default: DIR/report.html)'))
-    .addOption(new Option('--score <def>', 'score of a run: final, eval, last:K (see npm run table1 -- --help)').argParser(parseScoreOption).default({ kind: 'final' }, 'final'))
+    .addOption(new Option('--score <def>', 'score of a run: final, eval, last:K; repeat it for several side by side in Table 1, the first being the main one (default: final; see npm run table1 -- --help)').argParser(collectScoreOption))
     .addOption(new Option('--include-incomplete', 'count unfinished runs at their last iteration, marked †'))
     .addOption(new Option('--no-compare-paper', 'leave out the published Table 1 values'))
     .addOption(new Option('--reps <n>', 'bootstrap replicates for the 95% intervals').argParser(parsePositiveInteger).default(2000))
@@ -40,7 +42,8 @@ export function parseReportArgs(argv: string[], program = buildReportProgram()):
   return {
     dir: program.args[0],
     out: typeof o.out === 'string' ? o.out : null,
-    score: o.score as ScoreSpec,
+    score: scoresOrDefault(o.score)[0],
+    extraScores: scoresOrDefault(o.score).slice(1),
     includeIncomplete: o.includeIncomplete === true,
     comparePaper: o.comparePaper !== false,
     reps: o.reps as number,
@@ -87,6 +90,7 @@ export async function runReport(cmd: ReportCommand): Promise<{ file: string; fig
   const { buildReport } = await import('../analysis/report.ts');
   const { html, figures, sweep } = await buildReport(cmd.dir, {
     score: cmd.score,
+    extraScores: cmd.extraScores,
     includeIncomplete: cmd.includeIncomplete,
     comparePaper: cmd.comparePaper,
     reps: cmd.reps,

@@ -6,13 +6,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadPaperTable } from '../analysis/reference.ts';
 import type { ScoreSpec } from '../analysis/score.ts';
-import { parseScoreOption } from './parse.ts';
+import { collectScoreOption, scoresOrDefault } from './parse.ts';
 import { loadSweep, type SweepResults } from '../analysis/sweep_results.ts';
 import { buildTable1, renderCsv, renderLatex, renderMarkdown } from '../analysis/table1.ts';
 
 export interface Table1Command {
   dir: string;
+  /** The main score (aggregates, figures) ... */
   score: ScoreSpec;
+  /** ... and further ones shown beside it, one line each (`--score final --score last:5`). */
+  extraScores: ScoreSpec[];
   comparePaper: boolean;
   includeIncomplete: boolean;
   /** Output path without extension; null = DIR/table1. */
@@ -23,7 +26,7 @@ export function buildTable1Program(): Command {
   return new Command('table1')
     .description('Regenerate Table 1 (Bjorck et al., AAAI 2021) from a sweep directory: Markdown on stdout, CSV and LaTeX files.')
     .argument('<dir>', 'sweep directory (with plan.json or runs/), or a directory of run directories')
-    .addOption(new Option('--score <def>', 'score of a run: final (mean training return of the final iteration), eval (evaluation return of the final iteration), last:K (mean over the last K iterations)').argParser(parseScoreOption).default({ kind: 'final' }, 'final'))
+    .addOption(new Option('--score <def>', 'score of a run: final (mean training return of the final iteration), eval (evaluation return of the final iteration), last:K (mean over the last K iterations); repeat it to show several side by side, the first being the main one (default: final)').argParser(collectScoreOption))
     .addOption(new Option('--compare-paper', 'put the published Table 1 value beside each cell'))
     .addOption(new Option('--include-incomplete', 'count unfinished runs (running/interrupted) at their last iteration, marked †'))
     .addOption(new Option('--out <prefix>', 'write <prefix>.csv and <prefix>.tex (default: DIR/table1)'))
@@ -36,7 +39,8 @@ export function parseTable1Args(argv: string[], program = buildTable1Program()):
   const o = program.opts();
   return {
     dir: program.args[0],
-    score: o.score as ScoreSpec,
+    score: scoresOrDefault(o.score)[0],
+    extraScores: scoresOrDefault(o.score).slice(1),
     comparePaper: o.comparePaper === true,
     includeIncomplete: o.includeIncomplete === true,
     out: typeof o.out === 'string' ? o.out : null,
@@ -63,6 +67,7 @@ export function runTable1(cmd: Table1Command): Table1Output {
   const prefix = outputPrefix(cmd, sweep);
   const table = buildTable1(sweep, {
     score: cmd.score,
+    extraScores: cmd.extraScores,
     paper: loadPaperTable(),
     comparePaper: cmd.comparePaper,
     includeIncomplete: cmd.includeIncomplete,
