@@ -154,6 +154,13 @@ describe('Table 1 renderings', () => {
     expect(md).toMatch(/1 planned run\(s\) not started: pong-adam-l2-wd0.00001-seed0/);
   });
 
+  it('says what the budget can show about decoupled decay: the factor its runs applied against the paper\'s', () => {
+    const md = renderMarkdown(buildTable1(loadSweep(root), { score: parseScoreSpec('final'), paper }));
+    // decoupled λ=1e-4: 4 runs with 30, 30, 20 and 20 updates (the fixture logs 10 per iteration).
+    expect(md).toContain("Decoupled decay, decoupled λ=1e-4: total decay factor 1.0000 here (25 updates, median of 4 runs), 0.925 at the paper's budget (12,495,000 updates).");
+    expect(md).toMatch(/decoupled decay has barely acted and its row equals orig by construction/);
+  });
+
   it('--compare-paper puts the published value from the CSV beside each cell', () => {
     const t = buildTable1(loadSweep(root), { score: parseScoreSpec('final'), paper, comparePaper: true });
     const md = renderMarkdown(t);

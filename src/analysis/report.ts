@@ -28,7 +28,7 @@ import { reportBands } from './baseline.ts';
 import { loadHumanReference, loadPaperTable } from './reference.ts';
 import { curveMetric, scoreSpecName, type ScoreSpec } from './score.ts';
 import { formatLambda, loadSweep, type SweepResults } from './sweep_results.ts';
-import { buildTable1, captionLines, cellKey, formatCell, runNotes, scoreDecimals, scoreViews, tableTitle, type Table1 } from './table1.ts';
+import { budgetLines, buildTable1, captionLines, cellKey, formatCell, runNotes, scoreDecimals, scoreViews, tableTitle, type Table1 } from './table1.ts';
 import type { Interval } from './stats.ts';
 
 export interface ReportOptions {
@@ -156,10 +156,11 @@ export async function buildReportHtml(sweep: SweepResults, options: ReportOption
 
   parts.push(`<h1>Weight decay in DQN: sweep report</h1>`);
   parts.push(`<p class="caption">Sweep: <code>${escapeHtml(options.label ?? sweep.root)}</code> — ${sweep.runs.length} readable run(s), ${sweep.skipped.length} skipped, ${sweep.missing.length} planned but not started.</p>`);
-  parts.push(`<p class="budget" id="budget">${escapeHtml(captionLines(table)[0])}</p>`);
+  const banner = budgetLines(table);
+  parts.push(`<div class="budget" id="budget">${banner.map((l) => `<p>${escapeHtml(l)}</p>`).join('')}</div>`);
 
   parts.push(`<h2>${escapeHtml(tableTitle(table))}</h2>`);
-  parts.push(`<div class="caption">${captionLines(table).slice(1).map((l) => `<p>${escapeHtml(l)}</p>`).join('')}</div>`);
+  parts.push(`<div class="caption">${captionLines(table).slice(banner.length).map((l) => `<p>${escapeHtml(l)}</p>`).join('')}</div>`);
   parts.push(table1Html(table));
 
   parts.push('<h2>Human-normalized scores</h2>');

@@ -94,6 +94,9 @@ export function rowKeyString(k: RowKey): string {
 }
 
 /** 1e-4 -> "1e-4", 0 -> "0", 1.5e-4 -> "1.5e-4". */
+/** Added to a run's schedule label when its λ was scaled by --match-paper-decay: its own Table 1 row. */
+export const PAPER_MATCHED = 'paper-matched decay';
+
 export function formatLambda(lambda: number): string {
   if (lambda === 0) return '0';
   return lambda.toExponential().replace('e+', 'e');
@@ -185,6 +188,18 @@ function subdirectories(dir: string): string[] {
 // ---------------------------------------------------------------------------
 // Reading and validating one run
 
+/**
+ * The schedule label and λ a run is tabulated under. A --match-paper-decay run stands under its nominal (the
+ * paper's) λ, in a row of its own: its schedule label says so.
+ */
+function scheduleAndLambda(optimizer: JsonObject, decayMatch: unknown): { schedule: string; weightDecay: number } {
+  const schedule = typeof optimizer.weightDecaySchedule === 'string' ? optimizer.weightDecaySchedule : 'constant';
+  const wd = typeof optimizer.weightDecay === 'number' ? optimizer.weightDecay : 0;
+  const nominal = isObject(decayMatch) && typeof decayMatch.nominalWeightDecay === 'number' ? decayMatch.nominalWeightDecay : null;
+  if (nominal === null) return { schedule, weightDecay: wd };
+  return { schedule: schedule === 'constant' ? PAPER_MATCHED : `${schedule}, ${PAPER_MATCHED}`, weightDecay: nominal };
+}
+
 /** Reads one run read-only; throws an Error whose message is the skip reason. */
 export function loadRun(id: string, dir: string): LoadedRun {
   if (!fs.existsSync(path.join(dir, RUN_FILES.config))) {
@@ -257,8 +272,7 @@ export function loadRun(id: string, dir: string): LoadedRun {
     dir,
     game,
     optimizer: optimizer!.name as string,
-    schedule: typeof optimizer!.weightDecaySchedule === 'string' ? optimizer!.weightDecaySchedule : 'constant',
-    weightDecay: typeof wd === 'number' ? wd : 0,
+    ...scheduleAndLambda(optimizer!, config.decayMatch),
     seed: config.seed as number,
     preset: typeof config.preset === 'string' ? config.preset : 'unknown',
     status: summary.status,

@@ -13,6 +13,7 @@ import {
   defaultRunName,
   PRESET_NAMES,
   PRESETS,
+  presetDecayNote,
   resolveRunConfig,
   type PresetName,
   type ProtocolName,
@@ -67,6 +68,7 @@ export function buildAtariProgram(): Command {
     .addOption(new Option('--training-steps <n>', 'agent steps per training phase (Dopamine: 250,000)').argParser(parsePositiveInteger))
     .addOption(new Option('--eval-steps <n>', 'agent steps per evaluation phase, 0 = none').argParser(parseNonNegativeInteger))
     .addOption(new Option('--eval-envs <n>', 'environments stepped together in evaluation').argParser(parsePositiveInteger))
+    .addOption(new Option('--match-paper-decay', "scale λ so this budget's updates apply the paper's total decoupled decay (adamw, sgdw, rmspropw; recorded in config.json as decayMatch)"))
     .addOption(new Option('--set <key=value>', 'override any config value, e.g. agent.targetUpdatePeriodSteps=4000 (repeatable)').argParser(parseSet))
     .addOption(new Option('--out <dir>', 'run directory (default: results/runs/<game>-<optimizer>-wd<λ>-seed<n>-<preset>)'))
     .addOption(new Option('--resume', 'continue the run in --out (its config is read from config.json; other flags may be left out)'))
@@ -93,7 +95,7 @@ export function buildAtariProgram(): Command {
     .allowExcessArguments(false);
 }
 
-const TRAIN_ONLY = ['optimizer', 'wd', 'schedule', 'lr', 'iterations', 'trainingSteps', 'evalSteps', 'evalEnvs', 'set', 'out', 'resume', 'tensorboard', 'saveReplay'];
+const TRAIN_ONLY = ['optimizer', 'wd', 'schedule', 'lr', 'iterations', 'trainingSteps', 'evalSteps', 'evalEnvs', 'set', 'matchPaperDecay', 'out', 'resume', 'tensorboard', 'saveReplay'];
 
 /** Parses argv (without the node and script entries); throws commander's errors when exitOverride is set. */
 export function parseAtariArgs(argv: string[], program = buildAtariProgram()): AtariInvocation {
@@ -149,6 +151,7 @@ function resolveFromFlags(o: Record<string, any>, program: Command): RunConfig {
     evalEnvs: o.evalEnvs,
     protocol: source('protocol') === 'cli' ? (o.protocol as ProtocolName) : undefined,
     set: o.set,
+    matchPaperDecay: o.matchPaperDecay === true,
   });
 }
 
@@ -171,7 +174,8 @@ function readStoredConfig(dir: string, o: Record<string, any>, program: Command)
 function describePresets(): string {
   return PRESET_NAMES.map((name) => {
     const p = PRESETS[name];
-    return `${name}${name === 'dopamine' ? ' (default)' : ''}\n  ${p.description}\n  ${JSON.stringify(p.values)}\n  optimizer families: ${JSON.stringify(p.optimizerFamilies)}`;
+    const decay = presetDecayNote(name);
+    return `${name}${name === 'dopamine' ? ' (default)' : ''}\n  ${p.description}${decay ? `\n  ${decay}` : ''}\n  ${JSON.stringify(p.values)}\n  optimizer families: ${JSON.stringify(p.optimizerFamilies)}`;
   }).join('\n\n');
 }
 

@@ -80,6 +80,7 @@ export function buildSweepProgram(): Command {
     .addOption(new Option('--paper-grid', 'the paper\'s Table 1 grid: 8 games × 13 rows (adam at 0; adamw, adam-l2, adam-separated at 1e-3..1e-5; adam-l2 also at 1e-6..1e-8) × 3 seeds = 312 runs; --games/--seeds narrow it'))
     .addOption(new Option('--preset <name>', `run preset: ${PRESET_NAMES.join(', ')}`).argParser(parseChoice(PRESET_NAMES, 'preset')).default('dopamine'))
     .addOption(new Option('--iterations <n>', "iterations per run (default: the preset's)").argParser(parsePositiveInteger))
+    .addOption(new Option('--match-paper-decay', "scale λ of the decoupled runs so each run's updates apply the paper's total decoupled decay (see npm run atari -- --help); the other schemes are unchanged"))
     .addOption(new Option('--training-steps <n>', "agent steps per training phase (default: the preset's)").argParser(parsePositiveInteger))
     .addOption(new Option('--eval-steps <n>', "agent steps per evaluation phase, 0 = none (default: the preset's)").argParser(parseNonNegativeInteger))
     .addOption(new Option('--out <dir>', 'sweep directory: plan.json, runs/<id>/, logs/; rerun the same command to resume'))
@@ -143,7 +144,7 @@ export function parseSweepArgs(argv: string[], program = buildSweepProgram()): S
     program.error('error: --workers applies to --executor local; with Slurm use --max-parallel');
   }
 
-  const overrides: RunOverrides = { iterations: o.iterations, trainingSteps: o.trainingSteps, evalSteps: o.evalSteps };
+  const overrides: RunOverrides = { iterations: o.iterations, trainingSteps: o.trainingSteps, evalSteps: o.evalSteps, ...(o.matchPaperDecay ? { matchPaperDecay: true as const } : {}) };
   const preset = o.preset as PresetName;
   let plan: SweepPlan | null;
   try {

@@ -6,6 +6,7 @@
 import { isOptimizerName, resolveOptions, SCHEMES } from '../optim/options.ts';
 import { optimizerNames, type OptimizerFamily, type OptimizerOptions } from '../optim/types.ts';
 import type { DqnHyperparameters } from '../../agents/dqn_agent.ts';
+import { decoupledSettings, describeDecayBudget, PAPER_UPDATES, paperMatchedWeightDecay, plannedUpdates } from '../optim/decay_budget.ts';
 
 export type ProtocolName = 'dopamine' | 'nature';
 
@@ -28,6 +29,18 @@ export interface RunConfig {
   /** Time limit per episode, in agent steps (Dopamine: 27,000 = 108,000 frames). */
   maxEpisodeSteps: number;
   agent: Omit<DqnHyperparameters, 'optimizer'> & { optimizer: RunOptimizerConfig };
+  /**
+   * Present only with --match-paper-decay: agent.optimizer.weightDecay was scaled from `nominalWeightDecay` so
+   * that this run's `updates` apply the paper's total decoupled decay (over `paperUpdates`).
+   */
+  decayMatch?: DecayMatch;
+}
+
+export interface DecayMatch {
+  target: 'paper-total-decay';
+  nominalWeightDecay: number;
+  updates: number;
+  paperUpdates: number;
 }
 
 interface Preset {
@@ -155,6 +168,11 @@ export interface RunChoices {
   protocol?: ProtocolName;
   /** `--set key=value` overrides, applied last: dotted keys of RunConfig, e.g. `agent.targetUpdatePeriodSteps`. */
   set?: ReadonlyArray<readonly [string, string]>;
+  /**
+   * Scale λ so that this budget's updates apply the paper's total decoupled decay (decoupled schemes only; never
+   * on by default). Applied after everything else, so it sees the final budget; recorded in config.decayMatch.
+   */
+  matchPaperDecay?: boolean;
 }
 
 export class ConfigError extends Error {
@@ -206,8 +224,37 @@ export function resolveRunConfig(choices: RunChoices): RunConfig {
     agent: { ...preset.values.agent, optimizer },
   }));
   for (const [key, value] of choices.set ?? []) applyOverride(config, key, value);
+  if (choices.matchPaperDecay) matchPaperDecay(config);
   validateRunConfig(config);
   return config;
+}
+
+/** --match-paper-decay: λ scaled so that the run's planned updates give the paper's total decoupled decay. */
+function matchPaperDecay(config: RunConfig): void {
+  const o = config.agent.optimizer;
+  let settings;
+  try {
+    settings = decoupledSettings(o as unknown as Record<string, unknown>);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  if (settings === null) {
+    throw new ConfigError(
+      `--match-paper-decay applies to decoupled schemes (adamw, sgdw, rmspropw), not ${o.name}: Adam+L2 and separated ` +
+        "put λw inside the optimizer's normalisation, where it acts at once whatever the budget",
+    );
+  }
+  const nominal = o.weightDecay ?? 0;
+  if (!(nominal > 0)) throw new ConfigError('--match-paper-decay needs a weight decay λ > 0 (--wd)');
+  const updates = plannedUpdates({ iterations: config.iterations, trainingSteps: config.trainingSteps, ...config.agent });
+  let matched: number;
+  try {
+    matched = paperMatchedWeightDecay(settings, updates);
+  } catch (error) {
+    throw new ConfigError(`--match-paper-decay: ${(error as Error).message}`);
+  }
+  config.decayMatch = { target: 'paper-total-decay', nominalWeightDecay: nominal, updates, paperUpdates: PAPER_UPDATES };
+  o.weightDecay = matched;
 }
 
 function defined<T extends object>(values: T): Partial<T> {
@@ -295,6 +342,11 @@ export function validateRunConfig(config: RunConfig): void {
   check(a.loss === 'huber' || a.loss === 'mse', `agent.loss must be huber or mse, got ${a.loss}`);
   check(typeof a.rewardClip === 'number' && a.rewardClip >= 0, `agent.rewardClip must be >= 0 (0 = no clipping), got ${a.rewardClip}`);
   check(a.padding === 'same' || a.padding === 'valid', `agent.padding must be same or valid, got ${a.padding}`);
+  if (config.decayMatch !== undefined) {
+    const m = config.decayMatch as unknown as Record<string, unknown>;
+    check(m.target === 'paper-total-decay' && typeof m.nominalWeightDecay === 'number' && isPositiveInt(m.updates) && isPositiveInt(m.paperUpdates),
+      `decayMatch must be {target: 'paper-total-decay', nominalWeightDecay, updates, paperUpdates}, got ${JSON.stringify(m)}`);
+  }
   check(typeof a.optimizer.weightDecay === 'number' && a.optimizer.weightDecay >= 0 && Number.isFinite(a.optimizer.weightDecay),
     `the weight decay λ must be a finite number >= 0, got ${a.optimizer.weightDecay}`);
   const { name, ...options } = a.optimizer;
@@ -309,7 +361,24 @@ export function validateRunConfig(config: RunConfig): void {
 /** Config keys that may change when a run is resumed: raising `iterations` extends a finished run. */
 export const MUTABLE_CONFIG_KEYS = ['iterations'] as const;
 
-/** `results/runs/pong-adamw-wd0.0001-seed0-reduced`: the default --out of a run. */
+/**
+ * `results/runs/pong-adamw-wd0.0001-seed0-reduced`: the default --out of a run. With --match-paper-decay the
+ * nominal λ and `-matched` (`...-wd0.001-matched-seed0-reduced`); the scaled λ is in config.json.
+ */
 export function defaultRunName(config: RunConfig): string {
-  return `${config.game}-${config.agent.optimizer.name}-wd${config.agent.optimizer.weightDecay}-seed${config.seed}-${config.preset}`;
+  const lambda = config.decayMatch ? `${config.decayMatch.nominalWeightDecay}-matched` : `${config.agent.optimizer.weightDecay}`;
+  return `${config.game}-${config.agent.optimizer.name}-wd${lambda}-seed${config.seed}-${config.preset}`;
+}
+
+/** The decoupled decay of a preset's budget at the paper's λ values, against the paper's budget: what it can show. */
+export function presetDecayNote(name: PresetName): string | null {
+  const p: Preset = PRESETS[name];
+  const updates = plannedUpdates({ iterations: p.values.iterations, trainingSteps: p.values.trainingSteps, ...p.values.agent });
+  if (updates === PAPER_UPDATES || !p.optimizerFamilies.adam) return null;
+  const parts = [1e-3, 1e-4, 1e-5].map((weightDecay) => {
+    const s = { learningRate: p.optimizerFamilies.adam!.learningRate, weightDecay, schedule: { kind: 'constant' } as const, convention: 'lr-scaled' as const };
+    return describeDecayBudget(`λ=${weightDecay}`, s, updates).replace(/ over [\d,]+ updates here/, ' here').replace(/ \([\d,]+ updates\)/, '');
+  });
+  return `decoupled decay (adamw) over this budget's ${updates.toLocaleString('en-US')} updates, against the paper's ${PAPER_UPDATES.toLocaleString('en-US')}: ` +
+    `${parts.join('; ')}. --match-paper-decay scales λ to the paper's total decay.`;
 }

@@ -38,6 +38,7 @@ export function runArguments(run: PlannedRun, runDir: string, threads: number, s
   if (run.overrides.iterations !== undefined) args.push('--iterations', String(run.overrides.iterations));
   if (run.overrides.trainingSteps !== undefined) args.push('--training-steps', String(run.overrides.trainingSteps));
   if (run.overrides.evalSteps !== undefined) args.push('--eval-steps', String(run.overrides.evalSteps));
+  if (run.overrides.matchPaperDecay) args.push('--match-paper-decay');
   if (!saveReplay) args.push('--no-save-replay');
   return args;
 }

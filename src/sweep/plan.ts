@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ALE_ROM_IDS, displayName } from '../../envs/games.ts';
+import { SCHEMES } from '../optim/options.ts';
 import { optimizerNames, type OptimizerName } from '../optim/types.ts';
 import { CorruptFileError, isAtomicTempName, readJsonFile, writeJsonAtomic } from '../run/atomic.ts';
 
@@ -26,6 +27,8 @@ export interface RunOverrides {
   iterations?: number;
   trainingSteps?: number;
   evalSteps?: number;
+  /** --match-paper-decay: kept only on the runs of decoupled schemes, the only ones it changes. */
+  matchPaperDecay?: true;
 }
 
 /** One row of a grid: a scheme and the λ values it runs at. */
@@ -152,6 +155,10 @@ function validateCommon(games: readonly string[], seeds: readonly number[], pres
     throw new SweepInputError(`unknown preset "${preset}". Valid: ${PRESET_NAMES.join(', ')}.`);
   }
   for (const [key, value] of Object.entries(overrides)) {
+    if (key === 'matchPaperDecay') {
+      if (value !== true) throw new SweepInputError(`matchPaperDecay must be true when present, got ${String(value)}.`);
+      continue;
+    }
     if (!['iterations', 'trainingSteps', 'evalSteps'].includes(key)) throw new SweepInputError(`unknown override "${key}".`);
     const min = key === 'evalSteps' ? 0 : 1;
     if (value !== undefined && (!Number.isSafeInteger(value) || value < min)) {
@@ -225,6 +232,7 @@ function cleanOverrides(overrides: RunOverrides): RunOverrides {
   if (overrides.iterations !== undefined) out.iterations = overrides.iterations;
   if (overrides.trainingSteps !== undefined) out.trainingSteps = overrides.trainingSteps;
   if (overrides.evalSteps !== undefined) out.evalSteps = overrides.evalSteps;
+  if (overrides.matchPaperDecay) out.matchPaperDecay = true;
   return out;
 }
 
@@ -263,7 +271,8 @@ export function runIdentity(run: Omit<PlannedRun, 'id' | 'dir'>): Record<string,
  */
 export function runId(run: Omit<PlannedRun, 'id' | 'dir'>): string {
   const hash = crypto.createHash('sha256').update(canonicalJson(runIdentity(run))).digest('hex').slice(0, 8);
-  return `${run.game}-${run.optimizer}-wd${formatLambda(run.weightDecay)}-s${run.seed}-${hash}`;
+  const matched = run.overrides.matchPaperDecay ? '-matched' : '';
+  return `${run.game}-${run.optimizer}-wd${formatLambda(run.weightDecay)}${matched}-s${run.seed}-${hash}`;
 }
 
 /** Ids are used as directory names and placed in shell scripts: this is the only alphabet they may use. */
@@ -276,7 +285,10 @@ export function expandGrid(grid: SweepGrid): PlannedRun[] {
     for (const row of grid.rows) {
       for (const weightDecay of row.weightDecays) {
         for (const seed of grid.seeds) {
-          const base = { game, optimizer: row.optimizer, weightDecay, seed, preset: grid.preset, overrides: { ...grid.overrides } };
+          const { matchPaperDecay, ...budget } = grid.overrides;
+          const matched = matchPaperDecay && SCHEMES[row.optimizer].decay === 'decoupled' && weightDecay > 0;
+          const overrides: RunOverrides = matched ? { ...budget, matchPaperDecay: true } : budget;
+          const base = { game, optimizer: row.optimizer, weightDecay, seed, preset: grid.preset, overrides };
           const id = runId(base);
           runs.push({ id, dir: `${RUNS_DIR}/${id}`, ...base });
         }

@@ -1,0 +1,92 @@
+// How much a decoupled scheme shrinks the weights over a whole run: the total decay factor ∏ (1 − c)^{s_k} over its
+// gradient steps, with c = α·λ (lr-scaled) or λ (schedule-scaled) and s_k the λ schedule. It depends on the number
+// of updates, so the paper's λ decays far less in a short run: at λ = 1e-3 and Dopamine's α = 6.25e-5, 0.9985 over
+// the reduced preset's ~23.7k updates against 0.458 over the paper's ~12.5M. L2 and separated schemes put λw inside
+// Adam's normalisation, where it acts at once whatever the budget, so no such factor describes them.
+import { decoupledCoefficient, isOptimizerName, SCHEMES } from './options.ts';
+import { parseWeightDecaySchedule, type WeightDecaySchedule } from './schedule.ts';
+import type { DecoupledConvention } from './types.ts';
+
+/** The budget of the paper's runs (Dopamine's: 200 iterations × 250,000 agent steps, warm-up 20,000, update every 4). */
+export const PAPER_BUDGET = { iterations: 200, trainingSteps: 250_000, minReplayHistory: 20_000, updatePeriodSteps: 4 } as const;
+
+export interface BudgetShape {
+  iterations: number;
+  trainingSteps: number;
+  minReplayHistory: number;
+  updatePeriodSteps: number;
+}
+
+/**
+ * Gradient steps a run of this budget takes: one every updatePeriodSteps agent steps once the replay holds more
+ * than minReplayHistory transitions (Dopamine's rule). Training phases end on whole episodes, so a real run takes
+ * a few more; its metrics' `updates` field has the exact count.
+ */
+export function plannedUpdates(b: BudgetShape): number {
+  return Math.max(0, Math.floor((b.iterations * b.trainingSteps - b.minReplayHistory) / b.updatePeriodSteps));
+}
+
+export const PAPER_UPDATES = plannedUpdates(PAPER_BUDGET);
+
+/** Σ s_k over the first `updates` steps of a schedule: the number of constant-decay steps' worth it applies. */
+export function decaySteps(schedule: WeightDecaySchedule, updates: number): number {
+  switch (schedule.kind) {
+    case 'constant':
+      return updates;
+    case 'early':
+      return Math.min(updates, schedule.steps);
+    case 'late':
+      return Math.max(0, updates - schedule.steps);
+    case 'every':
+      return schedule.steps * Math.floor(updates / schedule.steps);
+  }
+}
+
+export interface DecoupledSettings {
+  learningRate: number;
+  weightDecay: number;
+  schedule: WeightDecaySchedule;
+  convention: DecoupledConvention;
+}
+
+/** The factor by which decoupled decay alone shrinks every weight over `updates` steps: (1 − c)^{Σ s_k}. */
+export function totalDecayFactor(s: DecoupledSettings, updates: number): number {
+  const c = decoupledCoefficient(s.convention, s.learningRate, 1, s.weightDecay);
+  return Math.exp(decaySteps(s.schedule, updates) * Math.log1p(-c));
+}
+
+/**
+ * The decoupled settings of a run's optimizer config (config.agent.optimizer), or null for a scheme that is not
+ * decoupled or a config that does not say enough.
+ */
+export function decoupledSettings(optimizer: Record<string, unknown> | undefined): DecoupledSettings | null {
+  const name = optimizer?.name;
+  if (!isOptimizerName(name) || SCHEMES[name].decay !== 'decoupled') return null;
+  const { learningRate, weightDecay } = optimizer as { learningRate?: unknown; weightDecay?: unknown };
+  if (typeof learningRate !== 'number' || typeof weightDecay !== 'number') return null;
+  const convention = optimizer!.decoupledConvention === 'schedule-scaled' ? 'schedule-scaled' : 'lr-scaled';
+  const scheduleText = typeof optimizer!.weightDecaySchedule === 'string' ? optimizer!.weightDecaySchedule : 'constant';
+  return { learningRate, weightDecay, schedule: parseWeightDecaySchedule(scheduleText), convention };
+}
+
+/**
+ * The λ that gives a run of `updates` steps the paper's total decoupled decay at the same α: ln(1 − c) scales by
+ * PAPER_UPDATES / updates, i.e. c' = 1 − (1 − c)^(PAPER_UPDATES / updates). (To first order λ·PAPER_UPDATES/updates.)
+ */
+export function paperMatchedWeightDecay(s: DecoupledSettings, updates: number): number {
+  if (updates <= 0) throw new Error('matching the paper\'s decay needs a budget with at least one update');
+  const paperSteps = decaySteps(s.schedule, PAPER_UPDATES);
+  const runSteps = decaySteps(s.schedule, updates);
+  if (runSteps <= 0) throw new Error(`the λ schedule applies no decay within ${updates} updates, so no λ can match the paper's decay`);
+  const c = decoupledCoefficient(s.convention, s.learningRate, 1, s.weightDecay);
+  const matched = -Math.expm1((paperSteps / runSteps) * Math.log1p(-c));
+  return s.convention === 'lr-scaled' ? matched / s.learningRate : matched;
+}
+
+/** "decoupled λ=1e-3: total decay factor 0.9985 here, 0.458 at the paper's budget" */
+export function describeDecayBudget(label: string, s: DecoupledSettings, updates: number): string {
+  const here = totalDecayFactor(s, updates);
+  const paper = totalDecayFactor(s, PAPER_UPDATES);
+  const fmt = (f: number) => (f > 0.99 ? f.toFixed(4) : f.toPrecision(3));
+  return `${label}: total decay factor ${fmt(here)} over ${updates.toLocaleString('en-US')} updates here, ${fmt(paper)} at the paper's budget (${PAPER_UPDATES.toLocaleString('en-US')} updates)`;
+}

@@ -1,0 +1,115 @@
+// What a budget can show about decoupled decay: the total decay factor over a run, the paper's budget, the
+// --match-paper-decay scaling (atari and sweep), and where it is said (presets, Table 1's caption).
+import { describe, expect, it } from 'vitest';
+import { decoupledCoefficient } from '../src/optim/options.ts';
+import {
+  decaySteps,
+  describeDecayBudget,
+  PAPER_UPDATES,
+  paperMatchedWeightDecay,
+  plannedUpdates,
+  totalDecayFactor,
+  type DecoupledSettings,
+} from '../src/optim/decay_budget.ts';
+import { decayMultiplier, parseWeightDecaySchedule } from '../src/optim/schedule.ts';
+import { ConfigError, defaultRunName, DOPAMINE_ADAM, presetDecayNote, resolveRunConfig } from '../src/run/presets.ts';
+import { runArguments } from '../src/sweep/command.ts';
+import { buildPlan, crossGrid } from '../src/sweep/plan.ts';
+
+const adamw = (weightDecay: number, schedule = 'constant'): DecoupledSettings => ({
+  learningRate: DOPAMINE_ADAM.learningRate, weightDecay, schedule: parseWeightDecaySchedule(schedule), convention: 'lr-scaled',
+});
+
+describe('total decoupled decay over a budget', () => {
+  it("the reduced preset's ~23.7k updates against the paper's ~12.5M (Dopamine's rule: one every 4 steps after warm-up)", () => {
+    expect(plannedUpdates({ iterations: 10, trainingSteps: 10_000, minReplayHistory: 5_000, updatePeriodSteps: 4 })).toBe(23_750);
+    expect(PAPER_UPDATES).toBe(12_495_000);
+    expect(totalDecayFactor(adamw(1e-3), 23_750)).toBeCloseTo(0.99852, 5);
+    expect(totalDecayFactor(adamw(1e-3), PAPER_UPDATES)).toBeCloseTo(0.458, 3);
+  });
+
+  it('equals the product of the per-step factors (1 − αλ)^{s_k} for every schedule form', () => {
+    const c = decoupledCoefficient('lr-scaled', DOPAMINE_ADAM.learningRate, 1, 0.3);
+    for (const schedule of ['constant', 'early:700', 'late:700', 'every:7']) {
+      const s = adamw(0.3, schedule);
+      let product = 1;
+      for (let k = 0; k < 2_000; k++) product *= Math.pow(1 - c, decayMultiplier(s.schedule, k));
+      expect(totalDecayFactor(s, 2_000), schedule).toBeCloseTo(product, 12);
+    }
+    expect(decaySteps(parseWeightDecaySchedule('every:7'), 20)).toBe(14);
+  });
+
+  it('the paper-matched λ gives this budget the paper\'s total decay', () => {
+    const nominal = adamw(1e-3);
+    const matched = paperMatchedWeightDecay(nominal, 23_750);
+    expect(matched / 1e-3).toBeCloseTo(PAPER_UPDATES / 23_750, 1); // ≈ 526×, to first order
+    expect(totalDecayFactor({ ...nominal, weightDecay: matched }, 23_750)).toBeCloseTo(totalDecayFactor(nominal, PAPER_UPDATES), 12);
+    expect(() => paperMatchedWeightDecay(adamw(1e-3, 'late:30000'), 23_750)).toThrow(/applies no decay within 23750 updates/);
+  });
+
+  it('is said in words, and in the description of every preset with a smaller budget', () => {
+    expect(describeDecayBudget('decoupled λ=1e-3', adamw(1e-3), 23_750)).toBe(
+      "decoupled λ=1e-3: total decay factor 0.9985 over 23,750 updates here, 0.458 at the paper's budget (12,495,000 updates)");
+    expect(presetDecayNote('reduced')).toMatch(/23,750 updates.*λ=0.001: total decay factor 0.9985 here, 0.458 at the paper's budget/);
+    expect(presetDecayNote('dopamine')).toBeNull();
+  });
+});
+
+describe('--match-paper-decay', () => {
+  const choices = { game: 'breakout', seed: 0, preset: 'reduced' as const, optimizer: 'adamw', weightDecay: 1e-3 };
+
+  it('scales λ from the final budget, records it in config.decayMatch and the run name; never on by default', () => {
+    const plain = resolveRunConfig(choices);
+    expect(plain.decayMatch).toBeUndefined();
+    expect(plain.agent.optimizer.weightDecay).toBe(1e-3);
+    const c = resolveRunConfig({ ...choices, matchPaperDecay: true });
+    expect(c.decayMatch).toEqual({ target: 'paper-total-decay', nominalWeightDecay: 1e-3, updates: 23_750, paperUpdates: PAPER_UPDATES });
+    expect(c.agent.optimizer.weightDecay).toBeCloseTo(paperMatchedWeightDecay(adamw(1e-3), 23_750), 15);
+    expect(defaultRunName(c)).toBe('breakout-adamw-wd0.001-matched-seed0-reduced');
+    // The budget is the one after every override.
+    const longer = resolveRunConfig({ ...choices, iterations: 20, matchPaperDecay: true });
+    expect(longer.decayMatch!.updates).toBe(48_750);
+  });
+
+  it('refuses schemes whose decay does not depend on the budget, λ = 0, and budgets without updates', () => {
+    expect(() => resolveRunConfig({ ...choices, optimizer: 'adam-l2', matchPaperDecay: true })).toThrow(/decoupled schemes .* not adam-l2/);
+    expect(() => resolveRunConfig({ ...choices, weightDecay: 0, matchPaperDecay: true })).toThrow(ConfigError);
+    expect(() => resolveRunConfig({ ...choices, iterations: 1, trainingSteps: 100, matchPaperDecay: true })).toThrow(/at least one update/);
+  });
+
+  it('in a sweep: only the decoupled runs carry it, with -matched in their id and the flag in their command', () => {
+    const plan = buildPlan(crossGrid({
+      games: ['breakout'], optimizers: ['adam', 'adam-l2', 'adamw'], weightDecays: [1e-3], seeds: [0], preset: 'reduced',
+      overrides: { matchPaperDecay: true },
+    }));
+    const byScheme = Object.fromEntries(plan.runs.map((r) => [r.optimizer, r]));
+    expect(byScheme.adamw.id).toMatch(/^breakout-adamw-wd1e-3-matched-s0-[0-9a-f]{8}$/);
+    expect(byScheme['adam-l2'].id).not.toContain('matched');
+    expect(runArguments(byScheme.adamw, '/x', 1)).toContain('--match-paper-decay');
+    expect(runArguments(byScheme['adam-l2'], '/x', 1)).not.toContain('--match-paper-decay');
+    expect(runArguments(byScheme.adam, '/x', 1)).not.toContain('--match-paper-decay');
+  });
+});
+
+describe('a --match-paper-decay run in Table 1', () => {
+  it('stands under its nominal λ in a row of its own, and the caption gives its scaled λ and factor', async () => {
+    const fs = await import('node:fs');
+    const path = await import('node:path');
+    const { tmpSweep, writeRun } = await import('./fixtures/sweep/make_sweep.ts');
+    const { loadSweep } = await import('../src/analysis/sweep_results.ts');
+    const { buildTable1, renderMarkdown } = await import('../src/analysis/table1.ts');
+    const { loadPaperTable } = await import('../src/analysis/reference.ts');
+    const root = tmpSweep('matched-');
+    writeRun(root, { game: 'pong', optimizer: 'adamw', weightDecay: 1e-3, seed: 0, returns: [1, 2] });
+    const matchedDir = writeRun(root, { id: 'pong-adamw-matched', game: 'pong', optimizer: 'adamw', weightDecay: 0.5, seed: 0, returns: [3, 4] });
+    const file = path.join(matchedDir, 'config.json');
+    const stored = JSON.parse(fs.readFileSync(file, 'utf8'));
+    stored.config.decayMatch = { target: 'paper-total-decay', nominalWeightDecay: 1e-3, updates: 20, paperUpdates: PAPER_UPDATES };
+    fs.writeFileSync(file, JSON.stringify(stored));
+    const md = renderMarkdown(buildTable1(loadSweep(root), { score: { kind: 'final' }, paper: loadPaperTable() }));
+    fs.rmSync(root, { recursive: true, force: true });
+    expect(md).toContain('| decoupled | 2.00 (n=1*) | 1e-3 |');
+    expect(md).toContain('| decoupled (paper-matched decay) | 4.00 (n=1*) | 1e-3 |');
+    expect(md).toMatch(/decoupled \(paper-matched decay\) λ=1e-3 \(λ scaled to 0\.500 to match the paper's decay\): total decay factor 0\.9994 here \(20 updates\)/);
+  });
+});
