@@ -9,6 +9,10 @@ import {
   renderSvg,
   sensitivityAggregateSpec,
   sensitivityData,
+  updateRatioPoints,
+  updateRatioSpec,
+  wdSharePoints,
+  wdShareSpec,
   weightNormPoints,
 } from '../src/analysis/figures.ts';
 import type { LoadedRun } from '../src/analysis/sweep_results.ts';
@@ -109,6 +113,38 @@ describe('optimizer-state figures', () => {
     const q = mOverWPoints(runs);
     expect(q.filter((p) => p.quantile === 'p5').map((p) => p.value)).toEqual([-9.5, -9.5]);
     expect(q.filter((p) => p.quantile === 'p50')[0]).toEqual({ series: 'decoupled λ=1e-4', envSteps: 100.5, quantile: 'p50', value: -7 });
-    expect(weightNormPoints(runs).map((p) => p.value)).toEqual([15, 15]);
+    expect(weightNormPoints(runs).map((p) => [p.mean, p.min, p.max, p.n])).toEqual([[15, 10, 20, 2], [15, 10, 20, 2]]);
+  });
+
+  it('the WD share of m: each quantile averaged over runs, the median with its band; runs without it left out', async () => {
+    const share = (seed: number) => ({ p5: 0.1, p25: 0.3, p50: 0.5 + 0.2 * seed, p75: 0.8, p95: 0.95, count: 7 });
+    const l2 = [0, 1].map((seed) => {
+      const r = run(seed, 'adam-l2', 1e-4, [1, 2]);
+      r.records.forEach((rec) => (rec.moment_wd_share = share(seed)));
+      return r;
+    });
+    const pts = wdSharePoints([...l2, run(0, 'adamw', 1e-4, [1, 2])]);
+    expect(new Set(pts.map((p) => p.series))).toEqual(new Set(['WD λ=1e-4']));
+    expect(pts.map((p) => p.quantile)).not.toContain('count');
+    const median = pts.filter((p) => p.quantile === 'p50');
+    expect(median.map((p) => [p.mean, p.min, p.max])).toEqual([[0.6, 0.5, 0.7], [0.6, 0.5, 0.7]]);
+    const spec = wdShareSpec(pts, ['WD λ=1e-4']) as any;
+    expect(spec.spec.layer[0].transform[0].filter).toContain("'p50'");
+    expect(spec.spec.layer[1].encoding.y.scale.domain).toEqual([0, 1]);
+    const svg = await renderSvg(spec);
+    expect(svg.match(/aria-roledescription="line mark"/g)).toHaveLength(5); // p5..p95
+  });
+
+  it('‖Δw‖/‖w‖ per scheme and λ with its band over runs, on a log scale', () => {
+    const runs = [0, 1].map((seed) => {
+      const r = run(seed, 'adamw', 1e-4, [1, 2]);
+      r.records.forEach((rec, i) => (rec.update_norm_ratio = (i + 1) * 1e-4 * (seed + 1)));
+      return r;
+    });
+    const pts = updateRatioPoints(runs);
+    expect(pts.map((p) => [p.iteration, p.min, p.max])).toEqual([[0, 1e-4, 2e-4], [1, 2e-4, 4e-4]]);
+    const spec = updateRatioSpec(pts, ['decoupled']) as any;
+    expect(spec.spec.layer[1].encoding.y.scale.type).toBe('log');
+    expect([spec.spec.layer[0].encoding.y.field, spec.spec.layer[0].encoding.y2.field]).toEqual(['min', 'max']);
   });
 });

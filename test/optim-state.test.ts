@@ -249,6 +249,7 @@ describe('diagnostics', () => {
     // No weight decay in sgd: the WD fields are null.
     expect(d.wdToGradMedian).toBeNull();
     expect(d.momentWdToGradMedian).toBeNull();
+    expect(d.momentWdShare).toBeNull();
     opt.dispose();
     tf.dispose(vars);
   });
@@ -287,6 +288,14 @@ describe('diagnostics', () => {
     }));
     expect(d.momentWdToGradNormRatio!).toBeCloseTo(Math.sqrt(num / den), 3);
     expect(d.momentWdToGradMedian!).toBeGreaterThan(0);
+    // WD share of m per weight, |m_wd| / (|m_wd| + |m_grad|), against the slots themselves.
+    const shares = m.flatMap((mi, i) => Array.from(mi, (x, j) => Math.abs(mWd[i][j]) / (Math.abs(mWd[i][j]) + Math.abs(x - mWd[i][j])))).sort((x, y) => x - y);
+    const quantile = (q: number) => {
+      const pos = q * (shares.length - 1);
+      return shares[Math.floor(pos)] + (shares[Math.ceil(pos)] - shares[Math.floor(pos)]) * (pos - Math.floor(pos));
+    };
+    expect(d.momentWdShare!.count).toBe(shares.length);
+    for (const [k, q] of [['p5', 0.05], ['p50', 0.5], ['p95', 0.95]] as const) expect(d.momentWdShare![k]).toBeCloseTo(quantile(q), 4);
     tf.dispose([...sl2, ...sp].map((s) => s.tensor));
     l2.dispose();
     plain.dispose();
@@ -301,6 +310,8 @@ describe('diagnostics', () => {
     const d = opt.diagnostics();
     expect(d.momentWdToGradMedian).toBeGreaterThan(0);
     expect(d.momentWdToGradNormRatio).toBeGreaterThan(0);
+    expect(d.momentWdShare!.p50).toBeGreaterThan(0);
+    expect(d.momentWdShare!.p95).toBeLessThanOrEqual(1);
     expect(d.updateNormRatio).toBeNull();
     expect(d.wdToGradMedian).toBeNull();
     expect(d.momentToWeightLog10!.count).toBe(SHAPES.reduce((s, x) => s + tf.util.sizeFromShape(x), 0));

@@ -315,51 +315,129 @@ export function mOverWSpec(points: readonly QuantilePoint[], seriesOrder: readon
   };
 }
 
-export interface NormPoint {
+export interface BandPoint {
   scheme: string;
   lambda: string;
+  iteration: number;
+  /** Mean over the runs of their env_steps at this iteration. */
   envSteps: number;
-  value: number;
+  mean: number;
+  /** Min and max over the runs (seeds and games): the band. */
+  min: number;
+  max: number;
+  n: number;
 }
 
-/** ‖w‖ per (scheme, λ) at each iteration, averaged over seeds and games. */
-export function weightNormPoints(runs: readonly LoadedRun[]): NormPoint[] {
-  const acc = new Map<string, { scheme: string; lambda: string; steps: number[]; values: number[] }>();
+/**
+ * A scalar per (scheme, λ) and iteration over the runs that logged it: mean with a min–max band over seeds and
+ * games. `value` reads the metric from a metrics record (null: not logged).
+ */
+export function bandPoints(runs: readonly LoadedRun[], value: (r: MetricsRecord) => number | null): BandPoint[] {
+  const acc = new Map<string, { scheme: string; lambda: string; iteration: number; steps: number[]; values: number[] }>();
   for (const run of runs) {
     for (const r of run.records) {
-      const v = num(r, 'weight_norm');
+      const v = value(r);
       const steps = num(r, 'env_steps');
-      if (v === null || steps === null) continue;
+      if (v === null || !Number.isFinite(v) || steps === null) continue;
       const key = `${seriesName(run)}|${run.weightDecay}|${r.iteration}`;
       let a = acc.get(key);
-      if (!a) acc.set(key, (a = { scheme: seriesName(run), lambda: formatLambda(run.weightDecay), steps: [], values: [] }));
+      if (!a) acc.set(key, (a = { scheme: seriesName(run), lambda: formatLambda(run.weightDecay), iteration: r.iteration, steps: [], values: [] }));
       a.steps.push(steps);
       a.values.push(v);
     }
   }
   const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
   return [...acc.values()]
-    .map((a) => ({ scheme: a.scheme, lambda: a.lambda, envSteps: mean(a.steps), value: mean(a.values) }))
-    .sort((a, b) => a.scheme.localeCompare(b.scheme) || a.lambda.localeCompare(b.lambda) || a.envSteps - b.envSteps);
+    .map((a) => ({ scheme: a.scheme, lambda: a.lambda, iteration: a.iteration, envSteps: mean(a.steps), mean: mean(a.values), min: Math.min(...a.values), max: Math.max(...a.values), n: a.values.length }))
+    .sort((a, b) => a.scheme.localeCompare(b.scheme) || a.lambda.localeCompare(b.lambda) || a.iteration - b.iteration);
 }
 
-export function weightNormSpec(points: readonly NormPoint[], schemes: readonly string[]): Spec {
+/** ‖w‖ of the online network per iteration. */
+export const weightNormPoints = (runs: readonly LoadedRun[]): BandPoint[] => bandPoints(runs, (r) => num(r, 'weight_norm'));
+
+/** ‖Δw‖/‖w‖ of the last gradient step of each iteration: the effective step size. */
+export const updateRatioPoints = (runs: readonly LoadedRun[]): BandPoint[] => bandPoints(runs, (r) => num(r, 'update_norm_ratio'));
+
+/** One panel per scheme, one line per λ with its min–max band over runs. */
+export function bandSpec(points: readonly BandPoint[], schemes: readonly string[], text: string, subtitle: string, yTitle: string, logScale: boolean): Spec {
   const lambdas = [...new Set(points.map((p) => p.lambda))].sort((a, b) => Number(b) - Number(a));
+  const y = { type: 'quantitative', title: yTitle, scale: logScale ? { type: 'log' } : { zero: false } };
+  const colour = { field: 'lambda', type: 'ordinal', title: 'λ', sort: lambdas, scale: { scheme: 'plasma' }, legend: SOLID_LEGEND };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Weight norm ‖w‖₂ over training', subtitle: 'one panel per scheme, one line per λ; mean over seeds and games' },
+    title: { text, subtitle },
     data: { values: points },
     facet: { field: 'scheme', type: 'nominal', title: null, sort: schemes },
     columns: 4,
     spec: {
       width: 190,
       height: 140,
-      mark: { type: 'line', point: { size: 12 } },
+      encoding: { x: { field: 'envSteps', type: 'quantitative', title: 'agent steps', axis: { format: '~s' } }, color: colour },
+      layer: [
+        { mark: { type: 'area', opacity: 0.2 }, encoding: { y: { field: 'min', ...y }, y2: { field: 'max' } } },
+        {
+          mark: { type: 'line', point: { size: 12 } },
+          encoding: { y: { field: 'mean', ...y }, tooltip: [{ field: 'scheme' }, { field: 'lambda' }, { field: 'mean', format: '.3~g' }, { field: 'n' }] },
+        },
+      ],
+    },
+  };
+}
+
+export function weightNormSpec(points: readonly BandPoint[], schemes: readonly string[]): Spec {
+  return bandSpec(points, schemes, 'Weight norm ‖w‖₂ over training', 'one panel per scheme, one line per λ; line: mean over runs, band: min–max over seeds and games', '‖w‖₂', true);
+}
+
+export function updateRatioSpec(points: readonly BandPoint[], schemes: readonly string[]): Spec {
+  return bandSpec(points, schemes, 'Relative update ‖Δw‖/‖w‖ (effective step size)', "the last gradient step of each iteration; line: mean over runs, band: min–max over seeds and games", '‖Δw‖/‖w‖', true);
+}
+
+export interface SharePoint {
+  series: string;
+  envSteps: number;
+  quantile: string;
+  mean: number;
+  min: number;
+  max: number;
+}
+
+/**
+ * The WD share of the first-moment buffer, |m_wd|/(|m_wd|+|m_grad|), per (scheme, λ): each quantile over weights
+ * averaged over runs per iteration, with its min–max over runs. Only schemes that keep the two parts apart
+ * (adam-l2, adam-separated) log it; decoupled schemes keep WD out of m altogether (share 0 by construction).
+ */
+export function wdSharePoints(runs: readonly LoadedRun[]): SharePoint[] {
+  const out: SharePoint[] = [];
+  for (const q of QUANTILE_KEYS) {
+    for (const p of bandPoints(runs, (r) => {
+      const share = r.moment_wd_share;
+      return share && typeof share === 'object' ? num(share as MetricsRecord, q) : null;
+    })) {
+      out.push({ series: `${p.scheme} λ=${p.lambda}`, envSteps: p.envSteps, quantile: q, mean: p.mean, min: p.min, max: p.max });
+    }
+  }
+  return out.sort((a, b) => a.series.localeCompare(b.series) || a.quantile.localeCompare(b.quantile) || a.envSteps - b.envSteps);
+}
+
+export function wdShareSpec(points: readonly SharePoint[], seriesOrder: readonly string[]): Spec {
+  const y = { type: 'quantitative', title: 'WD share of m', scale: { domain: [0, 1] } };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: 'What fills Adam\'s first moment: the WD share |m_wd|/(|m_wd|+|m_grad|)', subtitle: 'quantiles over weights (p5…p95), mean over runs; band: min–max over seeds and games of the median (paper eq. 6, Fig. 7)' },
+    data: { values: points },
+    facet: { field: 'series', type: 'nominal', title: null, sort: seriesOrder },
+    columns: 4,
+    spec: {
+      width: 190,
+      height: 130,
       encoding: {
         x: { field: 'envSteps', type: 'quantitative', title: 'agent steps', axis: { format: '~s' } },
-        y: { field: 'value', type: 'quantitative', title: '‖w‖₂', scale: { type: 'log' } },
-        color: { field: 'lambda', type: 'ordinal', title: 'λ', sort: lambdas, scale: { scheme: 'plasma' } },
+        color: { field: 'quantile', type: 'ordinal', title: 'quantile', sort: [...QUANTILE_KEYS], scale: { scheme: 'viridis' }, legend: SOLID_LEGEND },
       },
+      layer: [
+        { transform: [{ filter: "datum.quantile === 'p50'" }], mark: { type: 'area', opacity: 0.2 }, encoding: { y: { field: 'min', ...y }, y2: { field: 'max' } } },
+        { mark: { type: 'line', strokeWidth: 1.4 }, encoding: { y: { field: 'mean', ...y } } },
+      ],
     },
   };
 }

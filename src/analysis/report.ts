@@ -21,6 +21,10 @@ import {
   sensitivityAggregateSpec,
   sensitivityData,
   sensitivityPerGameSpec,
+  updateRatioPoints,
+  updateRatioSpec,
+  wdSharePoints,
+  wdShareSpec,
   weightNormPoints,
   weightNormSpec,
 } from './figures.ts';
@@ -231,10 +235,23 @@ export async function buildReportHtml(sweep: SweepResults, options: ReportOption
   } else {
     parts.push('<p>No run recorded m_over_w_log10.</p>');
   }
+  const schemes = [...new Set(table.rows.map((r) => r.scheme))];
+  const share = wdSharePoints(sweep.runs);
+  if (share.length > 0) {
+    const order = table.rows.map((r) => `${r.scheme} λ=${formatLambda(r.weightDecay)}`);
+    parts.push(await figure('fig-wd-share', wdShareSpec(share, order),
+      'The paper\'s mechanism: with Adam+L2 (WD) the λw term fills the first moment m and drowns the gradient (eq. 6; a share near 1); ' +
+        'separated keeps its own buffer for it (shown: its share against the gradient buffer); decoupled never puts WD in m (share 0, not plotted).'));
+  } else {
+    parts.push('<p>No run recorded moment_wd_share (adam-l2 or adam-separated runs made from 2026-12-02 on log it).</p>');
+  }
   const wn = weightNormPoints(sweep.runs);
   if (wn.length > 0) {
-    const schemes = [...new Set(table.rows.map((r) => r.scheme))];
-    parts.push(await figure('fig-weight-norm', weightNormSpec(wn, schemes), 'Weight norm ‖w‖₂ of the online network (log scale) per iteration.'));
+    parts.push(await figure('fig-weight-norm', weightNormSpec(wn, schemes), 'Weight norm ‖w‖₂ of the online network (log scale) per iteration; band: min–max over seeds and games.'));
+  }
+  const du = updateRatioPoints(sweep.runs);
+  if (du.length > 0) {
+    parts.push(await figure('fig-update-ratio', updateRatioSpec(du, schemes), 'Relative update ‖Δw‖/‖w‖ of the last gradient step of each iteration (the effective learning rate; log scale); band: min–max over seeds and games.'));
   }
 
   const notes = runNotes(table);

@@ -498,6 +498,7 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
     let gradSq = 0;
     let anyWdGrad = false;
     const momentWd = new SampleBuffer();
+    const momentWdShare = new SampleBuffer();
     let momentWdSq = 0;
     let momentGradSq = 0;
     let anySplit = false;
@@ -535,6 +536,7 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
           const mw = wdVar.dataSync() as Float32Array;
           const mt = totalVar.dataSync() as Float32Array;
           momentWd.reserve(mw.length);
+          momentWdShare.reserve(mw.length);
           for (let i = 0; i < mw.length; i++) {
             const wdPart = split.wdScale * mw[i];
             const a = Math.abs(wdPart);
@@ -544,6 +546,7 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
             momentWdSq += a * a;
             momentGradSq += b * b;
             if (a > 0 && b > 0) momentWd.push(a / b);
+            if (a + b > 0) momentWdShare.push(a / (a + b));
           }
         }
       }
@@ -587,6 +590,7 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
       wdToGradNormRatio: anyWdGrad ? ratio(wdSq, gradSq) : null,
       momentWdToGradMedian: anySplit ? median(momentWd.view()) : null,
       momentWdToGradNormRatio: anySplit ? ratio(momentWdSq, momentGradSq) : null,
+      momentWdShare: anySplit && momentWdShare.view().length > 0 ? fiveQuantiles(momentWdShare.view()) : null,
       updateNormRatio: tracked ? ratio(deltaSq, beforeSq) : null,
       updateNormRatios: tracked ? updateNormRatios : null,
     };

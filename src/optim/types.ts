@@ -135,6 +135,12 @@ export interface OptimizerDiagnostics {
   momentWdToGradMedian: number | null;
   /** ‖m_wd‖ / ‖m_grad‖ (same sources as momentWdToGradMedian). */
   momentWdToGradNormRatio: number | null;
+  /**
+   * The WD share of the first-moment buffer, quantiles over weights of |m_wd,i| / (|m_wd,i| + |m_grad,i|) in
+   * [0, 1] (1: the WD term fills m; the paper's eq. 6 for Adam+L2). Same sources as momentWdToGradMedian; elements
+   * with both parts 0 left out. Decoupled schemes keep WD out of m: their share is 0 by construction (null here).
+   */
+  momentWdShare: Quantiles | null;
   /** Last step: ‖Δw‖ / ‖w_before‖ globally. Needs trackLastStep. */
   updateNormRatio: number | null;
   /** Last step: ‖Δw‖ / ‖w_before‖ per variable. Needs trackLastStep. */

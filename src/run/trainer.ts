@@ -337,6 +337,7 @@ export class Trainer {
       wd_to_grad_norm_ratio: d.wdToGradNormRatio,
       moment_wd_to_grad_median: d.momentWdToGradMedian,
       moment_wd_to_grad_norm_ratio: d.momentWdToGradNormRatio,
+      moment_wd_share: d.momentWdShare,
       update_norm_ratio: d.updateNormRatio,
       emulator_restarts: p.restarts,
     };
