@@ -6,8 +6,12 @@ import {
   improvementPairs,
   lambdaSensitivity,
   normalizedCell,
+  performanceProfiles,
+  profileTaus,
+  sampleEfficiency,
   sensitivitySpread,
 } from '../src/analysis/aggregates.ts';
+import { scoreDistribution } from '../src/analysis/stats.ts';
 import { loadHumanReference, loadPaperTable } from '../src/analysis/reference.ts';
 import { loadSweep } from '../src/analysis/sweep_results.ts';
 import { buildTable1, cellKey, type Table1 } from '../src/analysis/table1.ts';
@@ -105,6 +109,33 @@ describe('rliable aggregates', () => {
   it('pairs: decoupled vs WD (vs separated) at each λ, then every row vs orig', () => {
     const names = improvementPairs(table.rows).map(([x, y]) => `${x.scheme}>${y.scheme}`);
     expect(names).toEqual(['decoupled>WD', 'decoupled>orig', 'WD>orig']);
+  });
+});
+
+describe("rliable's plots: performance profiles and sample efficiency", () => {
+  const agg = () => computeAggregates(table, refs, { reps: 300, seed: 'test' });
+
+  it('score distribution: the fraction of runs × games above τ', () => {
+    expect(scoreDistribution([[1, 0.5], [2, 1]], 0.75)).toBe(0.75);
+    expect(scoreDistribution([[1, 0.5], [2, 1]], 1)).toBe(0.25); // strictly above
+  });
+
+  it('a profile per row on a grid from min(0, lowest) to max(1, highest), decreasing, with bands around it', () => {
+    const a = agg();
+    const taus = profileTaus(a, 5);
+    expect(taus).toEqual([0, 0.5, 1, 1.5, 2]); // decoupled reaches 2
+    const d = performanceProfiles(a, taus).filter((p) => p.row === 'decoupled λ=1e-4');
+    // decoupled [[1, 0.5], [2, 1]]: above 0 → 1, above 0.5 → 3/4, above 1 → 1/4, above 1.5 → 1/4, above 2 → 0.
+    expect(d.map((p) => p.fraction.point)).toEqual([1, 0.75, 0.25, 0.25, 0]);
+    for (const p of d) expect(p.fraction.lower <= p.fraction.point && p.fraction.point <= p.fraction.upper).toBe(true);
+  });
+
+  it('sample efficiency: the IQM of each iteration over the aggregated runs and games', () => {
+    const points = sampleEfficiency(table, agg(), refs);
+    const d = points.filter((p) => p.row === 'decoupled λ=1e-4');
+    expect(d).toHaveLength(1); // the fixture runs have one iteration
+    expect(d[0].iqm.point).toBeCloseTo(1, 6); // the same matrix as the final score
+    expect(d[0].envSteps).toBeCloseTo(1000.5, 6); // seeds 0, 1 overshoot by their seed
   });
 });
 

@@ -9,6 +9,10 @@ import {
   renderSvg,
   sensitivityAggregateSpec,
   sensitivityData,
+  efficiencySpec,
+  improvementSpec,
+  intervalEstimatesSpec,
+  profileSpec,
   updateRatioPoints,
   updateRatioSpec,
   wdSharePoints,
@@ -146,5 +150,32 @@ describe('optimizer-state figures', () => {
     const spec = updateRatioSpec(pts, ['decoupled']) as any;
     expect(spec.spec.layer[1].encoding.y.scale.type).toBe('log');
     expect([spec.spec.layer[0].encoding.y.field, spec.spec.layer[0].encoding.y2.field]).toEqual(['min', 'max']);
+  });
+});
+
+describe("rliable's plots", () => {
+  it('interval estimates: a panel per metric, a bar (lower..upper) and a tick (point) per row', async () => {
+    const data = [{ row: 'orig λ=0', metric: 'IQM', point: 0.4, lower: 0.3, upper: 0.5 }, { row: 'orig λ=0', metric: 'mean', point: 0.5, lower: 0.4, upper: 0.6 }];
+    const spec = intervalEstimatesSpec(data, ['orig λ=0']) as any;
+    expect(spec.facet.column.field).toBe('metric');
+    const [bar, tick] = spec.spec.layer;
+    expect([bar.mark.type, bar.encoding.x.field, bar.encoding.x2.field]).toEqual(['rule', 'lower', 'upper']);
+    expect([tick.mark.type, tick.encoding.x.field]).toEqual(['tick', 'point']);
+    expect(await renderSvg(spec)).toMatch(/^<svg/);
+  });
+
+  it('probability of improvement on [0, 1] with the no-difference line at 0.5', () => {
+    const spec = improvementSpec([{ pair: 'a > b', point: 0.7, lower: 0.6, upper: 0.8 }]) as any;
+    expect(spec.layer[0].encoding.x.scale.domain).toEqual([0, 1]);
+    expect(spec.data.values[0].even).toBe(0.5);
+  });
+
+  it('profiles on [0, 1] and the efficiency curve: a line per row over its bootstrap band', () => {
+    const data = [{ row: 'r', x: 0, point: 1, lower: 0.9, upper: 1 }, { row: 'r', x: 1, point: 0.2, lower: 0.1, upper: 0.3 }];
+    for (const spec of [profileSpec(data, ['r']), efficiencySpec(data, ['r'])] as any[]) {
+      expect([spec.layer[0].encoding.y.field, spec.layer[0].encoding.y2.field]).toEqual(['lower', 'upper']);
+      expect(spec.layer[1].encoding.y.field).toBe('point');
+    }
+    expect((profileSpec(data, ['r']) as any).layer[1].encoding.y.scale.domain).toEqual([0, 1]);
   });
 });

@@ -41,7 +41,7 @@ describe('report HTML', () => {
     expect(html).toMatch(/<table id="aggregates">/);
     expect(html).toMatch(/<table id="improvement">/);
     expect(html).toMatch(/skipped pong-adam-wd0-seed0 .*corrupt or half-written/);
-    for (const id of ['fig-sensitivity', 'fig-sensitivity-games', 'fig-curves-1e-4', 'fig-curves-1e-5', 'fig-m-over-w', 'fig-wd-share', 'fig-weight-norm', 'fig-update-ratio']) {
+    for (const id of ['fig-rliable-intervals', 'fig-rliable-improvement', 'fig-rliable-profiles', 'fig-rliable-efficiency', 'fig-sensitivity', 'fig-sensitivity-games', 'fig-curves-1e-4', 'fig-curves-1e-5', 'fig-m-over-w', 'fig-wd-share', 'fig-weight-norm', 'fig-update-ratio']) {
       expect(html).toMatch(new RegExp(`<figure id="${id}"><svg `));
     }
   });
@@ -110,7 +110,7 @@ describe('npm run report (command line)', () => {
     const args = { dir: root, out: path.join(out, 'r.html'), score: { kind: 'final' } as const, extraScores: [], includeIncomplete: false, comparePaper: true, reps: 10, seed: 's' };
     const result = await runReport(args);
     expect(result.figuresDir).toBe(path.join(out, 'figures'));
-    const ids = ['fig-curves-1e-4', 'fig-curves-1e-5', 'fig-m-over-w', 'fig-sensitivity-games', 'fig-sensitivity', 'fig-update-ratio', 'fig-wd-share', 'fig-weight-norm'];
+    const ids = ['fig-rliable-intervals', 'fig-rliable-improvement', 'fig-rliable-profiles', 'fig-rliable-efficiency', 'fig-curves-1e-4', 'fig-curves-1e-5', 'fig-m-over-w', 'fig-sensitivity-games', 'fig-sensitivity', 'fig-update-ratio', 'fig-wd-share', 'fig-weight-norm'];
     const files = fs.readdirSync(result.figuresDir).filter((f) => f.endsWith('.svg')).sort();
     expect(files).toEqual(ids.map((id) => `${id}.svg`).sort());
     const page = fs.readFileSync(path.join(out, 'r.html'), 'utf8');
@@ -182,6 +182,7 @@ describe('report in a real headless browser', () => {
     expect(probed.table.h).toBeGreaterThan(50);
     expect(probed.rows).toBe(6); // header + orig + 2 × (decoupled, WD)
     expect(probed.svgs.map((s: { id: string }) => s.id)).toEqual([
+      'fig-rliable-intervals', 'fig-rliable-improvement', 'fig-rliable-profiles', 'fig-rliable-efficiency',
       'fig-sensitivity', 'fig-sensitivity-games', 'fig-curves-1e-4', 'fig-curves-1e-5', 'fig-m-over-w', 'fig-wd-share', 'fig-weight-norm', 'fig-update-ratio',
     ]);
     for (const s of probed.svgs) {

@@ -13,6 +13,7 @@ import {
   humanNormalized,
   meanStd,
   probabilityOfImprovementCI,
+  scoreDistribution,
   stratifiedBootstrapCI,
   type Interval,
   type MeanStd,
@@ -218,4 +219,79 @@ export function sensitivitySpread(points: readonly SensitivityPoint[]): Array<{ 
     max: Math.max(...v),
     spread: Math.max(...v) - Math.min(...v),
   }));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// rliable's standard plots: performance profiles and the sample-efficiency curve
+
+export interface ProfilePoint {
+  row: string;
+  tau: number;
+  /** Fraction of runs × games with a human-normalized score above τ, with its stratified-bootstrap 95% interval. */
+  fraction: Interval;
+}
+
+/** The τ grid of the profiles: from min(0, lowest score) to max(1, highest score), `count` points. */
+export function profileTaus(aggregates: Aggregates, count = 41): number[] {
+  const all = aggregates.rows.flatMap((r) => r.matrix.flat());
+  if (all.length === 0) return [];
+  const lo = Math.min(0, ...all);
+  const hi = Math.max(1, ...all);
+  return Array.from({ length: count }, (_, i) => lo + ((hi - lo) * i) / (count - 1));
+}
+
+/** rliable's performance profile (run score distribution) per aggregated row, with bootstrap bands. */
+export function performanceProfiles(aggregates: Aggregates, taus = profileTaus(aggregates)): ProfilePoint[] {
+  const reps = Math.min(aggregates.reps, 1000);
+  return aggregates.rows.flatMap((r) =>
+    taus.map((tau) => ({
+      row: rowName(r.row),
+      tau,
+      fraction: stratifiedBootstrapCI(r.matrix, (m) => scoreDistribution(m, tau), { reps, rng: seedrandom(`${aggregates.seed}|${r.row.key}|profile|${tau}`) }),
+    })),
+  );
+}
+
+export interface EfficiencyPoint {
+  row: string;
+  iteration: number;
+  /** Mean env_steps of the runs at this iteration. */
+  envSteps: number;
+  /** IQM of human-normalized training return over runs × games at this iteration, with its 95% interval. */
+  iqm: Interval;
+  runsPerGame: number;
+}
+
+/**
+ * rliable's sample-efficiency curve: per row the IQM over runs × games of the human-normalized mean training return
+ * of each iteration, with its stratified-bootstrap interval, over the aggregates' games and the same runs. An
+ * iteration is drawn only while every game has a value for the same number of runs.
+ */
+export function sampleEfficiency(table: Table1, aggregates: Aggregates, refs: ReadonlyMap<string, HumanReference>): EfficiencyPoint[] {
+  const reps = Math.min(aggregates.reps, 1000);
+  const out: EfficiencyPoint[] = [];
+  for (const agg of aggregates.rows) {
+    const runsByGame = aggregates.games.map((g) => [...table.cells.get(cellKey(agg.row, g))!.counted].sort((a, b) => a.run.seed - b.run.seed).slice(0, agg.runsPerGame).map((c) => c.run));
+    const iterations = Math.min(...runsByGame.flat().map((r) => r.records.length));
+    for (let i = 0; i < iterations; i++) {
+      const columns = runsByGame.map((runs, gi) => {
+        const ref = refs.get(aggregates.games[gi])!;
+        return runs.map((r) => {
+          const v = r.records[i].train_return_mean;
+          return typeof v === 'number' && Number.isFinite(v) ? humanNormalized(v, ref.random, ref.human) : null;
+        });
+      });
+      if (columns.some((c) => c.some((v) => v === null))) continue;
+      const matrix = Array.from({ length: agg.runsPerGame }, (_, k) => columns.map((c) => c[k] as number));
+      const steps = runsByGame.flat().map((r) => r.records[i].env_steps).filter((v): v is number => typeof v === 'number');
+      out.push({
+        row: rowName(agg.row),
+        iteration: i,
+        envSteps: steps.reduce((a, b) => a + b, 0) / steps.length,
+        iqm: stratifiedBootstrapCI(matrix, aggregateIqm, { reps, rng: seedrandom(`${aggregates.seed}|${agg.row.key}|efficiency|${i}`) }),
+        runsPerGame: agg.runsPerGame,
+      });
+    }
+  }
+  return out;
 }

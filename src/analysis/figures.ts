@@ -441,3 +441,95 @@ export function wdShareSpec(points: readonly SharePoint[], seriesOrder: readonly
     },
   };
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// rliable's standard plots (Agarwal et al., NeurIPS 2021)
+
+export interface IntervalDatum {
+  row: string;
+  metric: string;
+  point: number;
+  lower: number;
+  upper: number;
+}
+
+/** Aggregate interval estimates: one panel per metric (IQM, median, mean, optimality gap), a row per scheme and λ. */
+export function intervalEstimatesSpec(data: readonly IntervalDatum[], rows: readonly string[]): Spec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: 'Aggregate metrics with 95% stratified-bootstrap intervals', subtitle: 'human-normalized scores; higher is better except the optimality gap' },
+    data: { values: data },
+    facet: { column: { field: 'metric', type: 'nominal', title: null, sort: ['IQM', 'median', 'mean', 'optimality gap'] } },
+    resolve: { scale: { x: 'independent' } },
+    spec: {
+      width: 170,
+      height: Math.max(60, 22 * rows.length),
+      encoding: { y: { field: 'row', type: 'nominal', title: null, sort: [...rows], axis: { labelLimit: 300 } } },
+      layer: [
+        { mark: { type: 'rule', strokeWidth: 5, opacity: 0.5 }, encoding: { x: { field: 'lower', type: 'quantitative', title: null, scale: { zero: false, padding: 8 } }, x2: { field: 'upper' }, color: { field: 'row', type: 'nominal', legend: null } } },
+        { mark: { type: 'tick', thickness: 2, color: '#222' }, encoding: { x: { field: 'point', type: 'quantitative' } } },
+      ],
+    },
+  };
+}
+
+export interface ImprovementDatum {
+  pair: string;
+  point: number;
+  lower: number;
+  upper: number;
+}
+
+/** Probability of improvement P(X > Y) with its interval per pair; 0.5 = no difference (dashed). */
+export function improvementSpec(data: readonly ImprovementDatum[]): Spec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: 'Probability of improvement P(X > Y)', subtitle: '95% stratified-bootstrap intervals; dashed: 0.5, no difference' },
+    data: { values: data.map((d) => ({ ...d, even: 0.5 })) },
+    width: 360,
+    height: Math.max(60, 22 * data.length),
+    encoding: { y: { field: 'pair', type: 'nominal', title: null, sort: data.map((d) => d.pair), axis: { labelLimit: 420 } } },
+    layer: [
+      { mark: { type: 'rule', strokeWidth: 5, opacity: 0.5, color: '#1f77b4' }, encoding: { x: { field: 'lower', type: 'quantitative', title: 'P(X > Y)', scale: { domain: [0, 1] } }, x2: { field: 'upper' } } },
+      { mark: { type: 'tick', thickness: 2, color: '#222' }, encoding: { x: { field: 'point', type: 'quantitative' } } },
+      { mark: { type: 'rule', strokeDash: [4, 3], color: '#888' }, encoding: { x: { field: 'even', type: 'quantitative' }, y: null } },
+    ],
+  };
+}
+
+export interface BandedCurveDatum {
+  row: string;
+  x: number;
+  point: number;
+  lower: number;
+  upper: number;
+}
+
+function bandedCurveSpec(data: readonly BandedCurveDatum[], rows: readonly string[], text: string, subtitle: string, xTitle: string, yTitle: string, yDomain: [number, number] | null): Spec {
+  const y = { type: 'quantitative', title: yTitle, scale: yDomain ? { domain: yDomain } : { zero: false } };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text, subtitle },
+    data: { values: data },
+    width: 420,
+    height: 260,
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: xTitle, axis: { format: '~s' } },
+      color: { field: 'row', type: 'nominal', title: 'scheme, λ', sort: [...rows], scale: { scheme: 'tableau10' }, legend: SOLID_LEGEND },
+    },
+    layer: [
+      { mark: { type: 'area', opacity: 0.15 }, encoding: { y: { field: 'lower', ...y }, y2: { field: 'upper' } } },
+      { mark: { type: 'line', strokeWidth: 1.8 }, encoding: { y: { field: 'point', ...y }, tooltip: [{ field: 'row' }, { field: 'x' }, { field: 'point', format: '.3f' }] } },
+    ],
+  };
+}
+
+/** Performance profile: fraction of runs with a human-normalized score above τ, with bootstrap bands. */
+export function profileSpec(data: readonly BandedCurveDatum[], rows: readonly string[]): Spec {
+  return bandedCurveSpec(data, rows, 'Performance profiles (run score distributions)', 'fraction of runs × games above τ; bands: 95% stratified-bootstrap intervals', 'human-normalized score τ', 'fraction of runs > τ', [0, 1]);
+}
+
+/** Sample-efficiency curve: IQM of human-normalized training return against agent steps, with bootstrap bands. */
+export function efficiencySpec(data: readonly BandedCurveDatum[], rows: readonly string[]): Spec {
+  return bandedCurveSpec(data, rows, 'Sample efficiency: IQM against agent steps', 'IQM over runs × games of the human-normalized training return per iteration; bands: 95% stratified-bootstrap intervals', 'agent steps', 'IQM human-normalized score', null);
+}

@@ -4,6 +4,8 @@
 import { displayName } from '../../envs/games.ts';
 import {
   computeAggregates,
+  performanceProfiles,
+  sampleEfficiency,
   lambdaSensitivity,
   normalizedCell,
   rowName,
@@ -12,7 +14,11 @@ import {
 } from './aggregates.ts';
 import {
   curvePoints,
+  efficiencySpec,
+  improvementSpec,
+  intervalEstimatesSpec,
   learningCurveSpec,
+  profileSpec,
   mOverWPoints,
   mOverWSpec,
   plottedRows,
@@ -137,10 +143,35 @@ export interface ReportFigure {
   rows: Array<Record<string, unknown>>;
 }
 
+type FigureMaker = (id: string, spec: FigureSpec, caption: string) => Promise<string>;
+
+/** rliable's standard plots of the aggregates: interval estimates, probability of improvement, profiles, efficiency. */
+async function rliablePlots(table: Table1, aggregates: Aggregates, refs: ReturnType<typeof loadHumanReference>, figure: FigureMaker): Promise<string[]> {
+  if (aggregates.rows.length === 0) return [];
+  const parts: string[] = [];
+  const rows = aggregates.rows.map((r) => rowName(r.row));
+  const n = Math.min(...aggregates.rows.map((r) => r.runsPerGame));
+  const single = n < 2 ? ' With one run per game there is nothing to resample: the intervals have zero width (n = 1: no interval).' : '';
+  const metrics: Array<[string, keyof Pick<Aggregates['rows'][number], 'iqm' | 'median' | 'mean' | 'optimalityGap'>]> = [['IQM', 'iqm'], ['median', 'median'], ['mean', 'mean'], ['optimality gap', 'optimalityGap']];
+  const intervals = aggregates.rows.flatMap((r) => metrics.map(([metric, key]) => ({ row: rowName(r.row), metric, ...r[key] })));
+  parts.push(await figure('fig-rliable-intervals', intervalEstimatesSpec(intervals, rows), `rliable's interval estimates: the aggregates of the table above as bars (95% stratified-bootstrap intervals) and ticks (point estimates).${single}`));
+  if (aggregates.improvements.length > 0) {
+    const pairs = aggregates.improvements.map((i) => ({ pair: `${rowName(i.x)} > ${rowName(i.y)}`, ...i.interval }));
+    parts.push(await figure('fig-rliable-improvement', improvementSpec(pairs), `Probability of improvement with its 95% interval, per pair of the table above.${single}`));
+  }
+  const profile = performanceProfiles(aggregates).map((p) => ({ row: p.row, x: p.tau, ...p.fraction }));
+  parts.push(await figure('fig-rliable-profiles', profileSpec(profile, rows), `Performance profiles over ${aggregates.games.length} game(s): for each τ, the fraction of runs × games whose human-normalized score exceeds τ (rliable's run score distribution), with 95% stratified-bootstrap bands (${Math.min(aggregates.reps, 1000)} replicates).${single}`));
+  const efficiency = sampleEfficiency(table, aggregates, refs).map((p) => ({ row: p.row, x: p.envSteps, ...p.iqm }));
+  if (efficiency.length > 0) {
+    parts.push(await figure('fig-rliable-efficiency', efficiencySpec(efficiency, rows), `Sample efficiency: IQM of the human-normalized training return of each iteration against agent steps, same runs and games as the aggregates, with 95% stratified-bootstrap bands (${Math.min(aggregates.reps, 1000)} replicates).${single}`));
+  }
+  return parts;
+}
+
 /** Builds the page, and its figures as standalone SVGs, from a loaded sweep. */
 export async function buildReportHtml(sweep: SweepResults, options: ReportOptions): Promise<{ html: string; figures: ReportFigure[] }> {
   const figures: ReportFigure[] = [];
-  const figure = async (id: string, spec: FigureSpec, caption: string): Promise<string> => {
+  const figure: FigureMaker = async (id, spec, caption) => {
     const svg = await renderSvg(spec);
     figures.push({ id, svg, spec, rows: plottedRows(spec) });
     return `<figure id="${id}">${svg}<figcaption class="caption">${escapeHtml(caption)}</figcaption></figure>`;
@@ -180,6 +211,7 @@ export async function buildReportHtml(sweep: SweepResults, options: ReportOption
   parts.push('<p class="caption">Probability of improvement P(X &gt; Y): chance that a run of X beats a run of Y on a game, averaged over games (ties count ½); 0.5 = no difference.</p>');
   parts.push(improvementsHtml(aggregates));
   if (aggregates.notes.length > 0) parts.push(`<ul class="notes">${aggregates.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`);
+  parts.push(...(await rliablePlots(table, aggregates, refs, figure)));
 
   parts.push('<h2>λ sensitivity</h2>');
   parts.push('<p class="caption">The paper\'s central claim: decoupled weight decay is stable across λ while Adam+L2 (WD) is not. Spread = max − min over λ of the IQM of human-normalized score.</p>');

@@ -184,6 +184,16 @@ export function aggregateOptimalityGap(matrix: ScoreMatrix, gamma = 1): number {
 }
 
 /**
+ * rliable `run_score_distributions` at one threshold: the fraction of all runs × tasks scores above τ (the
+ * performance profile's y at x = τ).
+ */
+export function scoreDistribution(matrix: ScoreMatrix, tau: number): number {
+  validateMatrix(matrix);
+  const all = matrix.flat();
+  return all.filter((v) => v > tau).length / all.length;
+}
+
+/**
  * rliable `probability_of_improvement`: mean over tasks of P(X > Y) + ½·P(X = Y), where
  * X, Y are one run's score on that task for each algorithm. Per task this is the
  * Mann–Whitney U statistic of x divided by n_x · n_y; counting all pairs gives exactly
