@@ -108,11 +108,29 @@ export class EmulatorRequestError extends Error {
 interface Pending {
   resolve: (payload: Buffer) => void;
   reject: (error: Error) => void;
+  sentAt: number;
+  timer: NodeJS.Timeout;
+  /** Steps and resets set the deadline's scale; creating an environment (loading a ROM) is a one-off. */
+  timed: boolean;
 }
 
 export interface BridgeOptions {
   /** The Python interpreter with ale-py; default: the project's .venv (made by `npm run setup`). */
   pythonPath?: string;
+  /**
+   * The least time a request may take before the emulator counts as hung (default 60 s, or the environment's
+   * WD_HARNESS_EMULATOR_TIMEOUT_S). The deadline grows to 100× the slowest step or reset reply seen, so a slow
+   * machine is not mistaken for a hung emulator.
+   */
+  requestTimeoutMs?: number;
+}
+
+/** A reply longer than this is garbage on the pipe, not a message (the largest real one, 64 envs' frames, is 0.5 MB). */
+const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+function defaultTimeoutMs(): number {
+  const seconds = Number(process.env.WD_HARNESS_EMULATOR_TIMEOUT_S);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 60_000;
 }
 
 // Every live emulator process, killed when Node exits for any reason, so none is ever left behind.
@@ -134,6 +152,8 @@ export class AleBridge {
   aleVersion = '';
   /** How many times the process was restarted after a crash. */
   restarts = 0;
+  /** The slowest step or reset reply so far, in ms: the deadline is at least a multiple of it. */
+  private slowestReplyMs = 0;
 
   private constructor(private readonly options: BridgeOptions) {}
 
@@ -182,12 +202,40 @@ export class AleBridge {
     this.aleVersion = info.aleVersion;
   }
 
+  /** Deadline of a request: generous, and never shorter than 100× the slowest step this process answered. */
+  private get deadlineMs(): number {
+    return Math.max(this.options.requestTimeoutMs ?? defaultTimeoutMs(), 100 * this.slowestReplyMs);
+  }
+
+  /**
+   * The process is alive but useless (hung, stopped, or garbage on its pipe): kill it and fail every pending
+   * request with EmulatorCrashedError, exactly as a crash does, so the caller's restart logic takes over.
+   */
+  private abandon(detail: string): void {
+    if (this.dead) return;
+    this.fail(new EmulatorCrashedError(null, null, this.stderrTail, detail));
+    this.kill();
+  }
+
+  /**
+   * For a stop request: if a request is in flight, give up on it now (the process is killed) instead of waiting for
+   * an emulator that may never answer. Returns whether it did.
+   */
+  interruptIfBusy(): boolean {
+    if (this.pending.length === 0 || this.dead || this.closing) return false;
+    this.abandon('interrupted by a stop request while a request was in flight');
+    return true;
+  }
+
   private fail(error: EmulatorCrashedError): void {
     if (this.dead) return;
     this.dead = error;
     const pending = this.pending;
     this.pending = [];
-    for (const request of pending) request.reject(error);
+    for (const request of pending) {
+      clearTimeout(request.timer);
+      request.reject(error);
+    }
   }
 
   private onData(chunk: Buffer): void {
@@ -196,10 +244,19 @@ export class AleBridge {
     while (this.bufferedBytes >= MESSAGE_HEADER_BYTES) {
       const head = this.peek(MESSAGE_HEADER_BYTES);
       const length = head.readUInt32LE(0);
+      if (length > MAX_MESSAGE_BYTES || head[4] > 1) {
+        this.abandon(`sent a malformed message (length ${length}, status ${head[4]})`);
+        return;
+      }
       if (this.bufferedBytes < MESSAGE_HEADER_BYTES + length) return;
       const message = this.take(MESSAGE_HEADER_BYTES + length);
       const request = this.pending.shift();
-      if (!request) continue;
+      if (!request) {
+        this.abandon('sent a reply to no request');
+        return;
+      }
+      clearTimeout(request.timer);
+      if (request.timed) this.slowestReplyMs = Math.max(this.slowestReplyMs, performance.now() - request.sentAt);
       const payload = message.subarray(MESSAGE_HEADER_BYTES);
       if (message[4] === STATUS_OK) request.resolve(payload);
       else request.reject(new EmulatorRequestError(payload.toString('utf8')));
@@ -232,7 +289,10 @@ export class AleBridge {
     if (this.dead) return Promise.reject(this.dead);
     if (this.closing) return Promise.reject(new EmulatorRequestError('the bridge is closed'));
     return new Promise((resolve, reject) => {
-      this.pending.push({ resolve, reject });
+      const deadline = this.deadlineMs;
+      const timer = setTimeout(() => this.abandon(`did not answer within ${(deadline / 1000).toFixed(0)} s (hung, stopped, or overloaded)`), deadline);
+      timer.unref(); // a pending request must not keep Node alive on its own
+      this.pending.push({ resolve, reject, sentAt: performance.now(), timer, timed: opcode === OP_STEP || opcode === OP_RESET });
       const header = Buffer.allocUnsafe(MESSAGE_HEADER_BYTES);
       header.writeUInt32LE(payload.length, 0);
       header[4] = opcode;

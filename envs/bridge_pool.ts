@@ -98,6 +98,11 @@ export class BridgePool {
     await Promise.all(this.bridges.map((b) => b.restart()));
   }
 
+  /** AleBridge.interruptIfBusy on every process: true if any had a request in flight. */
+  interruptIfBusy(): boolean {
+    return this.bridges.map((b) => b.interruptIfBusy()).some(Boolean);
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.bridges.map((b) => b.close()));
     this.owner.clear();

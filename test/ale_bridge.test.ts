@@ -1,6 +1,7 @@
 // The ALE bridge against the real emulator: determinism, frames, episodes, sticky actions, faults.
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import fs, { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import seedrandom from 'seedrandom';
@@ -129,6 +130,52 @@ describe('ALE bridge', () => {
     expect(step.lifeLost).toBe(true);
     expect(step.gameOver).toBe(false);
     expect((await env.reset()).lives).toBe(4);
+  });
+
+  it('a hung emulator (SIGSTOP) fails its request at the deadline as a crash; restart() brings it back', async () => {
+    const hung = await AleBridge.start({ requestTimeoutMs: 1000 });
+    try {
+      const env = await hung.createEnv({ game: 'Pong', seed: 0 });
+      await env.reset();
+      process.kill(hung.pid!, 'SIGSTOP');
+      const started = Date.now();
+      await expect(env.step(0)).rejects.toThrow(EmulatorCrashedError);
+      await expect(env.step(0)).rejects.toThrow(/did not answer within 1 s/);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(hung.alive).toBe(false);
+      await hung.restart();
+      await env.reset();
+      expect((await env.step(0)).frame.length).toBe(84 * 84);
+    } finally {
+      await hung.close();
+    }
+  });
+
+  it('garbage on the pipe is a crash, not a hang or a wrong frame', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garbage-python-'));
+    const fake = path.join(dir, 'python');
+    // Answers the first request with bytes that are no message of the protocol, then waits.
+    fs.writeFileSync(fake, '#!/bin/sh\nprintf "\\377\\377\\377\\377\\007garbage"\nsleep 30\n', { mode: 0o755 });
+    try {
+      await expect(AleBridge.start({ pythonPath: fake, requestTimeoutMs: 20_000 })).rejects.toThrow(/sent a malformed message/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('interruptIfBusy gives up on a request in flight (for a stop request), and does nothing when idle', async () => {
+    const b = await AleBridge.start();
+    try {
+      const env = await b.createEnv({ game: 'Pong', seed: 0 });
+      await env.reset();
+      expect(b.interruptIfBusy()).toBe(false);
+      process.kill(b.pid!, 'SIGSTOP');
+      const step = env.step(0);
+      expect(b.interruptIfBusy()).toBe(true);
+      await expect(step).rejects.toThrow(/interrupted by a stop request/);
+    } finally {
+      await b.close();
+    }
   });
 
   it('steps several environments in one round trip', async () => {

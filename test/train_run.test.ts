@@ -28,8 +28,8 @@ interface Started {
   output: () => string;
 }
 
-function start(args: string[]): Started {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/atari.ts', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+function start(args: string[], env: NodeJS.ProcessEnv = {}): Started {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/atari.ts', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
@@ -182,6 +182,37 @@ describe('a DQN run (smoke preset, real emulator)', () => {
     expect(done.output).toMatch(/warning: the emulator died during a training episode .*restarting it and dropping the episode/);
     expect(metrics(dir)[0].emulator_restarts).toBe(1);
     expect(summary(dir).status).toBe('completed');
+  }, 300_000);
+
+  /** The training env's emulator: the oldest ale_server.py child of the run (evaluation processes start later). */
+  const trainingEmulator = (pid: number) => Number(execFileSync('pgrep', ['-o', '-P', String(pid), '-f', 'ale_server.py'], { encoding: 'utf8' }).trim());
+
+  it('a hung emulator (SIGSTOP) is abandoned after its deadline, restarted, and the run goes on', async () => {
+    const dir = path.join(tmp, 'hung');
+    const run = start([...SMOKE, '--seed', '6', '--out', dir, '--log-every', '0.2'], { WD_HARNESS_EMULATOR_TIMEOUT_S: '3' });
+    await waitFor('training progress', () => trainSteps(run.output()) > 30);
+    process.kill(trainingEmulator(run.pid), 'SIGSTOP');
+    const done = await run.done;
+    expect(done.code, done.output).toBe(0);
+    expect(done.output).toMatch(/warning: the emulator died during a training episode \(The ALE emulator process stopped \(did not answer within 3 s/);
+    expect(metrics(dir)[0].emulator_restarts).toBe(1);
+    expect(summary(dir).status).toBe('completed');
+  }, 300_000);
+
+  it('SIGTERM while the emulator hangs: checkpoints within seconds, without waiting for it', async () => {
+    const dir = path.join(tmp, 'hung-stop');
+    const run = start([...SMOKE, '--seed', '7', '--out', dir, '--log-every', '0.2']); // the default 60 s deadline
+    await waitFor('training progress', () => trainSteps(run.output()) > 30);
+    process.kill(trainingEmulator(run.pid), 'SIGSTOP');
+    await new Promise((r) => setTimeout(r, 500));
+    const stoppedAt = Date.now();
+    process.kill(run.pid, 'SIGTERM');
+    const done = await run.done;
+    expect(Date.now() - stoppedAt).toBeLessThan(20_000);
+    expect(done.code, done.output).toBe(0);
+    expect(done.output).toMatch(/did not answer after the stop request: abandoned it/);
+    expect(done.output).toMatch(/checkpoint written partway through iteration 1/);
+    expect(summary(dir).status).toBe('interrupted');
   }, 300_000);
 
   it('stops a diverging run with status diverged, the step, and exit code 3', async () => {

@@ -52,6 +52,12 @@ export interface TrainResult {
   summary: RunSummary;
 }
 
+/**
+ * After a stop request, how long an emulator request may still take before it is abandoned (the emulator killed) so
+ * that the checkpoint does not wait for an emulator that may never answer.
+ */
+const STOP_GRACE_MS = 2000;
+
 /** More emulator crashes than this in one iteration means something is systematically wrong: fail the run. */
 const MAX_RESTARTS_PER_ITERATION = 3;
 const STACK = 4;
@@ -174,6 +180,16 @@ export class Trainer {
     const { config } = this;
     const protocol = { ...(config.protocol === 'nature' ? NATURE_PROTOCOL : DOPAMINE_PROTOCOL), maxEpisodeSteps: config.maxEpisodeSteps };
     this.bridge = await AleBridge.start(this.options.pythonPath ? { pythonPath: this.options.pythonPath } : {});
+    // A stop request is honoured at the end of the current step; if the emulator has not answered STOP_GRACE_MS
+    // later (hung, or stopped), its request is abandoned, so the checkpoint is written without it.
+    let stopSeenAt: number | null = null;
+    const stopWatch = setInterval(() => {
+      if (!this.options.stop.requested) return;
+      stopSeenAt ??= performance.now();
+      if (performance.now() - stopSeenAt < STOP_GRACE_MS) return;
+      if (this.bridge.interruptIfBusy() || this.evalPool?.interruptIfBusy()) this.log('the emulator did not answer after the stop request: abandoned it to checkpoint now');
+    }, 250);
+    stopWatch.unref();
     try {
       // The run directory is opened only after the game name is known to be valid: a bad game writes nothing.
       resolveGame(config.game);
@@ -188,6 +204,7 @@ export class Trainer {
       }
       return await this.train(protocol);
     } finally {
+      clearInterval(stopWatch);
       await this.bridge.close();
       await this.evalPool?.close();
       this.agent?.dispose();
