@@ -55,7 +55,7 @@ describe('atari command line', () => {
     expect(parseError('--game', 'Pong', '--optimizer', 'adam', '--wd', '1e-3')).toMatch(/'adam' has no weight decay, so --wd must be 0/);
     expect(parseError('--game', 'Pong', '--optimizer', 'sgdw', '--wd', '1e-3')).toMatch(/no settings for the sgd family.*--lr/);
     expect(parseError('--game', 'Pong', '--optimizer', 'adamw', '--schedule', 'sometimes')).toMatch(/malformed weightDecaySchedule 'sometimes'/);
-    expect(parseError('--game', 'Pong', '--set', 'agent.gamma=high')).toMatch(/agent\.gamma=high: expected a number/);
+    expect(parseError('--game', 'Pong', '--set', 'agent.gamma=high')).toMatch(/agent\.gamma=high: expected a decimal number/);
     expect(parseError('--game', 'Pong', '--set', 'agent.targetUpdate=5')).toMatch(/no such config key\. Did you mean agent\.targetUpdatePeriodSteps/);
     expect(parseError('--game', 'Pong', '--set', 'seed=4')).toMatch(/use the --seed flag/);
     expect(parseError('--game', 'Pong', '--set', 'agent.minReplayHistory=5000000')).toMatch(/must be below agent\.replayCapacityTransitions/);
@@ -84,5 +84,27 @@ describe('atari command line', () => {
     expect(parseError('--game', 'Pong', '--agent', 'human')).toMatch(/Unknown agent "human"\. Valid: dqn, random/);
     expect(parseError('--game', 'Pong', '--protocol', 'gym')).toMatch(/Valid: dopamine, nature/);
     expect(parseError('--game', 'Pong', '--bogus')).toMatch(/unknown option '--bogus'/);
+  });
+
+  it('reads numbers in decimal and exponent form only, says the bound that applies, and caps λ', () => {
+    for (const [flag, value] of [['--wd', '0x10'], ['--lr', '0x10'], ['--lr', '1_000'], ['--wd', '0b1'], ['--wd', '']]) {
+      expect(parseError('--game', 'Pong', '--optimizer', 'adamw', flag, value), `${flag} ${value}`).toMatch(/decimal number|not a weight decay/);
+    }
+    expect(parseError('--game', 'Pong', '--set', 'agent.targetUpdatePeriodSteps=0x10')).toMatch(/expected a decimal number/);
+    expect(parseError('--game', 'Pong', '--optimizer', 'adam-l2', '--wd', '1e300')).toMatch(/λ = 1e300 is not a plausible weight decay: at most 10/);
+    expect(parseError('--game', 'Pong', '--optimizer', 'adam-l2', '--set', 'agent.optimizer.weightDecay=1e300')).toMatch(/not a plausible weight decay/);
+    expect(parse('--game', 'Pong', '--optimizer', 'adamw', '--wd', '1E-4', '--lr', '.5')).toMatchObject({ config: { agent: { optimizer: { weightDecay: 1e-4, learningRate: 0.5 } } } });
+    // A bound of 1 is said as such, not as ">= 0".
+    expect(parseError('--game', 'Pong', '--threads', '-1')).toMatch(/Expected a whole number >= 1, got "-1"/);
+    expect(parseError('--game', 'Pong', '--lr', '-1')).toMatch(/Expected a decimal number > 0/);
+    expect(parseError('--game', 'Pong', '--log-every', '0')).toMatch(/Expected a decimal number > 0/);
+  });
+
+  it('--set never reaches a prototype: __proto__, constructor and prototype are refused, and nothing leaks', () => {
+    for (const key of ['__proto__.toString', 'constructor.name', 'agent.__proto__.x', 'agent.optimizer.prototype', 'toString', 'agent.hasOwnProperty']) {
+      expect(parseError('--game', 'Pong', '--set', `${key}=x`), key).toMatch(/is not a config key|no such config key/);
+    }
+    expect(({} as Record<string, unknown>).toString).toBe(Object.prototype.toString);
+    expect(Object.prototype.toString.call([])).toBe('[object Array]');
   });
 });

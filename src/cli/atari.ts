@@ -19,7 +19,7 @@ import {
   type ProtocolName,
   type RunConfig,
 } from '../run/presets.ts';
-import { parseChoice, parseGameName, parseNonNegativeInteger, parseNonNegativeNumber, parsePositiveInteger, parsePositiveNumber } from './parse.ts';
+import { parseChoice, parseGameName, parseNonNegativeInteger, parsePositiveInteger, parsePositiveNumber, parseWeightDecay } from './parse.ts';
 
 export const AGENTS = ['dqn', 'random'] as const;
 export const PROTOCOLS = { dopamine: DOPAMINE_PROTOCOL, nature: NATURE_PROTOCOL } as const;
@@ -61,7 +61,7 @@ export function buildAtariProgram(): Command {
     .addOption(new Option('-s, --seed <n>', 'seed of the run: network init, ε-greedy, replay sampling, emulator').argParser(parseNonNegativeInteger).default(0))
     .addOption(new Option('--preset <name>', `hyperparameter preset: ${PRESET_NAMES.join(', ')} (see --list-presets)`).argParser(parseChoice(PRESET_NAMES, 'preset')).default('dopamine'))
     .addOption(new Option('--optimizer <scheme>', `weight-decay scheme (default: the preset's, adam or rmsprop): ${optimizerNames.join(', ')}`).argParser(parseChoice(optimizerNames, 'optimizer')))
-    .addOption(new Option('--wd <λ>', 'weight decay λ >= 0 (must be 0 for adam, sgd, rmsprop)').argParser(parseNonNegativeNumber))
+    .addOption(new Option('--wd <λ>', 'weight decay λ >= 0 (must be 0 for adam, sgd, rmsprop)').argParser(parseWeightDecay))
     .addOption(new Option('--schedule <s>', 'λ schedule: constant, early:T, late:T, every:K (T, K in optimizer steps)'))
     .addOption(new Option('--lr <α>', "learning rate (default: the preset's)").argParser(parsePositiveNumber))
     .addOption(new Option('--iterations <n>', 'iterations (Dopamine: 200)').argParser(parsePositiveInteger))

@@ -3,32 +3,47 @@
 import { InvalidArgumentError } from 'commander';
 import { resolveGame, UnknownGameError } from '../../envs/games.ts';
 import { parseScoreSpec, type ScoreSpec } from '../analysis/score.ts';
+import { decimalNumber, MAX_WEIGHT_DECAY } from '../run/presets.ts';
+
+const WHOLE = /^\s*\d+\s*$/;
 
 export function parseNonNegativeInteger(value: string): number {
   const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) {
+  if (!WHOLE.test(value) || !Number.isSafeInteger(n)) {
     throw new InvalidArgumentError(`Expected a whole number >= 0, got "${value}".`);
   }
   return n;
 }
 
 export function parsePositiveInteger(value: string): number {
-  const n = parseNonNegativeInteger(value);
-  if (n < 1) throw new InvalidArgumentError(`Expected a whole number >= 1, got "${value}".`);
+  const n = Number(value);
+  if (!WHOLE.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidArgumentError(`Expected a whole number >= 1, got "${value}".`);
+  }
   return n;
 }
 
 export function parseNonNegativeNumber(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0) {
-    throw new InvalidArgumentError(`Expected a finite number >= 0 (e.g. 1e-4), got "${value}".`);
+  const n = decimalNumber(value);
+  if (n === null || n < 0) {
+    throw new InvalidArgumentError(`Expected a decimal number >= 0 (e.g. 1e-4), got "${value}".`);
   }
   return n;
 }
 
 export function parsePositiveNumber(value: string): number {
-  const n = parseNonNegativeNumber(value);
-  if (n === 0) throw new InvalidArgumentError(`Expected a number > 0, got "${value}".`);
+  const n = decimalNumber(value);
+  if (n === null || n <= 0) throw new InvalidArgumentError(`Expected a decimal number > 0 (e.g. 6.25e-5), got "${value}".`);
+  return n;
+}
+
+/** A weight decay λ: a decimal number in [0, MAX_WEIGHT_DECAY]. */
+export function parseWeightDecay(value: string): number {
+  const n = decimalNumber(value);
+  if (n === null || n < 0) throw new InvalidArgumentError(`"${value}" is not a weight decay λ: expected a decimal number >= 0 such as 1e-4 or 0.`);
+  if (n > MAX_WEIGHT_DECAY) {
+    throw new InvalidArgumentError(`λ = ${value} is not a plausible weight decay: at most ${MAX_WEIGHT_DECAY} (the paper's run from 1e-8 to 1e-3).`);
+  }
   return n;
 }
 

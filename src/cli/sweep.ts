@@ -21,7 +21,7 @@ import {
   type RunOverrides,
   type SweepPlan,
 } from '../sweep/plan.ts';
-import { parseChoice, parseGameName, parseList, parseNonNegativeInteger, parseNonNegativeNumber, parsePositiveInteger } from './parse.ts';
+import { parseChoice, parseGameName, parseList, parseNonNegativeInteger, parsePositiveInteger, parseWeightDecay } from './parse.ts';
 
 export const EXECUTORS = ['local', 'slurm'] as const;
 
@@ -34,13 +34,6 @@ function nonEmptyList<T>(item: (value: string) => T, what: string, example: stri
   };
 }
 
-function parseLambda(value: string): number {
-  try {
-    return parseNonNegativeNumber(value);
-  } catch {
-    throw new InvalidArgumentError(`"${value}" is not a weight decay λ: expected a finite number >= 0 such as 1e-4 or 0.`);
-  }
-}
 
 export interface SlurmSettings {
   dryRun: boolean;
@@ -75,7 +68,7 @@ export function buildSweepProgram(): Command {
     .description('Plan and run a grid of DQN runs (games × weight-decay schemes × λ × seeds); resumable. See docs/sweeps.md.')
     .addOption(new Option('--games <list>', 'games, comma-separated, any spelling (Pong,Breakout,SpaceInvaders)').argParser(nonEmptyList(parseGameName, 'game', 'Pong,Breakout')))
     .addOption(new Option('--optimizers <list>', `weight-decay schemes, comma-separated: ${optimizerNames.join(', ')}`).argParser(nonEmptyList(parseChoice(optimizerNames, 'optimizer scheme'), 'optimizer', 'adam,adamw')))
-    .addOption(new Option('--wd <list>', 'λ values, comma-separated (1e-3,1e-4,1e-5); adam, sgd and rmsprop run once at λ 0 whatever this says').argParser(nonEmptyList(parseLambda, 'λ', '1e-3,1e-4,1e-5')))
+    .addOption(new Option('--wd <list>', 'λ values, comma-separated (1e-3,1e-4,1e-5); adam, sgd and rmsprop run once at λ 0 whatever this says').argParser(nonEmptyList(parseWeightDecay, 'λ', '1e-3,1e-4,1e-5')))
     .addOption(new Option('--seeds <list>', 'seeds, comma-separated (default 0; --paper-grid: 0,1,2)').argParser(nonEmptyList(parseNonNegativeInteger, 'seed', '0,1,2')))
     .addOption(new Option('--paper-grid', 'the paper\'s Table 1 grid: 8 games × 13 rows (adam at 0; adamw, adam-l2, adam-separated at 1e-3..1e-5; adam-l2 also at 1e-6..1e-8) × 3 seeds = 312 runs; --games/--seeds narrow it'))
     .addOption(new Option('--preset <name>', `run preset: ${PRESET_NAMES.join(', ')}`).argParser(parseChoice(PRESET_NAMES, 'preset')).default('dopamine'))

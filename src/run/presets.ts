@@ -261,6 +261,22 @@ function defined<T extends object>(values: T): Partial<T> {
   return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
+// Decimal and exponent forms only: Number() alone would also read 0x10 as 16, 0b11 as 3, and '' as 0.
+const DECIMAL_NUMBER = /^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$/;
+
+/** A number written in decimal or exponent form (1e-4, 0.5, 3) and finite, else null. Every CLI reads numbers so. */
+export function decimalNumber(text: string): number | null {
+  if (!DECIMAL_NUMBER.test(text)) return null;
+  const n = Number(text);
+  return Number.isFinite(n) ? n : null;
+}
+
+/** The largest λ accepted anywhere: far above any published one (the paper's run from 1e-8 to 1e-3). */
+export const MAX_WEIGHT_DECAY = 10;
+
+/** Path parts that would reach an object's prototype instead of a config key. */
+const FORBIDDEN_PARTS = new Set(['__proto__', 'constructor', 'prototype']);
+
 /** Keys `--set` may not touch: they have their own flags, which validate them. */
 const SET_FORBIDDEN = new Set(['game', 'seed', 'preset', 'agent.optimizer.name']);
 
@@ -268,9 +284,13 @@ const SET_FORBIDDEN = new Set(['game', 'seed', 'preset', 'agent.optimizer.name']
 export function applyOverride(config: RunConfig, key: string, raw: string): void {
   if (SET_FORBIDDEN.has(key)) throw new ConfigError(`--set ${key}: use the --${key === 'agent.optimizer.name' ? 'optimizer' : key} flag instead`);
   const parts = key.split('.');
+  if (parts.some((part) => FORBIDDEN_PARTS.has(part))) {
+    throw new ConfigError(`--set ${key}: "${parts.find((part) => FORBIDDEN_PARTS.has(part))}" is not a config key`);
+  }
   let node: Record<string, unknown> = config as unknown as Record<string, unknown>;
+  // Own properties only, at every level: nothing inherited (a prototype, a method) is ever reached or written.
   for (const part of parts.slice(0, -1)) {
-    const next = node[part];
+    const next = Object.hasOwn(node, part) ? node[part] : undefined;
     if (!next || typeof next !== 'object') throw unknownKey(config, key);
     node = next as Record<string, unknown>;
   }
@@ -278,8 +298,8 @@ export function applyOverride(config: RunConfig, key: string, raw: string): void
   if (!Object.hasOwn(node, last) || (typeof node[last] === 'object' && node[last] !== null)) throw unknownKey(config, key);
   const current = node[last];
   if (typeof current === 'number') {
-    const value = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(value)) throw new ConfigError(`--set ${key}=${raw}: expected a number`);
+    const value = decimalNumber(raw);
+    if (value === null) throw new ConfigError(`--set ${key}=${raw}: expected a decimal number (e.g. 4000 or 1e-4)`);
     node[last] = value;
   } else if (typeof current === 'boolean') {
     if (raw !== 'true' && raw !== 'false') throw new ConfigError(`--set ${key}=${raw}: expected true or false`);
@@ -349,6 +369,8 @@ export function validateRunConfig(config: RunConfig): void {
   }
   check(typeof a.optimizer.weightDecay === 'number' && a.optimizer.weightDecay >= 0 && Number.isFinite(a.optimizer.weightDecay),
     `the weight decay λ must be a finite number >= 0, got ${a.optimizer.weightDecay}`);
+  const nominal = config.decayMatch?.nominalWeightDecay ?? a.optimizer.weightDecay ?? 0;
+  check(nominal <= MAX_WEIGHT_DECAY, `λ = ${nominal} is not a plausible weight decay: at most ${MAX_WEIGHT_DECAY} (the paper's run from 1e-8 to 1e-3)`);
   const { name, ...options } = a.optimizer;
   check(isOptimizerName(name), `unknown optimizer '${name}'; optimizers: ${optimizerNames.join(', ')}`);
   try {
