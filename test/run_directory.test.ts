@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CorruptFileError, isAtomicTempName, readJsonFile, writeFileAtomic, writeJsonAtomic } from '../src/run/atomic.ts';
+import { CorruptFileError, DirectoryError, isAtomicTempName, makeDirectories, readJsonFile, writeFileAtomic, writeJsonAtomic } from '../src/run/atomic.ts';
 import { RunLockedError } from '../src/run/lock.ts';
 import {
   NotARunDirectoryError,
@@ -82,6 +82,29 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 const modulePath = (name: string) => JSON.stringify(path.join(ROOT, 'src/run', name));
+
+describe('makeDirectories (every --out)', () => {
+  it('makes the missing levels, and accepts an existing directory', () => {
+    const deep = path.join(tmp, 'a', 'b', 'c');
+    makeDirectories(deep);
+    expect(fs.statSync(deep).isDirectory()).toBe(true);
+    makeDirectories(deep);
+  });
+
+  it('fails at once, naming the level, where nothing can be made (/proc: Node 20 would spin there) or a file is in the way', () => {
+    const started = Date.now();
+    expect(() => makeDirectories('/proc/wd-harness-test/run', 'run directory')).toThrow(DirectoryError);
+    expect(() => makeDirectories('/proc/wd-harness-test/run', 'run directory')).toThrow(/cannot create the run directory \/proc\/wd-harness-test\/run: making \/proc\/wd-harness-test failed \(ENOENT/);
+    expect(Date.now() - started).toBeLessThan(2000);
+    const file = path.join(tmp, 'file');
+    fs.writeFileSync(file, 'x');
+    expect(() => makeDirectories(path.join(file, 'sub'))).toThrow(/is a file, not a directory/);
+  });
+
+  it('a run directory that cannot be made is refused before anything is written', () => {
+    expect(() => RunDirectory.create('/proc/wd-harness-test/run', { game: 'pong' }, {})).toThrow(/cannot create the run directory/);
+  });
+});
 
 describe('RunDirectory.create', () => {
   it('starts a new run: config.json holds config, environment and createdAt', () => {

@@ -113,6 +113,13 @@ describe('npm run sweep (entry point)', () => {
     expect(r.stderr).not.toMatch(/    at /); // a message, not a stack trace
   }, 60_000);
 
+  it('an --out where nothing can be made: one error line, no stack trace, within seconds', () => {
+    const r = sweepCli(['--games', 'Pong', '--optimizers', 'adam', '--preset', 'smoke', '--out', '/proc/wd-harness-test/sweep', '--plan-only']);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toMatch(/^error: cannot create the sweep directory \/proc\/wd-harness-test\/sweep: making \/proc\/wd-harness-test failed/);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+
   it("plans, shows the status, and refuses another sweep's directory", () => {
     const dir = path.join(tempDir(), 's');
     let r = sweepCli(['--games', 'Pong', '--optimizers', 'adam,adamw', '--wd', '1e-4', '--seeds', '0,1', '--preset', 'smoke', '--out', dir, '--plan-only']);

@@ -282,6 +282,18 @@ describe('npm run table1 (command line)', () => {
     expect(fs.readFileSync(path.join(root, 'table1.csv'), 'utf8')).toContain('orig,adam,constant,0,Pong,final,13,');
   });
 
+  it('replaces a symlink planted at an output path instead of writing through it', () => {
+    const victim = path.join(root, 'victim.txt');
+    fs.writeFileSync(victim, 'precious');
+    const out = path.join(root, 'linked');
+    fs.symlinkSync(victim, `${out}.csv`);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/table1.ts', root, '--out', out], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(fs.readFileSync(victim, 'utf8')).toBe('precious');
+    expect(fs.lstatSync(`${out}.csv`).isSymbolicLink()).toBe(false);
+    expect(fs.readFileSync(`${out}.csv`, 'utf8')).toMatch(/^# Table 1/);
+  });
+
   it('exit 1 with the reason for a bad directory; never writes into a run directory', () => {
     const bad = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/table1.ts', path.join(root, 'nope')], { encoding: 'utf8' });
     expect(bad.status).toBe(1);

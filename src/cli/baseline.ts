@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BaselineComparison } from '../analysis/baseline.ts';
+import { makeDirectories, writeFileAtomic } from '../run/atomic.ts';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_BASELINE_DIR = path.join(REPO_ROOT, 'results', 'baselines');
@@ -79,13 +80,13 @@ export async function runBaseline(cmd: BaselineCommand, print: (text: string) =>
     const text = renderComparisonText(comparison);
     print(text);
     result.comparisons.push(comparison);
-    fs.mkdirSync(cmd.out, { recursive: true });
+    makeDirectories(cmd.out, 'output directory');
     const stem = path.join(cmd.out, names[i]);
-    fs.writeFileSync(`${stem}.txt`, text);
-    fs.writeFileSync(`${stem}.json`, JSON.stringify(comparison, null, 2) + '\n');
+    writeFileAtomic(`${stem}.txt`, text);
+    writeFileAtomic(`${stem}.json`, JSON.stringify(comparison, null, 2) + '\n');
     result.written.push(`${stem}.txt`, `${stem}.json`);
     if (comparison.agent !== null) {
-      fs.writeFileSync(`${stem}.svg`, await renderSvg(baselineSpec(comparison)));
+      writeFileAtomic(`${stem}.svg`, await renderSvg(baselineSpec(comparison)));
       result.written.push(`${stem}.svg`);
     }
   }

@@ -6,7 +6,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { optimizerNames, type OptimizerName } from '../optim/types.ts';
-import { CorruptFileError } from '../run/atomic.ts';
 import {
   buildPlan,
   crossGrid,
@@ -282,8 +281,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error: unknown) => {
-      const known = error instanceof Error && ['PlanMismatchError', 'CorruptFileError', 'SlurmInputError', 'SweepLockedError', 'SweepInputError'].includes(error.name);
-      console.error(error instanceof Error ? `error: ${known || error instanceof CorruptFileError ? error.message : error.stack}` : error);
+      // One line for the user; the stack only on request (a bug report), never for a user's mistake.
+      const debug = process.env.WD_HARNESS_DEBUG === '1';
+      console.error(error instanceof Error ? `error: ${debug ? error.stack : error.message}` : error);
       process.exit(1);
     },
   );

@@ -8,6 +8,7 @@ import { loadPaperTable } from '../analysis/reference.ts';
 import type { ScoreSpec } from '../analysis/score.ts';
 import { collectScoreOption, scoresOrDefault } from './parse.ts';
 import { loadSweep, type SweepResults } from '../analysis/sweep_results.ts';
+import { writeFileAtomic } from '../run/atomic.ts';
 import { buildTable1, renderCsv, renderLatex, renderMarkdown } from '../analysis/table1.ts';
 
 export interface Table1Command {
@@ -75,8 +76,9 @@ export function runTable1(cmd: Table1Command): Table1Output {
   const parent = path.dirname(prefix);
   if (!fs.existsSync(parent)) throw new Error(`cannot write ${prefix}.csv: the directory ${parent} does not exist.`);
   const files = [`${prefix}.csv`, `${prefix}.tex`];
-  fs.writeFileSync(files[0], renderCsv(table));
-  fs.writeFileSync(files[1], renderLatex(table));
+  // Temp file + rename: a symlink planted at the output path is replaced, never written through.
+  writeFileAtomic(files[0], renderCsv(table));
+  writeFileAtomic(files[1], renderLatex(table));
   return { markdown: renderMarkdown(table), files, skipped: sweep.skipped.length };
 }
 

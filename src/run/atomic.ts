@@ -17,6 +17,58 @@ function tempPathFor(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${suffix}`);
 }
 
+/** A directory the user named cannot be made or written: one line saying which level failed and why. */
+export class DirectoryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DirectoryError';
+  }
+}
+
+const ERRNO_REASONS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'not permitted',
+  EROFS: 'read-only file system',
+  ENOENT: 'this file system does not allow creating it (e.g. /proc or /sys)',
+  ENOTDIR: 'a part of the path is a file',
+  ENOSPC: 'no space left on the device',
+};
+
+/**
+ * `mkdir -p` for paths the user gives (--out): each missing level is made in turn, so a path where nothing can be
+ * created fails at once with the level and the reason (Node 20's recursive mkdirSync spins forever under /proc),
+ * and an existing directory must be writable. Throws DirectoryError.
+ */
+export function makeDirectories(dir: string, what = 'directory'): void {
+  const target = path.resolve(dir);
+  const missing: string[] = [];
+  let at = target;
+  while (!fs.existsSync(at)) {
+    missing.unshift(at);
+    const parent = path.dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  if (fs.existsSync(at) && !fs.statSync(at).isDirectory()) {
+    throw new DirectoryError(`cannot create the ${what} ${target}: ${at} is a file, not a directory`);
+  }
+  for (const level of missing) {
+    try {
+      fs.mkdirSync(level);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? '';
+      if (code === 'EEXIST' && fs.statSync(level).isDirectory()) continue; // made meanwhile by someone else
+      throw new DirectoryError(`cannot create the ${what} ${target}: making ${level} failed (${code}: ${ERRNO_REASONS[code] ?? (error as Error).message})`);
+    }
+  }
+  try {
+    fs.accessSync(target, fs.constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    throw new DirectoryError(`cannot write into the ${what} ${target} (${code}: ${ERRNO_REASONS[code] ?? (error as Error).message})`);
+  }
+}
+
 /** fs.writeSync may write less than asked (e.g. near a full disk); loop until all is written or it throws. */
 export function writeAll(fd: number, bytes: Uint8Array): void {
   let offset = 0;

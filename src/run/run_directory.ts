@@ -15,6 +15,7 @@ import {
   assertJsonExact,
   fsyncDirectory,
   isAtomicTempName,
+  makeDirectories,
   readJsonFile,
   writeAll,
   writeFileAtomic,
@@ -268,7 +269,7 @@ export class RunDirectory {
     const mutableKeys = options.mutableKeys ?? [];
 
     plan(root, config, mutableKeys); // every refusal happens here, before the first write
-    fs.mkdirSync(root, { recursive: true });
+    makeDirectories(root, 'run directory');
     const lock = acquireLock(path.join(root, RUN_FILES.lock));
     try {
       // Decide again under the lock: another process may have created the run since the first look.

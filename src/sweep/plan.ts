@@ -10,7 +10,7 @@ import path from 'node:path';
 import { ALE_ROM_IDS, displayName } from '../../envs/games.ts';
 import { SCHEMES } from '../optim/options.ts';
 import { optimizerNames, type OptimizerName } from '../optim/types.ts';
-import { CorruptFileError, isAtomicTempName, readJsonFile, writeJsonAtomic } from '../run/atomic.ts';
+import { CorruptFileError, isAtomicTempName, makeDirectories, readJsonFile, writeJsonAtomic } from '../run/atomic.ts';
 
 import { PRESET_NAMES, type PresetName } from '../run/presets.ts';
 
@@ -380,7 +380,7 @@ export function writeOrCheckPlan(dir: string, plan: SweepPlan, options: { write?
     );
   }
   // plan.json first: a crash before it exists leaves an empty directory, which a rerun accepts.
-  fs.mkdirSync(dir, { recursive: true });
+  makeDirectories(dir, 'sweep directory');
   writeJsonAtomic(file, plan);
   fs.mkdirSync(path.join(dir, RUNS_DIR), { recursive: true });
   return { created: true, plan };
