@@ -138,6 +138,24 @@ describe('a DQN run (smoke preset, real emulator)', () => {
     expect(config.resumes).toHaveLength(1);
   }, 400_000);
 
+  it('--resume refuses a checkpoint made under another config (config.json edited), writing nothing', async () => {
+    const dir = path.join(tmp, 'edited');
+    const run = start([...SMOKE, '--iterations', '3', '--seed', '8', '--out', dir]);
+    await waitFor('the first checkpoint', () => findLatestCheckpoint(dir, { warn: () => {} }) !== null);
+    process.kill(run.pid, 'SIGKILL');
+    await run.done;
+    const file = path.join(dir, 'config.json');
+    const stored = JSON.parse(fs.readFileSync(file, 'utf8'));
+    stored.config.seed = 5;
+    stored.config.agent.gamma = 0.5;
+    fs.writeFileSync(file, JSON.stringify(stored, null, 2));
+    const before = fs.readFileSync(file, 'utf8');
+    const resumed = await atari('--resume', '--out', dir);
+    expect(resumed.code, resumed.output).toBe(1);
+    expect(resumed.output).toMatch(/was made under another config than config\.json now holds \(agent\.gamma: 0\.99 → 0\.5; seed: 8 → 5\): config\.json was edited/);
+    expect(fs.readFileSync(file, 'utf8')).toBe(before); // no resume entry recorded
+  }, 300_000);
+
   it('on SIGTERM finishes the step, checkpoints mid-iteration and exits 0; --resume --out alone continues', async () => {
     const dir = path.join(tmp, 'terminated');
     const run = start([...SMOKE, '--seed', '2', '--out', dir, '--log-every', '0.2']);

@@ -61,6 +61,11 @@ export interface MetricsRecord {
 export interface RunDirectoryOptions {
   /** Dotted config keys that may differ on resume (e.g. ['iterations'] to extend a run); nested keys included. */
   mutableKeys?: readonly string[];
+  /**
+   * Called under the lock before a resume writes anything (its `resumes` entry): a check of what the directory
+   * holds (e.g. that its checkpoint was made under this config). Throwing refuses the resume with nothing written.
+   */
+  beforeResume?: (root: string) => void;
 }
 
 /** new: fresh directory; resume: same config, continue from the latest checkpoint; completed: nothing left to do. */
@@ -285,6 +290,7 @@ export class RunDirectory {
         // config.json before checkpoints/: until config.json exists, the directory must look empty (see isDebris).
         writeJsonAtomic(run.paths.config, { config, environment, createdAt: now } satisfies RunConfigFile);
       } else if (!decided.completed) {
+        options.beforeResume?.(root);
         if (decided.changes.length > 0) {
           // Summary first: a crash between the two writes must not leave a 'completed' summary next to a config
           // that asks for more (the next start would then report the run as done). Redoing both is harmless.

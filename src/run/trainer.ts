@@ -14,11 +14,12 @@ import { displayName, resolveGame } from '../../envs/games.ts';
 import { DivergenceError, DqnAgent, type AgentState } from '../../agents/dqn_agent.ts';
 import { ReplayMemory } from '../../agents/replay.ts';
 import * as tf from '../tf.ts';
+import { readJsonFile } from './atomic.ts';
 import { dropCheckpointExtras, findLatestCheckpoint, saveCheckpoint, type LoadedTensor } from './checkpoints.ts';
 import { describeEnvironment } from './environment.ts';
 import { MUTABLE_CONFIG_KEYS, type RunConfig } from './presets.ts';
 import { formatCount, formatDuration, ProgressReporter } from './progress.ts';
-import { RunDirectory, type MetricsRecord, type RunSummary } from './run_directory.ts';
+import { diffConfig, formatDifference, RunDirectory, type MetricsRecord, type RunSummary } from './run_directory.ts';
 
 /** Set by the caller (signal handlers) to stop at the end of the current agent step. */
 export interface StopFlag {
@@ -92,6 +93,11 @@ interface RunState {
    * picks its emulator seeds (absent in checkpoints from before the field existed: the iteration number).
    */
   sessions?: number;
+  /**
+   * The run config the checkpoint was made under (absent in older checkpoints). A resume compares it with
+   * config.json, so an edited config.json (seed, γ, λ, ...) cannot silently continue an old run.
+   */
+  config?: RunConfig;
   agent: AgentState;
 }
 
@@ -151,6 +157,24 @@ export function emulatorSeed(runSeed: number, stream: number, session: number): 
 
 class Interrupted extends Error {}
 
+/** A checkpoint made under another config than config.json holds now (config.json was edited). */
+export class CheckpointConfigMismatchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CheckpointConfigMismatchError';
+  }
+}
+
+/** Refuses to continue a checkpoint under a config that differs from its own, except in the mutable keys. */
+function assertSameConfig(saved: RunConfig, current: RunConfig, checkpointDir: string): void {
+  const differences = diffConfig(saved, current).filter((d) => !(MUTABLE_CONFIG_KEYS as readonly string[]).includes(d.key));
+  if (differences.length === 0) return;
+  throw new CheckpointConfigMismatchError(
+    `the checkpoint ${checkpointDir} was made under another config than config.json now holds ` +
+      `(${differences.map(formatDifference).join('; ')}): config.json was edited. Put it back, or start the new config in a new --out directory.`,
+  );
+}
+
 export class Trainer {
   private bridge!: AleBridge;
   private trainEnv!: AtariEnv;
@@ -195,6 +219,12 @@ export class Trainer {
       resolveGame(config.game);
       this.run = RunDirectory.create(this.options.outDir, config as never, describeEnvironment(this.bridge.aleVersion, this.options.threads ?? null), {
         mutableKeys: MUTABLE_CONFIG_KEYS,
+        // Before the resume is recorded: the checkpoint it would continue must have been made under this config.
+        beforeResume: (root) => {
+          const found = findLatestCheckpoint(root, { warn: () => {} });
+          const saved = found && readJsonFile<Partial<RunState>>(path.join(found.dir, 'state.json'), 'checkpoint state');
+          if (found && saved?.config !== undefined) assertSameConfig(saved.config, config, found.dir);
+        },
       });
       for (const warning of this.run.warnings) this.log(`warning: ${warning}`);
       if (this.run.alreadyCompleted) {
@@ -227,7 +257,7 @@ export class Trainer {
         const saved = loaded.state as RunState;
         agentState = saved.agent;
         tensors = loaded.tensors;
-        const { agent: _agent, ...rest } = saved;
+        const { agent: _agent, config: _config, ...rest } = saved;
         this.state = rest;
         resumedFrom = found.iteration;
         const replay = found.extraDir && path.join(found.extraDir, 'replay');
@@ -584,7 +614,7 @@ export class Trainer {
     const label = partial ? this.state.nextIteration : this.state.nextIteration - 1;
     const replay = this.agent.replay;
     await saveCheckpoint(this.run, label, {
-      state: { ...this.state, agent: agentState },
+      state: { ...this.state, config: this.config, agent: agentState },
       tensors,
       ...(this.options.saveReplay !== false ? { writeExtra: (dir: string) => replay.save(path.join(dir, 'replay')) } : {}),
     }, { keep: this.options.keepCheckpoints ?? 4, keepExtra: 1 });
