@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RunDirectory } from '../src/run/run_directory.ts';
 import { buildPlan, crossGrid, writeOrCheckPlan, type PlannedRun, type SweepPlan } from '../src/sweep/plan.ts';
-import { formatDuration, formatStatus, runStatus, sweepStatus, writeExecutorRecord, writeOutcome } from '../src/sweep/status.ts';
+import { formatDuration, formatStatus, logFile, logTail, runStatus, sweepStatus, writeExecutorRecord, writeOutcome } from '../src/sweep/status.ts';
 
 const temps: string[] = [];
 afterEach(() => {
@@ -29,6 +29,23 @@ function fakeRun(dir: string, run: PlannedRun, status: string | null, done: numb
   }
   return rd;
 }
+
+describe('the reason a run died, from its log', () => {
+  it("is the real error line, never TensorFlow's oneDNN banner (which mentions 'errors')", () => {
+    const { dir, plan } = sweep([0]);
+    const file = logFile(dir, plan.runs[0].id);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, [
+      '=== attempt 1 ===',
+      'error: the emulator died 4 times in one iteration; last: The ALE emulator process was killed by SIGKILL.',
+      "2026-12-01 21:52:11.123456: I tensorflow/core/util/port.cc:153] oneDNN custom operations are on. You may see slightly different numerical results due to floating-point round-off errors from different computation orders.",
+      '',
+    ].join('\n'));
+    expect(logTail(dir, plan.runs[0].id)).toBe('error: the emulator died 4 times in one iteration; last: The ALE emulator process was killed by SIGKILL.');
+    fs.writeFileSync(file, 'Traceback\n  File "x"\nMemoryError: out of memory\n2026-12-01 21:52:11.1: W tensorflow/x.cc:1] some warning\n');
+    expect(logTail(dir, plan.runs[0].id)).toBe('MemoryError: out of memory');
+  });
+});
 
 describe('sweep status', () => {
   it('classifies every state from the files, with reasons', () => {

@@ -77,6 +77,9 @@ function readOutcome(sweepDir: string, id: string): AttemptOutcome | null {
 }
 
 /** The last error-looking line of a run's log, to say why it died. */
+/** An info or warning line of TensorFlow's C++ logging: `2026-12-01 21:52:11.123456: I tensorflow/…] …`. */
+const TF_LOG_LINE = /^\d{4}-\d\d-\d\d[ T][\d:.]+: [IW] /;
+
 export function logTail(sweepDir: string, id: string): string | undefined {
   const file = logFile(sweepDir, id);
   let text: string;
@@ -94,9 +97,11 @@ export function logTail(sweepDir: string, id: string): string | undefined {
   } catch {
     return undefined;
   }
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('=== '));
-  const error = [...lines].reverse().find((l) => /error/i.test(l));
-  const line = error ?? lines[lines.length - 1];
+  // TensorFlow's own info and warning lines (its oneDNN banner mentions "errors") are never the reason a run died.
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('=== ') && !TF_LOG_LINE.test(l));
+  const last = (test: (l: string) => boolean) => [...lines].reverse().find(test);
+  // Our CLIs' own "error: …" line first, then an exception's "SomethingError: …", then the last line.
+  const line = last((l) => /^error: /i.test(l)) ?? last((l) => /\b[A-Z]\w*Error\b/.test(l)) ?? lines[lines.length - 1];
   if (line === undefined) return undefined;
   return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }
