@@ -153,4 +153,12 @@ describe('npm run sweep (entry point)', () => {
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/--time "tomorrow" is not a Slurm time limit/);
   }, 60_000);
+
+  it('bad Slurm flags without --dry-run are refused before plan.json is written', () => {
+    const dir = path.join(tempDir(), 's');
+    const bad = sweepCli(['--games', 'Pong', '--optimizers', 'adam', '--preset', 'smoke', '--out', dir, '--executor', 'slurm', '--mem', '12Q']);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/--mem "12Q" is not a Slurm memory size/);
+    expect(fs.existsSync(dir)).toBe(false);
+  }, 60_000);
 });

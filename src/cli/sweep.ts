@@ -212,6 +212,12 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const dryRun = invocation.executor === 'slurm' && invocation.slurm.dryRun;
+  if (invocation.executor === 'slurm' && !dryRun && !invocation.planOnly) {
+    // Every flag is checked before plan.json is written: a refused submission leaves nothing behind.
+    const { validateSlurmOptions } = await import('../sweep/slurm.ts');
+    const checked = loadPlan(invocation.dir, invocation.plan, false).plan;
+    validateSlurmOptions({ sweepDir: invocation.dir, runs: checked.runs, threads: invocation.threads ?? 1, saveReplay: invocation.saveReplay, ...invocation.slurm });
+  }
   const { plan, created } = loadPlan(invocation.dir, invocation.plan, !dryRun);
   if (!dryRun) {
     console.log(`${created ? 'planned' : 'resuming'} sweep ${invocation.dir}: ${plan.runs.length} runs (${path.join(invocation.dir, PLAN_FILE)})`);

@@ -76,7 +76,8 @@ export function parseSlurmTime(value: string): number {
   return n(m[5]) * 60; // minutes
 }
 
-function validate(options: SlurmOptions): void {
+/** Every check of sbatchScript, on its own: a sweep validates its Slurm flags before it writes plan.json. */
+export function validateSlurmOptions(options: SlurmOptions): void {
   const { sweepDir } = options;
   if (!path.isAbsolute(sweepDir)) throw new SlurmInputError(`the sweep directory must be an absolute path, got ${sweepDir}`);
   const logPath = path.join(sweepDir, LOGS_DIR);
@@ -128,7 +129,7 @@ function validate(options: SlurmOptions): void {
 
 /** The job script. Pure: writes nothing. Throws SlurmInputError for any value it refuses. */
 export function sbatchScript(options: SlurmOptions): string {
-  validate(options);
+  validateSlurmOptions(options);
   const { sweepDir, runs, threads } = options;
   const build = options.command ?? atariCommand;
   const q = shellQuote;
