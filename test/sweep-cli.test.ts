@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildSweepProgram, parseSweepArgs } from '../src/cli/sweep.ts';
+import { buildSweepProgram, EXIT_UNFINISHED, parseSweepArgs, sweepExitCode } from '../src/cli/sweep.ts';
 import { tsxLoaderUrl } from '../src/sweep/command.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -153,6 +153,15 @@ describe('npm run sweep (entry point)', () => {
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/--time "tomorrow" is not a Slurm time limit/);
   }, 60_000);
+
+  it('exit code: 0 only when every planned run is finished', () => {
+    const counts = (c: Record<string, number>) => ({ done: 0, diverged: 0, failed: 0, corrupt: 0, running: 0, pending: 0, interrupted: 0, ...c });
+    expect(sweepExitCode(false, counts({ done: 3, diverged: 1 }))).toEqual({ code: 0, message: null });
+    expect(sweepExitCode(false, counts({ done: 2, running: 1 }))).toEqual({ code: EXIT_UNFINISHED, message: expect.stringMatching(/1 run\(s\) still running elsewhere/) });
+    expect(sweepExitCode(false, counts({ done: 2, interrupted: 1 })).code).toBe(EXIT_UNFINISHED);
+    expect(sweepExitCode(false, counts({ failed: 1, running: 1 })).code).toBe(1);
+    expect(sweepExitCode(true, counts({ done: 3 })).code).toBe(130);
+  });
 
   it('bad Slurm flags without --dry-run are refused before plan.json is written', () => {
     const dir = path.join(tempDir(), 's');

@@ -10,7 +10,8 @@ import { RunDirectory } from '../src/run/run_directory.ts';
 import { runArguments, tsxLoaderUrl, type CommandBuilder } from '../src/sweep/command.ts';
 import { LocalExecutor, SweepLockedError } from '../src/sweep/local.ts';
 import { buildPlan, crossGrid, writeOrCheckPlan, type SweepPlan } from '../src/sweep/plan.ts';
-import { runStatus, sweepStatus } from '../src/sweep/status.ts';
+import { acquireLock } from '../src/run/lock.ts';
+import { runStatus, sweepStatus, writeOutcome } from '../src/sweep/status.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FAKE = path.join(here, 'sweep_fake_run.ts');
@@ -146,6 +147,26 @@ describe('local executor', () => {
     for (const r of plan.runs) expect(iterations(dir, plan, r.id)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
   }, 120_000);
 
+  it('an attempt refused by the lock of a live copy of the run leaves that copy\'s outcome record alone', async () => {
+    const { dir, plan } = newSweep({ games: ['pong'], optimizers: ['adam'], weightDecays: [], seeds: [0], preset: 'smoke' });
+    const [run] = plan.runs;
+    const previous = { id: run.id, executor: 'local' as const, startedAt: '2026-01-01T00:00:00.000Z', host: os.hostname(), pid: 4242 };
+    writeOutcome(dir, previous);
+    let held: ReturnType<typeof acquireLock> | null = null;
+    // Another copy of the run takes its lock in the moment between this driver's look and its child's start.
+    const racing: CommandBuilder = (r, runDir, threads) => {
+      fs.mkdirSync(runDir, { recursive: true });
+      held = acquireLock(path.join(runDir, 'run.lock'));
+      return fakeCommand(r, runDir, threads);
+    };
+    const lines: string[] = [];
+    const result = await new LocalExecutor({ sweepDir: dir, plan, workers: 1, threads: 1, command: racing, log: (l) => lines.push(l) }).run();
+    expect(result.attempts).toHaveLength(1);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'outcomes', `${run.id}.json`), 'utf8'))).toEqual(previous);
+    expect(fs.readFileSync(path.join(dir, 'logs', `${run.id}.log`), 'utf8')).toMatch(/found the run already running \(pid \d+\); its outcome is not recorded/);
+    held!.release();
+  }, 60_000);
+
   it('refuses a second executor on the same sweep while one runs', async () => {
     const { dir, plan } = newSweep({ games: ['pong'], optimizers: ['adam'], weightDecays: [], seeds: [0], preset: 'smoke' });
     const first = executor(dir, plan, { env: { FAKE_ITERATION_MS: '300' } });
@@ -182,8 +203,14 @@ describe('local executor', () => {
     const lines: string[] = [];
     const again = await executor(dir, plan, { lines }).run();
     expect(again.attempts.map((x) => x.run.id)).toEqual([plan.runs[2].id]);
+    expect(again.adopted).toEqual([a.id, b.id]);
     expect(lines.filter((l) => l.includes('already running'))).toHaveLength(2);
-    await waitFor(() => sweepStatus(dir, plan).counts.done === 3);
+    // The two live runs fill both workers: the third starts only once one of them has ended, and the driver
+    // returns only when all three have.
+    const firstEnd = lines.findIndex((l) => l.includes('has ended'));
+    expect(firstEnd).toBeGreaterThan(-1);
+    expect(lines.findIndex((l) => l.includes(`start ${plan.runs[2].id}`))).toBeGreaterThan(firstEnd);
+    expect(sweepStatus(dir, plan).counts.done).toBe(3);
     for (const r of plan.runs) {
       expect(iterations(dir, plan, r.id)).toEqual([0, 1, 2, 3, 4, 5]);
       expect(attemptsInLog(dir, r.id)).toBe(1);

@@ -24,6 +24,9 @@ import { parseChoice, parseGameName, parseList, parseNonNegativeInteger, parsePo
 
 export const EXECUTORS = ['local', 'slurm'] as const;
 
+/** Exit code of a local sweep that ended with runs still unfinished (0: all finished; 1: failures; 130: stopped). */
+export const EXIT_UNFINISHED = 3;
+
 /** A list option's parser that names the empty case itself (parseList's message is about empty items). */
 function nonEmptyList<T>(item: (value: string) => T, what: string, example: string): (value: string) => T[] {
   const list = parseList(item);
@@ -189,6 +192,22 @@ export function parseSweepArgs(argv: string[], program = buildSweepProgram()): S
   };
 }
 
+/**
+ * How a local sweep ends: 130 stopped; 1 some run failed or is corrupt; EXIT_UNFINISHED some run is still running
+ * elsewhere or not done; 0 only when every planned run is finished (done or diverged), so `sweep && table1` never
+ * tabulates unfinished runs.
+ */
+export function sweepExitCode(stopped: boolean, counts: Record<string, number>): { code: number; message: string | null } {
+  if (stopped) return { code: 130, message: null };
+  if ((counts.failed ?? 0) + (counts.corrupt ?? 0) > 0) return { code: 1, message: null };
+  const elsewhere = counts.running ?? 0;
+  const notDone = (counts.pending ?? 0) + (counts.interrupted ?? 0);
+  if (elsewhere + notDone > 0) {
+    return { code: EXIT_UNFINISHED, message: `not finished: ${elsewhere} run(s) still running elsewhere, ${notDone} not done; rerun the same command to continue` };
+  }
+  return { code: 0, message: null };
+}
+
 /** The plan to run: the one given (written or checked against DIR), or the one already in DIR. */
 function loadPlan(dir: string, plan: SweepPlan | null, write: boolean): { plan: SweepPlan; created: boolean } {
   if (plan === null) {
@@ -279,8 +298,9 @@ async function main(argv: string[]): Promise<number> {
   const result = await executor.run();
   const final = sweepStatus(invocation.dir, plan);
   console.log(formatStatus(invocation.dir, plan, final));
-  if (result.stopped) return 130;
-  return final.counts.failed + final.counts.corrupt > 0 ? 1 : 0;
+  const { code, message } = sweepExitCode(result.stopped, final.counts);
+  if (message) console.error(message);
+  return code;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -9,12 +9,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { acquireLock, RunLockedError, type HeldLock } from '../run/lock.ts';
+import { acquireLock, inspectLock, RunLockedError, type HeldLock } from '../run/lock.ts';
+import { RUN_FILES } from '../run/run_directory.ts';
 import { atariCommand, type CommandBuilder } from './command.ts';
 import { formatLambda, type PlannedRun, type SweepPlan } from './plan.ts';
 import {
   LOGS_DIR,
   logFile,
+  readOutcome,
   runDirOf,
   runStatus,
   writeExecutorRecord,
@@ -25,6 +27,9 @@ import {
 } from './status.ts';
 
 export const SWEEP_LOCK = 'sweep.lock';
+
+/** How often a driver looks whether runs it did not start (a dead driver's) have ended. */
+const ORPHAN_POLL_MS = 2000;
 
 export class SweepLockedError extends Error {
   constructor(dir: string, cause: RunLockedError) {
@@ -61,6 +66,8 @@ export interface AttemptResult {
 export interface LocalResult {
   /** Runs started in this invocation and how they ended. */
   attempts: AttemptResult[];
+  /** Runs that were already running (another driver's, still alive) when this one started: it waited for them. */
+  adopted: string[];
   /** Runs not started: already done/diverged, running elsewhere, corrupt, or (after a stop) not reached. */
   skipped: RunStatus[];
   stopped: boolean;
@@ -137,16 +144,31 @@ export class LocalExecutor {
         `sweep ${sweepDir}: ${plan.runs.length} runs; ${byState('done').length} done, ${byState('diverged').length} diverged, ` +
           `${queue.length} to run with ${workers} worker(s) × ${threads} thread(s)`,
       );
-      for (const r of byState('running')) this.log(`  skipping ${r.run.id}: already running (${r.reason})`);
+      // Runs still training under a driver that died count against --workers, and are waited for: a restarted
+      // driver never has more than `workers` runs going at once.
+      const orphans = new Set(byState('running').map((r) => r.run.id));
+      for (const r of byState('running')) this.log(`  waiting for ${r.run.id}: already running (${r.reason}); it counts against the ${workers} worker(s)`);
       for (const r of byState('corrupt')) this.log(`  skipping ${r.run.id}: ${r.reason}`);
       for (const r of byState('failed')) this.log(`  not retrying ${r.run.id}: ${r.reason}`);
 
       const attempts: AttemptResult[] = [];
       const total = queue.length;
       let next = 0;
+      const liveOrphans = () => {
+        for (const id of orphans) {
+          const run = plan.runs.find((r) => r.id === id)!;
+          if (runStatus(sweepDir, run).state !== 'running') {
+            orphans.delete(id);
+            this.log(`  ${id}, started by an earlier driver, has ended`);
+          }
+        }
+        return orphans.size;
+      };
       await new Promise<void>((resolve) => {
+        let poll: NodeJS.Timeout | null = null;
         const pump = () => {
-          while (!this.stopping && next < queue.length && this.active.size < workers) {
+          const busy = () => this.active.size + liveOrphans();
+          while (!this.stopping && next < queue.length && busy() < workers) {
             const run = queue[next++];
             const index = next;
             const active = this.start(run);
@@ -162,12 +184,18 @@ export class LocalExecutor {
               pump();
             });
           }
-          if (this.active.size === 0 && (this.stopping || next >= queue.length)) resolve();
+          const waitingForOrphans = !this.stopping && orphans.size > 0;
+          if (this.active.size === 0 && !waitingForOrphans && (this.stopping || next >= queue.length)) {
+            if (poll) clearInterval(poll);
+            resolve();
+          } else if (orphans.size > 0 && poll === null) {
+            poll = setInterval(pump, ORPHAN_POLL_MS); // an orphan's end frees a worker: nothing else would tell us
+          }
         };
         pump();
       });
       for (const run of queue.slice(next)) skipped.push(runStatus(sweepDir, run));
-      return { attempts, skipped, stopped: this.stopping };
+      return { attempts, adopted: [...byState('running').map((r) => r.run.id)], skipped, stopped: this.stopping };
     } finally {
       lock.release();
     }
@@ -178,6 +206,9 @@ export class LocalExecutor {
     const runDir = path.resolve(runDirOf(sweepDir, run));
     const { command, args } = this.command(run, runDir, threads, saveReplay);
     const log = logFile(sweepDir, run.id);
+    const runLock = path.join(runDir, RUN_FILES.lock);
+    // The record of the attempt before this one: put back if this one turns out to be a duplicate (below).
+    const previousOutcome = readOutcome(sweepDir, run.id);
     const fd = fs.openSync(log, 'a');
     const startedAt = new Date().toISOString();
     fs.writeSync(fd, `=== ${startedAt} attempt on ${os.hostname()}: ${[command, ...args].map(quoteForLog).join(' ')}\n`);
@@ -198,6 +229,16 @@ export class LocalExecutor {
         if (settled) return;
         settled = true;
         if (spawnError) fs.appendFileSync(log, `error: could not start ${command}: ${spawnError.message}\n`);
+        // Another live process holds the run (a dead driver's run that had not taken its lock when this driver
+        // looked): this attempt was refused by the lock and says nothing about the run. The run's own files and
+        // the other attempt's record stand.
+        const holder = inspectLock(runLock);
+        if (!spawnError && holder.live && holder.pid !== child.pid) {
+          fs.appendFileSync(log, `=== that attempt found the run already running (pid ${holder.pid}); its outcome is not recorded\n`);
+          if (previousOutcome) writeOutcome(sweepDir, previousOutcome);
+          resolve();
+          return;
+        }
         writeOutcome(sweepDir, {
           id: run.id,
           executor: 'local',

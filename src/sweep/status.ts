@@ -66,7 +66,8 @@ export function writeOutcome(sweepDir: string, outcome: AttemptOutcome): void {
   writeJsonAtomic(outcomeFile(sweepDir, outcome.id), outcome);
 }
 
-function readOutcome(sweepDir: string, id: string): AttemptOutcome | null {
+/** The record of a run's last attempt, or null (none, or unreadable). */
+export function readOutcome(sweepDir: string, id: string): AttemptOutcome | null {
   const file = outcomeFile(sweepDir, id);
   if (!fs.existsSync(file)) return null;
   try {
