@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CorruptFileError, DirectoryError, isAtomicTempName, makeDirectories, readJsonFile, writeFileAtomic, writeJsonAtomic } from '../src/run/atomic.ts';
 import { RunLockedError } from '../src/run/lock.ts';
 import {
+  InconsistentRunError,
   NotARunDirectoryError,
   RunConfigMismatchError,
   RunDirectory,
@@ -106,6 +107,41 @@ describe('makeDirectories (every --out)', () => {
   });
 });
 
+describe('one validity rule for resume and analysis', () => {
+  const analysed = async (dir: string) => {
+    const { loadSweep } = await import('../src/analysis/sweep_results.ts');
+    return loadSweep(dir);
+  };
+
+  it('a repeated metrics iteration: the resume is refused (nothing written) and the analysis skips the run, for the same reason', async () => {
+    const dir = path.join(tmp, 'dup');
+    const first = create(dir, { ...CONFIG, game: 'pong', seed: 0, iterations: 3, trainingSteps: 10, agent: { optimizer: { name: 'adam' } } });
+    first.appendMetrics({ iteration: 0 });
+    first.appendMetrics({ iteration: 0 });
+    first.writeSummary({ status: 'running' });
+    first.releaseLock();
+    runs = [];
+    const before = snapshot(dir);
+    expect(() => create(dir, { ...CONFIG, game: 'pong', seed: 0, iterations: 3, trainingSteps: 10, agent: { optimizer: { name: 'adam' } } })).toThrow(InconsistentRunError);
+    expect(snapshot(dir)).toEqual(before);
+    const sweep = await analysed(dir);
+    expect(sweep.skipped[0].reason).toMatch(/record 2 has iteration 0, expected 1: iterations are missing or repeated/);
+  });
+
+  it("a 'completed' summary after 2 of 3 iterations: refused by both", async () => {
+    const dir = path.join(tmp, 'short');
+    const config = { ...CONFIG, game: 'pong', seed: 0, iterations: 3, trainingSteps: 10, agent: { optimizer: { name: 'adam' } } };
+    const first = create(dir, config);
+    first.appendMetrics({ iteration: 0 });
+    first.appendMetrics({ iteration: 1 });
+    first.writeSummary({ status: 'completed' });
+    first.releaseLock();
+    runs = [];
+    expect(() => create(dir, config)).toThrow(/says completed but metrics\.jsonl has 2 of 3 iterations.*neither resumed nor tabulated/);
+    expect((await analysed(dir)).skipped[0].reason).toMatch(/says completed but metrics\.jsonl has 2 of 3 iterations/);
+  });
+});
+
 describe('RunDirectory.create', () => {
   it('starts a new run: config.json holds config, environment and createdAt', () => {
     const dir = path.join(tmp, 'run');
@@ -166,31 +202,34 @@ describe('RunDirectory.create', () => {
 
   it('allows a mutable key to change, records the change, and reopens a completed run', () => {
     const dir = path.join(tmp, 'run');
-    const first = create(dir);
+    const one = { ...CONFIG, iterations: 1 }; // a completed run has every planned iteration (runFilesProblem)
+    const first = create(dir, one);
+    first.appendMetrics({ iteration: 0, score: 20 });
     first.writeSummary({ status: 'completed', score: 20 });
     first.releaseLock();
 
-    expect(() => create(dir, { ...CONFIG, iterations: 400 })).toThrow(RunConfigMismatchError); // not mutable by default
-    const run = create(dir, { ...CONFIG, iterations: 400 }, { mutableKeys: ['iterations'] });
+    expect(() => create(dir, { ...one, iterations: 2 })).toThrow(RunConfigMismatchError); // not mutable by default
+    const run = create(dir, { ...one, iterations: 2 }, { mutableKeys: ['iterations'] });
     expect(run.mode).toBe('resume');
-    expect(run.configChanges).toEqual([{ key: 'iterations', old: 200, new: 400 }]);
+    expect(run.configChanges).toEqual([{ key: 'iterations', old: 1, new: 2 }]);
     const file = run.readConfigFile();
-    expect(file.config.iterations).toBe(400);
-    expect(file.resumes![0].configChanges).toEqual([{ key: 'iterations', old: 200, new: 400 }]);
+    expect(file.config.iterations).toBe(2);
+    expect(file.resumes![0].configChanges).toEqual([{ key: 'iterations', old: 1, new: 2 }]);
     // The run has more to do now, so it must not be reported as completed on the next start.
     expect(run.readSummary()).toMatchObject({ status: 'incomplete', score: 20 });
     run.releaseLock();
-    expect(create(dir, { ...CONFIG, iterations: 400 }).mode).toBe('resume');
+    expect(create(dir, { ...one, iterations: 2 }).mode).toBe('resume');
   });
 
   it('reports a completed run with the same config and changes nothing', () => {
     const dir = path.join(tmp, 'run');
-    const first = create(dir);
+    const one = { ...CONFIG, iterations: 1 };
+    const first = create(dir, one);
     first.appendMetrics({ iteration: 0, score: 1 });
     first.writeSummary({ status: 'completed' });
     first.releaseLock();
     const before = snapshot(dir);
-    const run = create(dir);
+    const run = create(dir, one);
     expect(run.mode).toBe('completed');
     expect(run.alreadyCompleted).toBe(true);
     run.releaseLock();

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { resolveGame, displayName } from '../../envs/games.ts';
-import { RunDirectory, RUN_FILES, type JsonObject, type MetricsRecord, type RunSummary } from '../run/run_directory.ts';
+import { RunDirectory, RUN_FILES, runFilesProblem, type JsonObject, type MetricsRecord, type RunSummary } from '../run/run_directory.ts';
 
 export const PLAN_FILE = 'plan.json';
 export const PLAN_KIND = 'wd-dqn-sweep';
@@ -253,20 +253,9 @@ export function loadRun(id: string, dir: string): LoadedRun {
   } catch (err) {
     throw new Error(errorMessage(err));
   }
-  records.forEach((r, i) => {
-    if (r.iteration !== i) {
-      throw new Error(
-        `${RUN_FILES.metrics} record ${i + 1} has iteration ${r.iteration}, expected ${i}: iterations are missing or repeated`,
-      );
-    }
-  });
   const iterationsPlanned = config.iterations as number;
-  if (summary.status === 'completed' && records.length < iterationsPlanned) {
-    throw new Error(
-      `${RUN_FILES.summary} says completed but ${RUN_FILES.metrics} has ${records.length} of ${iterationsPlanned} ` +
-        'iterations: the files do not belong together',
-    );
-  }
+  const problem = runFilesProblem(records, summary.status, iterationsPlanned);
+  if (problem !== null) throw new Error(problem);
   return {
     id,
     dir,

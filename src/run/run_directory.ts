@@ -102,6 +102,34 @@ export class NotARunDirectoryError extends Error {
   }
 }
 
+/** A run directory whose files contradict each other: neither resumed nor tabulated (the same rule for both). */
+export class InconsistentRunError extends Error {
+  constructor(readonly dir: string, problem: string) {
+    super(
+      `${dir}: ${problem}. Its files were edited or mixed up; it is neither resumed nor tabulated. ` +
+        'Restore the files, or move the directory away and start the run again.',
+    );
+    this.name = 'InconsistentRunError';
+  }
+}
+
+/**
+ * The one validity rule of a run's files, for every reader (a resume, the analysis): metrics iterations are
+ * 0, 1, 2, … with none missing or repeated, and a summary that says `completed` has every planned iteration.
+ * Returns what is wrong, or null.
+ */
+export function runFilesProblem(records: readonly MetricsRecord[], summaryStatus: string | undefined, iterationsPlanned: number): string | null {
+  for (const [i, r] of records.entries()) {
+    if (r.iteration !== i) {
+      return `${RUN_FILES.metrics} record ${i + 1} has iteration ${String(r.iteration)}, expected ${i}: iterations are missing or repeated`;
+    }
+  }
+  if (summaryStatus === 'completed' && records.length < iterationsPlanned) {
+    return `${RUN_FILES.summary} says completed but ${RUN_FILES.metrics} has ${records.length} of ${iterationsPlanned} iterations: the files do not belong together`;
+  }
+  return null;
+}
+
 export function formatDifference(d: ConfigDifference): string {
   const show = (v: unknown) => (v === undefined ? '(absent)' : canonicalJson(v));
   return `${d.key}: ${show(d.old)} → ${show(d.new)}`;
@@ -286,6 +314,11 @@ export class RunDirectory {
       const mode: RunMode = decided.kind === 'new' ? 'new' : decided.completed ? 'completed' : 'resume';
       const run = new RunDirectory(root, mode, config, decided.kind === 'existing' ? decided.changes : [], []);
       run.lock = lock;
+      if (decided.kind === 'existing') {
+        const planned = (decided.file.config as { iterations?: unknown }).iterations;
+        const problem = runFilesProblem(run.readMetrics().records, readSummaryFile(root)?.status, typeof planned === 'number' ? planned : 0);
+        if (problem !== null) throw new InconsistentRunError(root, problem);
+      }
       if (decided.kind === 'new') {
         // config.json before checkpoints/: until config.json exists, the directory must look empty (see isDebris).
         writeJsonAtomic(run.paths.config, { config, environment, createdAt: now } satisfies RunConfigFile);

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../run/atomic.ts';
 import { inspectLock } from '../run/lock.ts';
-import { RUN_FILES, RunDirectory, type RunSummary } from '../run/run_directory.ts';
+import { InconsistentRunError, RUN_FILES, RunDirectory, runFilesProblem, type RunSummary } from '../run/run_directory.ts';
 import type { PlannedRun, SweepPlan } from './plan.ts';
 
 export const OUTCOMES_DIR = 'outcomes';
@@ -142,6 +142,10 @@ export function runStatus(sweepDir: string, run: PlannedRun): RunStatus {
     const runDir = RunDirectory.open(dir);
     summary = runDir.readSummary();
     const { records } = runDir.readMetrics();
+    // The same validity rule as a resume and the analysis: a run they would refuse is corrupt here too.
+    const planned = (runDir.config as { iterations?: unknown }).iterations;
+    const problem = runFilesProblem(records, summary?.status, typeof planned === 'number' ? planned : 0);
+    if (problem !== null) throw new InconsistentRunError(dir, problem);
     const last = records[records.length - 1];
     // summary.json carries the cumulative wall time too; metrics.jsonl's last record is the fallback.
     wallSeconds = num(summary?.wall_seconds) ?? num(last?.wall_seconds) ?? 0;
