@@ -216,4 +216,45 @@ describe('local executor', () => {
       expect(attemptsInLog(dir, r.id)).toBe(1);
     }
   }, 120_000);
+
+  it('kill chaos: drivers and runs SIGKILLed over and over never put more than --workers runs to work, and lose or repeat nothing', async () => {
+    const { dir, plan } = newSweep({ games: ['pong'], optimizers: ['adamw'], weightDecays: [1e-4], seeds: [0, 1, 2, 3, 4], preset: 'smoke', overrides: { iterations: 5 } });
+    const driver = path.join(dir, 'driver.mts');
+    fs.writeFileSync(driver, [
+      `import { LocalExecutor } from ${JSON.stringify(path.resolve(here, '../src/sweep/local.ts'))};`,
+      `import { readPlan } from ${JSON.stringify(path.resolve(here, '../src/sweep/plan.ts'))};`,
+      `import { runArguments, tsxLoaderUrl } from ${JSON.stringify(path.resolve(here, '../src/sweep/command.ts'))};`,
+      `const dir = ${JSON.stringify(dir)};`,
+      `const command = (run, runDir, threads) => ({ command: process.execPath, args: ['--import', tsxLoaderUrl(), ${JSON.stringify(FAKE)}, ...runArguments(run, runDir, threads)] });`,
+      'await new LocalExecutor({ sweepDir: dir, plan: readPlan(dir), workers: 2, threads: 1, command, log: () => {} }).run();',
+    ].join('\n'));
+    const env = { ...process.env, FAKE_ITERATION_MS: '150' };
+    const startDriver = () => spawn(process.execPath, ['--import', tsxLoaderUrl(), driver], { stdio: 'ignore', env });
+    let maxLive = 0;
+    const sample = setInterval(() => {
+      maxLive = Math.max(maxLive, plan.runs.filter((r) => runStatus(dir, r).state === 'running').length);
+    }, 20);
+    try {
+      const deadline = Date.now() + 90_000;
+      for (let round = 0; sweepStatus(dir, plan).counts.done < plan.runs.length; round++) {
+        if (Date.now() > deadline) throw new Error('the sweep did not finish under kill chaos');
+        const child = startDriver();
+        const exited = new Promise((r) => child.once('exit', r));
+        await new Promise((r) => setTimeout(r, 400 + 150 * (round % 4)));
+        if (round < 6) {
+          child.kill('SIGKILL'); // the driver dies; its runs live on
+          // ... and every other round one run dies too (kill -9 of the run: it resumes from its checkpoint).
+          const live = plan.runs.find((r) => runStatus(dir, r).state === 'running');
+          const pid = live && JSON.parse(fs.readFileSync(path.join(dir, live.dir, 'run.lock'), 'utf8')).pid;
+          if (round % 2 === 1 && pid) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+        }
+        await exited;
+      }
+    } finally {
+      clearInterval(sample);
+    }
+    expect(maxLive).toBeGreaterThan(0);
+    expect(maxLive).toBeLessThanOrEqual(2);
+    for (const r of plan.runs) expect(iterations(dir, plan, r.id)).toEqual([0, 1, 2, 3, 4]);
+  }, 150_000);
 });
