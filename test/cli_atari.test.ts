@@ -100,6 +100,21 @@ describe('atari command line', () => {
     expect(parseError('--game', 'Pong', '--log-every', '0')).toMatch(/Expected a decimal number > 0/);
   });
 
+  it('--resume --out DIR alone checks the stored config like flags, before anything is written', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { resolveRunConfig } = await import('../src/run/presets.ts');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wd-resume-'));
+    const config = resolveRunConfig({ game: 'pong', seed: 0, preset: 'smoke' });
+    (config.agent as { gamma: unknown }).gamma = 7;
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ config }));
+    const before = fs.readdirSync(dir);
+    expect(parseError('--resume', '--out', dir)).toMatch(/agent\.gamma must be in \[0, 1\], got 7/);
+    expect(fs.readdirSync(dir)).toEqual(before);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it('--set never reaches a prototype: __proto__, constructor and prototype are refused, and nothing leaks', () => {
     for (const key of ['__proto__.toString', 'constructor.name', 'agent.__proto__.x', 'agent.optimizer.prototype', 'toString', 'agent.hasOwnProperty']) {
       expect(parseError('--game', 'Pong', '--set', `${key}=x`), key).toMatch(/is not a config key|no such config key/);

@@ -15,6 +15,7 @@ import {
   PRESETS,
   presetDecayNote,
   resolveRunConfig,
+  validateRunConfig,
   type PresetName,
   type ProtocolName,
   type RunConfig,
@@ -168,7 +169,10 @@ function readStoredConfig(dir: string, o: Record<string, any>, program: Command)
   if (!stored!.config || typeof stored!.config !== 'object') program.error(`error: ${file} holds no run config`);
   const ignored = TRAIN_ONLY.filter((k) => !['out', 'resume', 'iterations', 'tensorboard', 'saveReplay'].includes(k) && o[k] !== undefined);
   if (ignored.length) program.error(`error: with --resume and no --game the stored config is used; drop ${ignored.map((k) => `--${k}`).join(', ')} or give the full command`);
-  return { ...stored!.config!, ...(o.iterations !== undefined ? { iterations: o.iterations } : {}) };
+  const config = { ...stored!.config!, ...(o.iterations !== undefined ? { iterations: o.iterations } : {}) };
+  // A hand-edited config.json is checked like flags are, before anything is written (ConfigError → usage error).
+  validateRunConfig(config);
+  return config;
 }
 
 function describePresets(): string {
