@@ -93,10 +93,10 @@ export function rowKeyString(k: RowKey): string {
   return `${k.optimizer}|${k.schedule}|${k.weightDecay}`;
 }
 
-/** 1e-4 -> "1e-4", 0 -> "0", 1.5e-4 -> "1.5e-4". */
 /** Added to a run's schedule label when its λ was scaled by --match-paper-decay: its own Table 1 row. */
 export const PAPER_MATCHED = 'paper-matched decay';
 
+/** 1e-4 -> "1e-4", 0 -> "0", 1.5e-4 -> "1.5e-4". */
 export function formatLambda(lambda: number): string {
   if (lambda === 0) return '0';
   return lambda.toExponential().replace('e+', 'e');

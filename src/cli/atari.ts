@@ -196,6 +196,7 @@ async function train(command: TrainCommand): Promise<number> {
   const { trainRun } = await import('../run/trainer.ts');
   const progress = new ProgressReporter({
     tty: Boolean(process.stdout.isTTY), write: (text) => process.stdout.write(text), plainEverySeconds: command.logEverySeconds,
+    columns: () => process.stdout.columns,
   });
   const stop = { requested: null as string | null };
   let firstSignalAt = 0;

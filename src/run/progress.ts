@@ -1,6 +1,11 @@
 // Progress of a run for a person watching: on a terminal one live line rewritten in place (iteration, steps,
-// steps/s over a recent window, ε, recent returns, ETA); otherwise (a log file, Slurm, CI) the same content as a
-// plain line every `plainEverySeconds`. Permanent lines (iteration results, warnings) go through line().
+// steps/s over a recent window, ε, recent returns, ETA), cut to the terminal's width by dropping the least useful
+// fields (a wrapped line would scroll the screen at every redraw); otherwise (a log file, Slurm, CI) the same
+// content as a plain, timestamped line every `plainEverySeconds`. Permanent lines (iteration results, warnings) go
+// through line(), timestamped too when not on a terminal.
+//
+// The ETA: the warm-up (no learning, ~1,000 steps/s) and the learning phase (~50 steps/s) differ 20-fold, so each
+// is timed on its own; until the learning rate has been measured, an assumed one stands in and the ETA says so.
 
 export interface ProgressState {
   iteration: number;
@@ -15,7 +20,15 @@ export interface ProgressState {
   epsilon: number;
   /** Returns of the most recent finished episodes (any phase), newest last. */
   recentReturns: readonly number[];
+  /** Agent steps left before learning starts (the warm-up: random actions, no gradient steps); 0 once learning. */
+  warmupStepsLeft?: number;
 }
+
+/**
+ * Learning-phase agent steps per second assumed until one is measured: the dopamine preset's training loop on the
+ * project's 2-core machine (docs/performance.md: 52–64 measured; 40 with other work beside it).
+ */
+export const ASSUMED_LEARNING_STEPS_PER_SECOND = 45;
 
 export interface ProgressOptions {
   tty: boolean;
@@ -24,10 +37,20 @@ export interface ProgressOptions {
   /** Window of the steps/s estimate. */
   windowSeconds?: number;
   now?: () => number;
+  /** The terminal's width (process.stdout.columns); the live line never exceeds it. Default 80. */
+  columns?: () => number | undefined;
+  /** Wall-clock time for the timestamps of non-terminal lines (default: now). */
+  clock?: () => Date;
+  /** Learning-phase steps/s for the ETA until measured (default ASSUMED_LEARNING_STEPS_PER_SECOND). */
+  assumedLearningStepsPerSecond?: number;
 }
 
 export class ProgressReporter {
   private readonly samples: Array<{ t: number; steps: number }> = [];
+  /** Whether the samples are of the warm-up; a change of phase restarts the window. */
+  private samplesInWarmup: boolean | null = null;
+  /** The last learning-phase rate measured (kept through warm-ups and evaluations). */
+  private learningRate: number | null = null;
   private lastDraw = -Infinity;
   private live = false;
   private readonly now: () => number;
@@ -45,15 +68,44 @@ export class ProgressReporter {
     const t = this.now();
     if (t - this.lastDraw < this.every) return;
     this.lastDraw = t;
+    const warmup = (state.warmupStepsLeft ?? 0) > 0;
+    if (this.samplesInWarmup !== warmup) {
+      this.samples.length = 0;
+      this.samplesInWarmup = warmup;
+    }
     this.samples.push({ t, steps: state.runSteps });
     while (this.samples.length > 2 && t - this.samples[1].t >= this.window) this.samples.shift();
-    const text = this.format(state);
+    const rate = this.stepsPerSecond();
+    if (!warmup && rate !== null && this.samples.length >= 3) this.learningRate = rate;
     if (this.options.tty) {
-      this.options.write(`\r\x1b[K${text}`);
+      this.options.write(`\r\x1b[K${this.format(state, this.width())}`);
       this.live = true;
     } else {
-      this.options.write(`${text}\n`);
+      this.options.write(`${this.stamp()}${this.format(state)}\n`);
     }
+  }
+
+  private width(): number {
+    const columns = this.options.columns?.() ?? 80;
+    return Math.max(20, columns - 1); // the last column would wrap on some terminals
+  }
+
+  private stamp(): string {
+    return `${(this.options.clock?.() ?? new Date()).toISOString().replace(/\.\d+Z$/, 'Z')} `;
+  }
+
+  /**
+   * Seconds left: the warm-up at its own rate, the rest at the learning rate (measured, or assumed: then `assumed`).
+   * null when nothing has been measured yet.
+   */
+  eta(state: ProgressState): { seconds: number; assumed: boolean } | null {
+    const rate = this.stepsPerSecond();
+    const left = state.runTarget - state.runSteps;
+    const warmupLeft = Math.min(left, state.warmupStepsLeft ?? 0);
+    if (warmupLeft <= 0) return rate && rate > 0 ? { seconds: left / rate, assumed: false } : null;
+    if (!rate || rate <= 0) return null;
+    const learning = this.learningRate ?? this.options.assumedLearningStepsPerSecond ?? ASSUMED_LEARNING_STEPS_PER_SECOND;
+    return { seconds: warmupLeft / rate + (left - warmupLeft) / learning, assumed: this.learningRate === null };
   }
 
   /** Steps per second over the recent window, null until two samples exist. */
@@ -64,19 +116,33 @@ export class ProgressReporter {
     return last.t > first.t ? (last.steps - first.steps) / (last.t - first.t) : null;
   }
 
-  format(state: ProgressState): string {
+  /**
+   * The progress text. With `width`, fields are dropped, least useful first (ε, recent return, steps/s, steps),
+   * until it fits, and what still does not fit is cut: a terminal line must never wrap.
+   */
+  format(state: ProgressState, width = Infinity): string {
     const sps = this.stepsPerSecond();
     const recent = state.recentReturns.slice(-10);
     const mean = recent.length ? recent.reduce((a, b) => a + b, 0) / recent.length : null;
-    const eta = sps && sps > 0 ? formatDuration((state.runTarget - state.runSteps) / sps) : '?';
-    return [
-      `iter ${state.iteration + 1}/${state.iterations} ${state.phase}`,
-      `${formatCount(state.phaseSteps)}/${formatCount(state.phaseTarget)} steps`,
-      `${sps === null ? '?' : sps.toFixed(1)} steps/s`,
-      `ε ${state.epsilon.toFixed(3)}`,
-      `return ${mean === null ? '-' : mean.toFixed(1)} (last ${recent.length})`,
-      `ETA ${eta}`,
-    ].join(' | ');
+    const eta = this.eta(state);
+    const warmup = (state.warmupStepsLeft ?? 0) > 0;
+    // [text, priority]: the lower, the sooner dropped.
+    const fields: Array<[string, number]> = [
+      [`iter ${state.iteration + 1}/${state.iterations} ${state.phase}`, 9],
+      [`${formatCount(state.phaseSteps)}/${formatCount(state.phaseTarget)} steps${warmup ? ' (warm-up)' : ''}`, 7],
+      [`${sps === null ? '?' : sps.toFixed(1)} steps/s`, 5],
+      [`ε ${state.epsilon.toFixed(3)}`, 3],
+      [`return ${mean === null ? '-' : mean.toFixed(1)} (last ${recent.length})`, 4],
+      [`ETA ${eta === null ? '?' : `${eta.assumed ? '~' : ''}${formatDuration(eta.seconds)}`}`, 8],
+    ];
+    const kept = [...fields];
+    const text = () => kept.map(([f]) => f).join(' | ');
+    while (text().length > width && kept.length > 1) {
+      const lowest = kept.reduce((lo, f, i) => (f[1] < kept[lo][1] ? i : lo), 0);
+      kept.splice(lowest, 1);
+    }
+    const line = text();
+    return line.length > width ? `${line.slice(0, Math.max(0, width - 1))}…` : line;
   }
 
   /** A permanent line; on a terminal the live line is cleared first and redrawn by the next update. */
@@ -86,7 +152,7 @@ export class ProgressReporter {
       this.live = false;
       this.lastDraw = -Infinity;
     }
-    this.options.write(`${text}\n`);
+    this.options.write(`${this.options.tty ? '' : this.stamp()}${text}\n`);
   }
 
   /** Forget the rate window (e.g. after an evaluation phase, whose speed differs from training). */

@@ -603,6 +603,8 @@ export class Trainer {
       iteration, iterations: config.iterations, phase, phaseSteps, phaseTarget,
       runSteps: done, runTarget: config.iterations * perIteration,
       epsilon: this.agent.epsilon, recentReturns: this.recentReturns,
+      // Learning starts once the replay holds minReplayHistory transitions, about that many training steps in.
+      warmupStepsLeft: Math.max(0, config.agent.minReplayHistory - this.state.envSteps),
     });
   }
 
