@@ -46,7 +46,8 @@ describe('progress line', () => {
     const { r, out, advance } = reporter({ tty: false });
     advance(1, state(10));
     r.line('iteration 1/200: train return 1.00');
-    expect(out[0]).toMatch(/^2026-12-02T07:24:00Z iter 1\/200 train \| 10\/250\.0k steps \| \? steps\/s \| ε 0\.988 \| return 2\.0 \(last 3\) \| ETA \?\n$/);
+    // Learning, not yet timed: the assumed learning rate, marked ~ (50M steps at 45 steps/s: 12d20h).
+    expect(out[0]).toMatch(/^2026-12-02T07:24:00Z iter 1\/200 train \| 10\/250\.0k steps \| \? steps\/s \| ε 0\.988 \| return 2\.0 \(last 3\) \| ETA ~12d20h\n$/);
     expect(out[1]).toBe('2026-12-02T07:24:00Z iteration 1/200: train return 1.00\n');
   });
 

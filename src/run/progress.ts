@@ -96,15 +96,18 @@ export class ProgressReporter {
 
   /**
    * Seconds left: the warm-up at its own rate, the rest at the learning rate (measured, or assumed: then `assumed`).
-   * null when nothing has been measured yet.
+   * null during a warm-up not yet timed.
    */
   eta(state: ProgressState): { seconds: number; assumed: boolean } | null {
     const rate = this.stepsPerSecond();
     const left = state.runTarget - state.runSteps;
     const warmupLeft = Math.min(left, state.warmupStepsLeft ?? 0);
-    if (warmupLeft <= 0) return rate && rate > 0 ? { seconds: left / rate, assumed: false } : null;
-    if (!rate || rate <= 0) return null;
     const learning = this.learningRate ?? this.options.assumedLearningStepsPerSecond ?? ASSUMED_LEARNING_STEPS_PER_SECOND;
+    if (warmupLeft <= 0) {
+      if (rate && rate > 0) return { seconds: left / rate, assumed: false };
+      return { seconds: left / learning, assumed: this.learningRate === null }; // learning, not yet timed again
+    }
+    if (!rate || rate <= 0) return null;
     return { seconds: warmupLeft / rate + (left - warmupLeft) / learning, assumed: this.learningRate === null };
   }
 
