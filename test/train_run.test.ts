@@ -249,7 +249,7 @@ describe('a DQN run (smoke preset, real emulator)', () => {
       [['--game', 'Pongg'], /Unknown Atari game "Pongg"\. Did you mean Pong\?/],
       [['--game', 'Pong', '--optimizer', 'adamx'], /Unknown optimizer "adamx"/],
       [['--game', 'Pong', '--preset', 'tiny'], /Unknown preset "tiny"\. Valid: dopamine, dopamine-tf, reduced, smoke/],
-      [['--game', 'Pong', '--optimizer', 'adamw', '--wd', '-1'], /finite number >= 0/],
+      [['--game', 'Pong', '--optimizer', 'adamw', '--wd', '-1'], /"-1" is not a weight decay λ: expected a decimal number >= 0/],
       [['--game', 'Pong', '--optimizer', 'adam', '--wd', '1e-4'], /'adam' has no weight decay/],
       [['--game', 'Pong', '--set', 'agent.gama=0.9'], /no such config key/],
       [['--resume', '--out', path.join(tmp, 'nothing-here')], /nothing to resume/],
