@@ -55,6 +55,20 @@ function attemptsInLog(dir: string, id: string): number {
   return fs.readFileSync(path.join(dir, 'logs', `${id}.log`), 'utf8').split('\n').filter((l) => l.startsWith('=== ')).length;
 }
 
+/** A sweep driver script (a separate process, to be SIGKILLed) running `dir`'s plan with 2 workers on fake runs. */
+function writeDriver(dir: string): string {
+  const driver = path.join(dir, 'driver.mts'); // .mts: ESM (top-level await) outside the repo's package.json
+  fs.writeFileSync(driver, [
+    `import { LocalExecutor } from ${JSON.stringify(path.resolve(here, '../src/sweep/local.ts'))};`,
+    `import { readPlan } from ${JSON.stringify(path.resolve(here, '../src/sweep/plan.ts'))};`,
+    `import { runArguments, tsxLoaderUrl } from ${JSON.stringify(path.resolve(here, '../src/sweep/command.ts'))};`,
+    `const dir = ${JSON.stringify(dir)};`,
+    `const command = (run, runDir, threads) => ({ command: process.execPath, args: ['--import', tsxLoaderUrl(), ${JSON.stringify(FAKE)}, ...runArguments(run, runDir, threads)] });`,
+    'await new LocalExecutor({ sweepDir: dir, plan: readPlan(dir), workers: 2, threads: 1, command, log: () => {} }).run();',
+  ].join('\n'));
+  return driver;
+}
+
 async function waitFor(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!condition()) {
@@ -180,18 +194,7 @@ describe('local executor', () => {
 
   it('kill -9 of the sweep loses nothing: its runs finish on their own, a rerun neither duplicates nor restarts them', async () => {
     const { dir, plan } = newSweep({ games: ['pong'], optimizers: ['adamw'], weightDecays: [1e-4], seeds: [0, 1, 2], preset: 'smoke', overrides: { iterations: 6 } });
-    const driver = path.join(dir, 'driver.mts'); // .mts: ESM (top-level await) outside the repo's package.json
-    fs.writeFileSync(
-      driver,
-      [
-        `import { LocalExecutor } from ${JSON.stringify(path.resolve(here, '../src/sweep/local.ts'))};`,
-        `import { readPlan } from ${JSON.stringify(path.resolve(here, '../src/sweep/plan.ts'))};`,
-        `import { runArguments, tsxLoaderUrl } from ${JSON.stringify(path.resolve(here, '../src/sweep/command.ts'))};`,
-        `const dir = ${JSON.stringify(dir)};`,
-        `const command = (run, runDir, threads) => ({ command: process.execPath, args: ['--import', tsxLoaderUrl(), ${JSON.stringify(FAKE)}, ...runArguments(run, runDir, threads)] });`,
-        'await new LocalExecutor({ sweepDir: dir, plan: readPlan(dir), workers: 2, threads: 1, command }).run();',
-      ].join('\n'),
-    );
+    const driver = writeDriver(dir);
     const child = spawn(process.execPath, ['--import', tsxLoaderUrl(), driver], { stdio: 'ignore', env: { ...process.env, FAKE_ITERATION_MS: '300' } });
     const [a, b] = plan.runs;
     await waitFor(() => [a, b].every((r) => fs.existsSync(path.join(dir, r.dir, 'metrics.jsonl')) && iterations(dir, plan, r.id).length >= 1));
@@ -219,15 +222,7 @@ describe('local executor', () => {
 
   it('kill chaos: drivers and runs SIGKILLed over and over never put more than --workers runs to work, and lose or repeat nothing', async () => {
     const { dir, plan } = newSweep({ games: ['pong'], optimizers: ['adamw'], weightDecays: [1e-4], seeds: [0, 1, 2, 3, 4], preset: 'smoke', overrides: { iterations: 5 } });
-    const driver = path.join(dir, 'driver.mts');
-    fs.writeFileSync(driver, [
-      `import { LocalExecutor } from ${JSON.stringify(path.resolve(here, '../src/sweep/local.ts'))};`,
-      `import { readPlan } from ${JSON.stringify(path.resolve(here, '../src/sweep/plan.ts'))};`,
-      `import { runArguments, tsxLoaderUrl } from ${JSON.stringify(path.resolve(here, '../src/sweep/command.ts'))};`,
-      `const dir = ${JSON.stringify(dir)};`,
-      `const command = (run, runDir, threads) => ({ command: process.execPath, args: ['--import', tsxLoaderUrl(), ${JSON.stringify(FAKE)}, ...runArguments(run, runDir, threads)] });`,
-      'await new LocalExecutor({ sweepDir: dir, plan: readPlan(dir), workers: 2, threads: 1, command, log: () => {} }).run();',
-    ].join('\n'));
+    const driver = writeDriver(dir);
     const env = { ...process.env, FAKE_ITERATION_MS: '150' };
     const startDriver = () => spawn(process.execPath, ['--import', tsxLoaderUrl(), driver], { stdio: 'ignore', env });
     let maxLive = 0;
