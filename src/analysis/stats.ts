@@ -91,7 +91,7 @@ function perTaskMeans(matrix: ScoreMatrix): number[] {
 }
 
 /** numpy.median: middle element, or the average of the two middle ones for even n. */
-function median(values: readonly number[]): number {
+export function median(values: readonly number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;

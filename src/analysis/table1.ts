@@ -8,8 +8,8 @@
 // iteration and marks the cell †. Diverged and failed runs never count (there is no score at the budget) and are
 // always named in the cell, since a λ that makes runs diverge is itself a result.
 import { displayName } from '../../envs/games.ts';
-import { decoupledSettings, PAPER_UPDATES, totalDecayFactor } from '../optim/decay_budget.ts';
-import { meanStd, type MeanStd } from './stats.ts';
+import { decoupledSettings, formatDecayFactor, PAPER_UPDATES, totalDecayFactor } from '../optim/decay_budget.ts';
+import { median, meanStd, type MeanStd } from './stats.ts';
 import { loadHumanReference, loadScoreRanges, PAPER_GAMES, paperValueFlag, schemeLabel, type PaperRow } from './reference.ts';
 import { describeScore, scoreRun, scoreSpecName, type ScoreSpec } from './score.ts';
 import {
@@ -292,15 +292,10 @@ export function decayBudgetLines(table: Table1): string[] {
       return settings && typeof updates === 'number' ? [{ settings, updates, factor: totalDecayFactor(settings, updates) }] : [];
     });
     if (measured.length === 0) continue;
-    const median = (xs: number[]) => {
-      const sorted = [...xs].sort((a, b) => a - b);
-      const mid = Math.floor(sorted.length / 2);
-      return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-    };
     const factor = median(measured.map((m) => m.factor));
     const updates = median(measured.map((m) => m.updates));
     const nominal = { ...measured[0].settings, weightDecay: row.weightDecay };
-    const fmt = (f: number) => (f > 0.99 ? f.toFixed(4) : f.toPrecision(3));
+    const fmt = formatDecayFactor;
     const matched = row.schedule.includes(PAPER_MATCHED) ? ` (λ scaled to ${measured[0].settings.weightDecay.toPrecision(3)} to match the paper's decay)` : '';
     lines.push(
       `Decoupled decay, ${row.scheme} λ=${formatLambda(row.weightDecay)}${matched}: total decay factor ${fmt(factor)} here ` +

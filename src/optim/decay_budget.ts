@@ -83,10 +83,15 @@ export function paperMatchedWeightDecay(s: DecoupledSettings, updates: number): 
   return s.convention === 'lr-scaled' ? matched / s.learningRate : matched;
 }
 
+/** A total decay factor as printed: 4 decimals near 1 (where the difference is the point), else 3 digits. */
+export function formatDecayFactor(f: number): string {
+  return f > 0.99 ? f.toFixed(4) : f.toPrecision(3);
+}
+
 /** "decoupled λ=1e-3: total decay factor 0.9985 here, 0.458 at the paper's budget" */
 export function describeDecayBudget(label: string, s: DecoupledSettings, updates: number): string {
   const here = totalDecayFactor(s, updates);
   const paper = totalDecayFactor(s, PAPER_UPDATES);
-  const fmt = (f: number) => (f > 0.99 ? f.toFixed(4) : f.toPrecision(3));
+  const fmt = formatDecayFactor;
   return `${label}: total decay factor ${fmt(here)} over ${updates.toLocaleString('en-US')} updates here, ${fmt(paper)} at the paper's budget (${PAPER_UPDATES.toLocaleString('en-US')} updates)`;
 }
