@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { constants as bufferConstants } from 'node:buffer';
-import { fsyncDirectory, writeFileAtomic } from '../src/run/atomic.ts';
+import { fsyncDirectory, writeFileAtomic } from '../src/io/atomic.ts';
 
 export const REPLAY_STACK_SIZE = 4;
 export const DEFAULT_FRAME_HEIGHT = 84;

@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CorruptFileError, DirectoryError, isAtomicTempName, makeDirectories, readJsonFile, writeFileAtomic, writeJsonAtomic } from '../src/run/atomic.ts';
-import { RunLockedError } from '../src/run/lock.ts';
+import { CorruptFileError, DirectoryError, isAtomicTempName, makeDirectories, readJsonFile, writeFileAtomic, writeJsonAtomic } from '../src/io/atomic.ts';
+import { RunLockedError } from '../src/io/lock.ts';
 import {
   InconsistentRunError,
   NotARunDirectoryError,
@@ -82,7 +82,7 @@ function exited(child: ChildProcess): Promise<void> {
   });
 }
 
-const modulePath = (name: string) => JSON.stringify(path.join(ROOT, 'src/run', name));
+const modulePath = (name: string) => JSON.stringify(path.join(ROOT, 'src', name));
 
 describe('makeDirectories (every --out)', () => {
   it('makes the missing levels, and accepts an existing directory', () => {
@@ -345,7 +345,7 @@ describe('atomic writes', () => {
     const target = path.join(tmp, 'target.json');
     const script = `
       import fs from 'node:fs';
-      import { writeFileAtomic } from ${modulePath('atomic.ts')};
+      import { writeFileAtomic } from ${modulePath('io/atomic.ts')};
       const contents = [JSON.stringify({ v: 'a', xs: Array(60000).fill(1) }), JSON.stringify({ v: 'b', xs: Array(90000).fill(2) })];
       for (let n = 0; ; n++) {
         ${atomic ? 'writeFileAtomic' : 'fs.writeFileSync'}(${JSON.stringify(target)}, contents[n % 2]);
@@ -412,7 +412,7 @@ describe('run lock', () => {
   it('refuses while another live process holds it, and takes it over after that process is killed -9', async () => {
     const dir = path.join(tmp, 'run');
     const child = spawnScript(`
-      import { RunDirectory } from ${modulePath('run_directory.ts')};
+      import { RunDirectory } from ${modulePath('run/run_directory.ts')};
       RunDirectory.create(${JSON.stringify(dir)}, ${JSON.stringify(CONFIG)}, {});
       console.log('locked');
       setInterval(() => {}, 1000);`);
@@ -460,7 +460,7 @@ describe('run lock', () => {
   it('is released when the holding process exits normally', async () => {
     const dir = path.join(tmp, 'run');
     const child = spawnScript(`
-      import { RunDirectory } from ${modulePath('run_directory.ts')};
+      import { RunDirectory } from ${modulePath('run/run_directory.ts')};
       RunDirectory.create(${JSON.stringify(dir)}, ${JSON.stringify(CONFIG)}, {});
       console.log('locked');`);
     await waitForOutput(child, 'locked').catch(() => {}); // it may exit before we see the output

@@ -10,7 +10,7 @@ import { RunDirectory } from '../src/run/run_directory.ts';
 import { runArguments, tsxLoaderUrl, type CommandBuilder } from '../src/sweep/command.ts';
 import { LocalExecutor, SweepLockedError } from '../src/sweep/local.ts';
 import { buildPlan, crossGrid, writeOrCheckPlan, type SweepPlan } from '../src/sweep/plan.ts';
-import { acquireLock } from '../src/run/lock.ts';
+import { acquireLock } from '../src/io/lock.ts';
 import { runStatus, sweepStatus, writeOutcome } from '../src/sweep/status.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

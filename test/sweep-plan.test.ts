@@ -4,11 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { optimizerNames } from '../src/optim/types.ts';
-import { CorruptFileError } from '../src/run/atomic.ts';
+import { CorruptFileError } from '../src/io/atomic.ts';
 import { PRESET_NAMES as RUN_PRESET_NAMES } from '../src/run/presets.ts';
 import {
   buildPlan,
-  canonicalJson,
   crossGrid,
   formatLambda,
   NO_DECAY_SCHEMES,
@@ -108,10 +107,6 @@ describe('run ids', () => {
     expect(ids.size).toBe(6);
     expect(runId({ overrides: {}, preset: 'dopamine', seed: 0, weightDecay: 1e-4, optimizer: 'adamw', game: 'pong' })).toBe(runId(run));
     expect(runId({ ...run, overrides: { iterations: undefined } })).toBe(runId(run));
-  });
-
-  it('canonical JSON ignores key order', () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: 'x' } })).toBe('{"a":{"c":"x","d":[1,{"x":1,"y":2}]},"b":1}');
   });
 
   it('format λ in a form that parses back to the same number', () => {

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BaselineComparison } from '../analysis/baseline.ts';
-import { makeDirectories, writeFileAtomic } from '../run/atomic.ts';
+import { makeDirectories, writeFileAtomic } from '../io/atomic.ts';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_BASELINE_DIR = path.join(REPO_ROOT, 'results', 'baselines');

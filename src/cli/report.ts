@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { toCsv } from '../analysis/csv.ts';
 import type { ReportFigure } from '../analysis/report.ts';
 import type { ScoreSpec } from '../analysis/score.ts';
-import { writeFileAtomic } from '../run/atomic.ts';
+import { writeFileAtomic } from '../io/atomic.ts';
 import { collectScoreOption, parsePositiveInteger, scoresOrDefault } from './parse.ts';
 
 export interface ReportCommand {

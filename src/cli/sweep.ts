@@ -249,7 +249,7 @@ async function main(argv: string[]): Promise<number> {
   if (invocation.executor === 'slurm') {
     const { sbatchScript, submit, assertNoActiveJob, SlurmInputError } = await import('../sweep/slurm.ts');
     const { runStatus, writeExecutorRecord } = await import('../sweep/status.ts');
-    const { inspectLock } = await import('../run/lock.ts');
+    const { inspectLock } = await import('../io/lock.ts');
     const { SWEEP_LOCK } = await import('../sweep/local.ts');
     const threads = invocation.threads ?? 1;
     // A dry run of a new sweep has no directory yet: every run counts as to do.

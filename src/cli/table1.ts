@@ -8,7 +8,7 @@ import { loadPaperTable } from '../analysis/reference.ts';
 import type { ScoreSpec } from '../analysis/score.ts';
 import { collectScoreOption, scoresOrDefault } from './parse.ts';
 import { loadSweep, type SweepResults } from '../analysis/sweep_results.ts';
-import { writeFileAtomic } from '../run/atomic.ts';
+import { writeFileAtomic } from '../io/atomic.ts';
 import { buildTable1, renderCsv, renderLatex, renderMarkdown } from '../analysis/table1.ts';
 
 export interface Table1Command {

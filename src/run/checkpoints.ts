@@ -30,7 +30,7 @@ import {
   writeAll,
   writeFileAtomic,
   writeJsonAtomic,
-} from './atomic.ts';
+} from '../io/atomic.ts';
 
 export type TensorDtype = 'float32' | 'int32';
 export type TensorArray = Float32Array | Int32Array;

@@ -20,8 +20,9 @@ import {
   writeAll,
   writeFileAtomic,
   writeJsonAtomic,
-} from './atomic.ts';
-import { acquireLock, type HeldLock } from './lock.ts';
+} from '../io/atomic.ts';
+import { acquireLock, type HeldLock } from '../io/lock.ts';
+import { canonicalJson } from '../io/canonical_json.ts';
 
 export type JsonObject = { [key: string]: unknown };
 
@@ -137,16 +138,6 @@ export function formatDifference(d: ConfigDifference): string {
 
 function isPlainObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** JSON with sorted keys, so key order never makes two equal configs differ. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (isPlainObject(value)) {
-    const keys = Object.keys(value).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 /** Deep comparison of two JSON values; objects are walked (dotted paths), anything else compared whole. */

@@ -14,7 +14,7 @@ import { displayName, resolveGame } from '../../envs/games.ts';
 import { DivergenceError, DqnAgent, type AgentState } from '../../agents/dqn_agent.ts';
 import { ReplayMemory } from '../../agents/replay.ts';
 import * as tf from '../tf.ts';
-import { readJsonFile } from './atomic.ts';
+import { readJsonFile } from '../io/atomic.ts';
 import { dropCheckpointExtras, findLatestCheckpoint, saveCheckpoint, type LoadedTensor } from './checkpoints.ts';
 import { describeEnvironment } from './environment.ts';
 import { MUTABLE_CONFIG_KEYS, type RunConfig } from './presets.ts';

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { acquireLock, inspectLock, RunLockedError, type HeldLock } from '../run/lock.ts';
+import { acquireLock, inspectLock, RunLockedError, type HeldLock } from '../io/lock.ts';
 import { RUN_FILES } from '../run/run_directory.ts';
 import { atariCommand, type CommandBuilder } from './command.ts';
 import { formatLambda, type PlannedRun, type SweepPlan } from './plan.ts';

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { ALE_ROM_IDS, displayName } from '../../envs/games.ts';
 import { SCHEMES } from '../optim/options.ts';
 import { optimizerNames, type OptimizerName } from '../optim/types.ts';
-import { CorruptFileError, isAtomicTempName, makeDirectories, readJsonFile, writeJsonAtomic } from '../run/atomic.ts';
+import { CorruptFileError, isAtomicTempName, makeDirectories, readJsonFile, writeJsonAtomic } from '../io/atomic.ts';
+import { canonicalJson } from '../io/canonical_json.ts';
 
 import { PRESET_NAMES, type PresetName } from '../run/presets.ts';
 
@@ -240,17 +241,6 @@ function cleanOverrides(overrides: RunOverrides): RunOverrides {
 export function formatLambda(wd: number): string {
   if (wd === 0) return '0';
   return wd.toExponential().replace('e+', 'e');
-}
-
-/** JSON with sorted keys and no whitespace: equal configs give equal text whatever their key order. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object' && value !== null) {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 /** What identifies a run: everything that changes its result. The id's hash is taken over exactly this. */

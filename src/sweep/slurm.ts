@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ALE_ROM_IDS } from '../../envs/games.ts';
 import { optimizerNames } from '../optim/types.ts';
-import { writeFileAtomic } from '../run/atomic.ts';
+import { writeFileAtomic } from '../io/atomic.ts';
 import { atariCommand, REPO_ROOT, type CommandBuilder } from './command.ts';
 import { PRESET_NAMES, RUN_ID_PATTERN, type PlannedRun } from './plan.ts';
 import { shellQuote } from './shell.ts';

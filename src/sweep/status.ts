@@ -4,8 +4,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readJsonFile, writeJsonAtomic } from '../run/atomic.ts';
-import { inspectLock } from '../run/lock.ts';
+import { readJsonFile, writeJsonAtomic } from '../io/atomic.ts';
+import { inspectLock } from '../io/lock.ts';
 import { InconsistentRunError, RUN_FILES, RunDirectory, runFilesProblem, type RunSummary } from '../run/run_directory.ts';
 import type { PlannedRun, SweepPlan } from './plan.ts';
 
