@@ -20,7 +20,7 @@ import {
   type ScoreMatrix,
 } from './stats.ts';
 import { cellKey, type Table1, type TableCell, type TableRow } from './table1.ts';
-import { formatLambda } from './sweep_results.ts';
+import { formatLambda } from '../format.ts';
 
 /** Mean ± std over seeds of one cell in human-normalized units, or null without reference scores or runs. */
 export function normalizedCell(cell: TableCell, refs: ReadonlyMap<string, HumanReference>): MeanStd | null {

@@ -8,7 +8,8 @@ import { displayName } from '../../envs/games.ts';
 import type { MetricsRecord } from '../run/run_directory.ts';
 import type { SensitivityPoint } from './aggregates.ts';
 import { schemeLabel } from './reference.ts';
-import { formatLambda, type LoadedRun } from './sweep_results.ts';
+import { formatLambda } from '../format.ts';
+import type { LoadedRun } from './sweep_results.ts';
 
 /** Fixed colours, so a scheme looks the same in every figure. */
 export const SCHEME_COLOURS: Readonly<Record<string, string>> = {

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { resolveGame, displayName } from '../../envs/games.ts';
+import { formatLambda } from '../format.ts';
 import { RunDirectory, RUN_FILES, runFilesProblem, type JsonObject, type MetricsRecord, type RunSummary } from '../run/run_directory.ts';
 
 export const PLAN_FILE = 'plan.json';
@@ -95,12 +96,6 @@ export function rowKeyString(k: RowKey): string {
 
 /** Added to a run's schedule label when its λ was scaled by --match-paper-decay: its own Table 1 row. */
 export const PAPER_MATCHED = 'paper-matched decay';
-
-/** 1e-4 -> "1e-4", 0 -> "0", 1.5e-4 -> "1.5e-4". */
-export function formatLambda(lambda: number): string {
-  if (lambda === 0) return '0';
-  return lambda.toExponential().replace('e+', 'e');
-}
 
 export function describeRun(r: Pick<LoadedRun, 'game' | 'optimizer' | 'weightDecay' | 'seed' | 'schedule'>): string {
   const schedule = r.schedule === 'constant' ? '' : ` (${r.schedule})`;

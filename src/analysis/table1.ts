@@ -8,6 +8,7 @@
 // iteration and marks the cell †. Diverged and failed runs never count (there is no score at the budget) and are
 // always named in the cell, since a λ that makes runs diverge is itself a result.
 import { displayName } from '../../envs/games.ts';
+import { formatLambda } from '../format.ts';
 import { decoupledSettings, formatDecayFactor, PAPER_UPDATES, totalDecayFactor } from '../optim/decay_budget.ts';
 import { median, meanStd, type MeanStd } from './stats.ts';
 import { loadHumanReference, loadScoreRanges, PAPER_GAMES, paperValueFlag, schemeLabel, type PaperRow } from './reference.ts';
@@ -15,7 +16,6 @@ import { describeScore, scoreRun, scoreSpecName, type ScoreSpec } from './score.
 import {
   describeRun,
   formatBudget,
-  formatLambda,
   PAPER_MATCHED,
   rowKeyString,
   type Budget,

@@ -7,6 +7,8 @@
 // The ETA: the warm-up (no learning, ~1,000 steps/s) and the learning phase (~50 steps/s) differ 20-fold, so each
 // is timed on its own; until the learning rate has been measured, an assumed one stands in and the ETA says so.
 
+import { formatCount, formatDuration } from '../format.ts';
+
 export interface ProgressState {
   iteration: number;
   iterations: number;
@@ -164,17 +166,3 @@ export class ProgressReporter {
   }
 }
 
-export function formatCount(n: number): string {
-  return n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)}k` : String(n);
-}
-
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '?';
-  const s = Math.round(seconds);
-  const d = Math.floor(s / 86400);
-  const h = Math.floor((s % 86400) / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  if (d > 0) return `${d}d${h}h`;
-  if (h > 0) return `${h}h${String(m).padStart(2, '0')}m`;
-  return `${m}m${String(s % 60).padStart(2, '0')}s`;
-}

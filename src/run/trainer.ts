@@ -18,7 +18,8 @@ import { readJsonFile } from '../io/atomic.ts';
 import { dropCheckpointExtras, findLatestCheckpoint, saveCheckpoint, type LoadedTensor } from './checkpoints.ts';
 import { describeEnvironment } from './environment.ts';
 import { MUTABLE_CONFIG_KEYS, type RunConfig } from './presets.ts';
-import { formatCount, formatDuration, ProgressReporter } from './progress.ts';
+import { formatCount, formatDuration } from '../format.ts';
+import { ProgressReporter } from './progress.ts';
 import { diffConfig, formatDifference, RunDirectory, type MetricsRecord, type RunSummary } from './run_directory.ts';
 
 /** Set by the caller (signal handlers) to stop at the end of the current agent step. */

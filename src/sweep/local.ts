@@ -9,10 +9,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { formatDuration, formatLambda } from '../format.ts';
 import { acquireLock, inspectLock, RunLockedError, type HeldLock } from '../io/lock.ts';
 import { RUN_FILES } from '../run/run_directory.ts';
 import { atariCommand, type CommandBuilder } from './command.ts';
-import { formatLambda, type PlannedRun, type SweepPlan } from './plan.ts';
+import type { PlannedRun, SweepPlan } from './plan.ts';
 import {
   LOGS_DIR,
   logFile,
@@ -21,7 +22,6 @@ import {
   runStatus,
   writeExecutorRecord,
   writeOutcome,
-  formatDuration,
   type RunState,
   type RunStatus,
 } from './status.ts';

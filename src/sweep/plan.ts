@@ -10,6 +10,7 @@ import path from 'node:path';
 import { ALE_ROM_IDS, displayName } from '../../envs/games.ts';
 import { SCHEMES } from '../optim/options.ts';
 import { optimizerNames, type OptimizerName } from '../optim/types.ts';
+import { formatLambda } from '../format.ts';
 import { CorruptFileError, isAtomicTempName, makeDirectories, readJsonFile, writeJsonAtomic } from '../io/atomic.ts';
 import { canonicalJson } from '../io/canonical_json.ts';
 
@@ -235,12 +236,6 @@ function cleanOverrides(overrides: RunOverrides): RunOverrides {
   if (overrides.evalSteps !== undefined) out.evalSteps = overrides.evalSteps;
   if (overrides.matchPaperDecay) out.matchPaperDecay = true;
   return out;
-}
-
-/** λ for ids and messages: 0, 1e-4, 2.5e-4 (shortest exact exponential form, no '+'). */
-export function formatLambda(wd: number): string {
-  if (wd === 0) return '0';
-  return wd.toExponential().replace('e+', 'e');
 }
 
 /** What identifies a run: everything that changes its result. The id's hash is taken over exactly this. */

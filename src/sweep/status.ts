@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { formatDuration } from '../format.ts';
 import { readJsonFile, writeJsonAtomic } from '../io/atomic.ts';
 import { inspectLock } from '../io/lock.ts';
 import { InconsistentRunError, RUN_FILES, RunDirectory, runFilesProblem, type RunSummary } from '../run/run_directory.ts';
@@ -243,18 +244,6 @@ export function sweepStatus(sweepDir: string, plan: SweepPlan): SweepStatus {
   const etaSeconds =
     open.length === 0 ? 0 : secondsPerIteration === null || remainingIterations === null ? null : (remainingIterations * secondsPerIteration) / parallelism;
   return { runs, counts, secondsPerIteration, stepsPerSecond, remainingIterations, parallelism, etaSeconds };
-}
-
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return 'unknown';
-  const s = Math.round(seconds);
-  const d = Math.floor(s / 86400);
-  const h = Math.floor((s % 86400) / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  if (d > 0) return `${d}d ${h}h`;
-  if (h > 0) return `${h}h ${m}m`;
-  if (m > 0) return `${m}m ${s % 60}s`;
-  return `${s}s`;
 }
 
 /** The text of `npm run sweep -- --status DIR`. */

@@ -1,0 +1,28 @@
+/**
+ * How numbers are written for people, the same way in every log, status line, table and run id: step counts,
+ * durations and weight-decay values. Run ids contain formatLambda's text, so changing it changes every id.
+ */
+
+/** 950, 12.5k, 1.25M. */
+export function formatCount(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)}k` : String(n);
+}
+
+/** 42s, 1m18s, 3h01m, 2d5h: the two largest units, compact enough for a progress line; '?' if unknown. */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const s = Math.round(seconds);
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (d > 0) return `${d}d${h}h`;
+  if (h > 0) return `${h}h${String(m).padStart(2, '0')}m`;
+  if (m > 0) return `${m}m${String(s % 60).padStart(2, '0')}s`;
+  return `${s}s`;
+}
+
+/** λ for ids, tables and messages: 0, 1e-4, 2.5e-4 (the shortest exact exponential form, no '+'). */
+export function formatLambda(lambda: number): string {
+  if (lambda === 0) return '0';
+  return lambda.toExponential().replace('e+', 'e');
+}
