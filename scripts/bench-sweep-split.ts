@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { atariCommand } from '../src/sweep/command.ts';
-import type { PlannedRun } from '../src/sweep/plan.ts';
+import type { PlannedRun } from '../src/sweep/plan_file.ts';
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadPaperTable } from '../src/analysis/reference.ts';
-import { loadSweep, SweepInputError } from '../src/analysis/sweep_results.ts';
+import { loadSweep, SweepLoadError } from '../src/analysis/sweep_results.ts';
 import { buildTable1, cellKey, renderMarkdown } from '../src/analysis/table1.ts';
 import { runId, tmpSweep, writePlan, writeRun, type FakeRun } from './fixtures/sweep/make_sweep.ts';
 
@@ -128,11 +128,11 @@ describe('the sweep directory itself', () => {
   it('a plan.json of another kind or format is refused with what to do', () => {
     const root = sweepWith([good(0)]);
     fs.writeFileSync(path.join(root, 'plan.json'), JSON.stringify({ format: 1, kind: 'ppo-sweep', runs: [] }));
-    expect(() => loadSweep(root)).toThrow(/kind "ppo-sweep", not a "wd-dqn-sweep" sweep plan/);
+    expect(() => loadSweep(root)).toThrow(/kind is "ppo-sweep", not "wd-dqn-sweep": another tool's sweep/);
     fs.writeFileSync(path.join(root, 'plan.json'), JSON.stringify({ format: 7, kind: 'wd-dqn-sweep', runs: [] }));
-    expect(() => loadSweep(root)).toThrow(/format 7; this analysis reads format 1/);
+    expect(() => loadSweep(root)).toThrow(/format 7, this version reads format 1/);
     fs.writeFileSync(path.join(root, 'plan.json'), JSON.stringify({ format: 1, kind: 'wd-dqn-sweep', runs: [{ id: 'x' }] }));
-    expect(() => loadSweep(root)).toThrow(/runs\[0\] has no "dir"/);
+    expect(() => loadSweep(root)).toThrow(/runs\[0\] .*malformed id or dir/);
   });
 
   it('a half-written plan.json falls back to scanning runs/ with a warning', () => {
@@ -158,7 +158,7 @@ describe('the sweep directory itself', () => {
   it('missing, empty or file paths fail with a clear message', () => {
     const root = tmpSweep('analysis-empty-');
     roots.push(root);
-    expect(() => loadSweep(path.join(root, 'nope'))).toThrow(SweepInputError);
+    expect(() => loadSweep(path.join(root, 'nope'))).toThrow(SweepLoadError);
     expect(() => loadSweep(path.join(root, 'nope'))).toThrow(/does not exist/);
     expect(() => loadSweep(root)).toThrow(/no runs found in .*expected plan\.json/);
     fs.writeFileSync(path.join(root, 'f.txt'), 'x');

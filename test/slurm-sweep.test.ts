@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunDirectory } from '../src/run/run_directory.ts';
 import { runArguments, tsxLoaderUrl, type CommandBuilder } from '../src/sweep/command.ts';
 import { LocalExecutor } from '../src/sweep/local.ts';
-import { buildPlan, crossGrid, readPlan, writeOrCheckPlan, type SweepPlan } from '../src/sweep/plan.ts';
+import { buildPlan, crossGrid } from '../src/sweep/plan.ts';
+import { readPlan, writeOrCheckPlan, type SweepPlan } from '../src/sweep/plan_file.ts';
 import { sbatchScript, submit } from '../src/sweep/slurm.ts';
 import { readExecutorRecord, sweepStatus } from '../src/sweep/status.ts';
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RunDirectory } from '../src/run/run_directory.ts';
 import { tsxLoaderUrl } from '../src/sweep/command.ts';
-import { readPlan } from '../src/sweep/plan.ts';
+import { readPlan } from '../src/sweep/plan_file.ts';
 import { sweepStatus } from '../src/sweep/status.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -9,7 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RunDirectory } from '../src/run/run_directory.ts';
 import { runArguments, tsxLoaderUrl, type CommandBuilder } from '../src/sweep/command.ts';
 import { LocalExecutor, SweepLockedError } from '../src/sweep/local.ts';
-import { buildPlan, crossGrid, writeOrCheckPlan, type SweepPlan } from '../src/sweep/plan.ts';
+import { buildPlan, crossGrid } from '../src/sweep/plan.ts';
+import { writeOrCheckPlan, type SweepPlan } from '../src/sweep/plan_file.ts';
 import { acquireLock } from '../src/io/lock.ts';
 import { runStatus, sweepStatus, writeOutcome } from '../src/sweep/status.ts';
 

@@ -7,18 +7,8 @@ import { formatLambda } from '../src/format.ts';
 import { optimizerNames } from '../src/optim/types.ts';
 import { CorruptFileError } from '../src/io/atomic.ts';
 import { PRESET_NAMES as RUN_PRESET_NAMES } from '../src/run/presets.ts';
-import {
-  buildPlan,
-  crossGrid,
-  NO_DECAY_SCHEMES,
-  paperGrid,
-  PlanMismatchError,
-  PRESET_NAMES,
-  readPlan,
-  runId,
-  SweepInputError,
-  writeOrCheckPlan,
-} from '../src/sweep/plan.ts';
+import { buildPlan, crossGrid, NO_DECAY_SCHEMES, paperGrid, PRESET_NAMES, runId, SweepInputError } from '../src/sweep/plan.ts';
+import { PlanMismatchError, readPlan, writeOrCheckPlan } from '../src/sweep/plan_file.ts';
 
 const temps: string[] = [];
 function tempDir(): string {
@@ -196,7 +186,7 @@ describe('plan.json', () => {
   it('refuses a plan.json that is not a sweep plan of this harness', () => {
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, 'plan.json'), JSON.stringify({ kind: 'something-else', format: 1, runs: [] }));
-    expect(() => readPlan(dir)).toThrow(/is not a sweep plan of this harness \(kind is "something-else"/);
+    expect(() => readPlan(dir)).toThrow(/is not a sweep plan of this harness \(kind is "something-else", not "wd-dqn-sweep"/);
     const plan = buildPlan(small());
     plan.runs[0].id = '../../etc';
     fs.writeFileSync(path.join(dir, 'plan.json'), JSON.stringify(plan));

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RunDirectory } from '../src/run/run_directory.ts';
-import { buildPlan, crossGrid, writeOrCheckPlan, type PlannedRun, type SweepPlan } from '../src/sweep/plan.ts';
+import { buildPlan, crossGrid } from '../src/sweep/plan.ts';
+import { writeOrCheckPlan, type PlannedRun, type SweepPlan } from '../src/sweep/plan_file.ts';
 import { formatStatus, logFile, logTail, runStatus, sweepStatus, writeExecutorRecord, writeOutcome } from '../src/sweep/status.ts';
 
 const temps: string[] = [];

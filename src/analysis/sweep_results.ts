@@ -6,17 +6,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { resolveGame, displayName } from '../../envs/games.ts';
 import { formatLambda } from '../format.ts';
+import { CorruptFileError, PLAN_FILE, PlanMismatchError, readPlan, RUNS_DIR, type PlannedRun } from '../sweep/plan_file.ts';
 import { RunDirectory, RUN_FILES, runFilesProblem, type JsonObject, type MetricsRecord, type RunSummary } from '../run/run_directory.ts';
 
-export const PLAN_FILE = 'plan.json';
-export const PLAN_KIND = 'wd-dqn-sweep';
-export const PLAN_FORMAT = 1;
-
 /** A problem with the sweep directory as a whole: nothing can be analysed. */
-export class SweepInputError extends Error {
+export class SweepLoadError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = 'SweepInputError';
+    this.name = 'SweepLoadError';
   }
 }
 
@@ -52,13 +49,12 @@ export interface SkippedRun {
   reason: string;
 }
 
-export interface PlannedRun {
+/** A directory to load as a run: from plan.json (with what the plan says it is), or found by scanning. */
+export interface RunCandidate {
   id: string;
+  /** Absolute. */
   dir: string;
-  game?: string;
-  optimizer?: string;
-  weightDecay?: number;
-  seed?: number;
+  planned?: PlannedRun;
 }
 
 export interface Budget {
@@ -113,48 +109,21 @@ function errorMessage(err: unknown): string {
 // ---------------------------------------------------------------------------
 // Finding the runs
 
-function readPlan(root: string, warnings: string[]): PlannedRun[] | null {
-  const file = path.join(root, PLAN_FILE);
-  if (!fs.existsSync(file)) return null;
-  let plan: unknown;
+/** The plan's runs, or null when there is no plan (or only a damaged one: then the run directories are scanned). */
+function readPlanRuns(root: string, warnings: string[]): PlannedRun[] | null {
+  if (!fs.existsSync(path.join(root, PLAN_FILE))) return null;
   try {
-    plan = JSON.parse(fs.readFileSync(file, 'utf8'));
+    return readPlan(root).runs;
   } catch (err) {
+    if (err instanceof PlanMismatchError) throw new SweepLoadError(err.message);
+    if (!(err instanceof CorruptFileError)) throw err;
     // The runs themselves are intact; a damaged plan only loses the list of runs not started yet.
     warnings.push(
-      `${file} is corrupt or half-written (${errorMessage(err)}); ignored it and looked for run directories ` +
-        `under ${path.join(root, 'runs')} instead, so runs not started yet are not listed as missing.`,
+      `${path.join(root, PLAN_FILE)} is corrupt or half-written (${errorMessage(err)}); ignored it and looked for run directories ` +
+        `under ${path.join(root, RUNS_DIR)} instead, so runs not started yet are not listed as missing.`,
     );
     return null;
   }
-  if (!isObject(plan)) throw new SweepInputError(`${file} is not a JSON object, so it is not a sweep plan.`);
-  if (plan.kind !== PLAN_KIND) {
-    throw new SweepInputError(
-      `${file} is a plan of kind ${JSON.stringify(plan.kind)}, not a "${PLAN_KIND}" sweep plan; this directory holds ` +
-        'another tool\'s sweep. Point table1/report at the directory "npm run sweep" wrote.',
-    );
-  }
-  if (plan.format !== PLAN_FORMAT) {
-    throw new SweepInputError(
-      `${file} has format ${JSON.stringify(plan.format)}; this analysis reads format ${PLAN_FORMAT}. ` +
-        'It was written by another version of the sweep tool: update this checkout (or use the matching one).',
-    );
-  }
-  if (!Array.isArray(plan.runs)) throw new SweepInputError(`${file} has no "runs" list.`);
-  return plan.runs.map((entry: unknown, i: number) => {
-    if (!isObject(entry) || typeof entry.dir !== 'string' || entry.dir === '') {
-      throw new SweepInputError(`${file}: runs[${i}] has no "dir" string; the plan is damaged or of another format.`);
-    }
-    const game = typeof entry.game === 'string' ? safeGame(entry.game) : undefined;
-    return {
-      id: typeof entry.id === 'string' ? entry.id : path.basename(entry.dir),
-      dir: path.resolve(root, entry.dir),
-      game: game ?? (typeof entry.game === 'string' ? entry.game : undefined),
-      optimizer: typeof entry.optimizer === 'string' ? entry.optimizer : undefined,
-      weightDecay: typeof entry.weightDecay === 'number' ? entry.weightDecay : undefined,
-      seed: typeof entry.seed === 'number' ? entry.seed : undefined,
-    };
-  });
 }
 
 function safeGame(name: string): string | undefined {
@@ -273,12 +242,10 @@ export function loadRun(id: string, dir: string): LoadedRun {
 /** Differences between what the plan says a run is and what its directory holds. */
 function planMismatch(planned: PlannedRun, run: LoadedRun): string | null {
   const diffs: string[] = [];
-  if (planned.game !== undefined && planned.game !== run.game) diffs.push(`game ${run.game} (plan: ${planned.game})`);
-  if (planned.optimizer !== undefined && planned.optimizer !== run.optimizer) diffs.push(`optimizer ${run.optimizer} (plan: ${planned.optimizer})`);
-  if (planned.weightDecay !== undefined && planned.weightDecay !== run.weightDecay) {
-    diffs.push(`weightDecay ${run.weightDecay} (plan: ${planned.weightDecay})`);
-  }
-  if (planned.seed !== undefined && planned.seed !== run.seed) diffs.push(`seed ${run.seed} (plan: ${planned.seed})`);
+  if (planned.game !== run.game) diffs.push(`game ${run.game} (plan: ${planned.game})`);
+  if (planned.optimizer !== run.optimizer) diffs.push(`optimizer ${run.optimizer} (plan: ${planned.optimizer})`);
+  if (planned.weightDecay !== run.weightDecay) diffs.push(`weightDecay ${run.weightDecay} (plan: ${planned.weightDecay})`);
+  if (planned.seed !== run.seed) diffs.push(`seed ${run.seed} (plan: ${planned.seed})`);
   if (diffs.length === 0) return null;
   return `the directory holds a different run than plan.json says: ${diffs.join(', ')}; it belongs to another sweep`;
 }
@@ -287,26 +254,27 @@ function planMismatch(planned: PlannedRun, run: LoadedRun): string | null {
 
 export function loadSweep(dirArg: string): SweepResults {
   const root = path.resolve(dirArg);
-  if (!fs.existsSync(root)) throw new SweepInputError(`${root} does not exist.`);
+  if (!fs.existsSync(root)) throw new SweepLoadError(`${root} does not exist.`);
   if (!fs.statSync(root).isDirectory()) {
-    throw new SweepInputError(`${root} is a file; expected a sweep directory (with plan.json or runs/) or a run directory.`);
+    throw new SweepLoadError(`${root} is a file; expected a sweep directory (with plan.json or runs/) or a run directory.`);
   }
   const warnings: string[] = [];
   const skipped: SkippedRun[] = [];
   const missing: PlannedRun[] = [];
-  const candidates: PlannedRun[] = [];
+  const candidates: RunCandidate[] = [];
   let source: SweepResults['source'];
 
-  const plan = readPlan(root, warnings);
+  const plan = readPlanRuns(root, warnings);
   if (plan !== null) {
     source = 'plan';
     for (const p of plan) {
-      if (fs.existsSync(p.dir) && fs.readdirSync(p.dir).length > 0) candidates.push(p);
+      const dir = path.join(root, p.dir);
+      if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0) candidates.push({ id: p.id, dir, planned: p });
       else missing.push(p);
     }
-    const runsDir = path.join(root, 'runs');
+    const runsDir = path.join(root, RUNS_DIR);
     if (fs.existsSync(runsDir)) {
-      const planned = new Set(plan.map((p) => p.dir));
+      const planned = new Set(plan.map((p) => path.join(root, p.dir)));
       const extra = subdirectories(runsDir).filter((d) => !planned.has(d) && looksLikeRun(d));
       if (extra.length > 0) {
         warnings.push(
@@ -319,14 +287,14 @@ export function loadSweep(dirArg: string): SweepResults {
     source = 'single-run';
     candidates.push({ id: path.basename(root), dir: root });
   } else {
-    const runsDir = path.join(root, 'runs');
+    const runsDir = path.join(root, RUNS_DIR);
     const base = fs.existsSync(runsDir) && fs.statSync(runsDir).isDirectory() ? runsDir : root;
     source = base === runsDir ? 'runs-dir' : 'dir-of-runs';
     for (const d of subdirectories(base)) if (looksLikeRun(d)) candidates.push({ id: path.basename(d), dir: d });
   }
 
   if (candidates.length === 0 && missing.length === 0) {
-    throw new SweepInputError(
+    throw new SweepLoadError(
       `no runs found in ${root}: expected ${PLAN_FILE}, run directories under runs/ (each with ${RUN_FILES.config}), ` +
         'or run directories directly inside it.',
     );
@@ -342,7 +310,7 @@ export function loadSweep(dirArg: string): SweepResults {
       skipped.push({ id: c.id, dir: c.dir, reason: errorMessage(err) });
       continue;
     }
-    const mismatch = planMismatch(c, run);
+    const mismatch = c.planned === undefined ? null : planMismatch(c.planned, run);
     if (mismatch !== null) {
       skipped.push({ id: c.id, dir: c.dir, reason: mismatch });
       continue;

@@ -6,20 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { optimizerNames, type OptimizerName } from '../optim/types.ts';
-import {
-  buildPlan,
-  crossGrid,
-  paperGrid,
-  PlanMismatchError,
-  PRESET_NAMES,
-  readPlan,
-  SweepInputError,
-  writeOrCheckPlan,
-  PLAN_FILE,
-  type PresetName,
-  type RunOverrides,
-  type SweepPlan,
-} from '../sweep/plan.ts';
+import { buildPlan, crossGrid, paperGrid, PRESET_NAMES, SweepInputError, type PresetName } from '../sweep/plan.ts';
+import { PLAN_FILE, PlanMismatchError, readPlan, writeOrCheckPlan, type RunOverrides, type SweepPlan } from '../sweep/plan_file.ts';
 import { parseChoice, parseGameName, parseList, parseNonNegativeInteger, parsePositiveInteger, parseWeightDecay } from './parse.ts';
 
 export const EXECUTORS = ['local', 'slurm'] as const;

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { formatLambda } from '../format.ts';
-import type { PlannedRun } from './plan.ts';
+import type { PlannedRun } from './plan_file.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const ATARI_CLI = path.join(REPO_ROOT, 'src', 'cli', 'atari.ts');

@@ -13,7 +13,7 @@ import { formatDuration, formatLambda } from '../format.ts';
 import { acquireLock, inspectLock, RunLockedError, type HeldLock } from '../io/lock.ts';
 import { RUN_FILES } from '../run/run_directory.ts';
 import { atariCommand, type CommandBuilder } from './command.ts';
-import type { PlannedRun, SweepPlan } from './plan.ts';
+import type { PlannedRun, SweepPlan } from './plan_file.ts';
 import {
   LOGS_DIR,
   logFile,

@@ -1,20 +1,15 @@
-// The sweep plan: which runs a sweep consists of, and the plan.json that records them.
-//
-// A grid (games × schemes × λ × seeds, one preset) expands into runs in a fixed order, and every run gets an id
-// derived only from its config, so the same command always yields the same plan and the same run directories:
-// that is what makes a rerun resume instead of starting over. plan.json is written once, atomically, before any
-// run starts; a directory holding another sweep's plan is refused, so two sweeps never share run directories.
+// The sweep plan: which runs a sweep consists of. A grid (games × schemes × λ × seeds, one preset) expands into
+// runs in a fixed order, and every run gets an id derived only from its config, so the same command always yields
+// the same plan and the same run directories: that is what makes a rerun resume instead of starting over. The
+// file that records the plan, plan.json, is sweep/plan_file.ts's.
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import { ALE_ROM_IDS, displayName } from '../../envs/games.ts';
+import { formatLambda } from '../format.ts';
+import { canonicalJson } from '../io/canonical_json.ts';
 import { SCHEMES } from '../optim/options.ts';
 import { optimizerNames, type OptimizerName } from '../optim/types.ts';
-import { formatLambda } from '../format.ts';
-import { CorruptFileError, isAtomicTempName, makeDirectories, readJsonFile, writeJsonAtomic } from '../io/atomic.ts';
-import { canonicalJson } from '../io/canonical_json.ts';
-
 import { PRESET_NAMES, type PresetName } from '../run/presets.ts';
+import { RUNS_DIR, type GridRow, type PlannedRun, type RunOverrides, type SweepGrid, type SweepPlan } from './plan_file.ts';
 
 export { PRESET_NAMES, type PresetName };
 
@@ -23,59 +18,6 @@ export { PRESET_NAMES, type PresetName };
  * single run at λ = 0 instead of identical copies (the paper's "orig" row is adam at λ 0 only).
  */
 export const NO_DECAY_SCHEMES: readonly OptimizerName[] = ['adam', 'sgd', 'rmsprop'];
-
-/** Per-run budget overrides passed to every run (absent = the preset's value). */
-export interface RunOverrides {
-  iterations?: number;
-  trainingSteps?: number;
-  evalSteps?: number;
-  /** --match-paper-decay: kept only on the runs of decoupled schemes, the only ones it changes. */
-  matchPaperDecay?: true;
-}
-
-/** One row of a grid: a scheme and the λ values it runs at. */
-export interface GridRow {
-  optimizer: OptimizerName;
-  weightDecays: number[];
-}
-
-/** What the user asked for, as recorded in plan.json's "grid". */
-export interface SweepGrid {
-  /** 'paper-grid' for --paper-grid, 'cross' for games × optimizers × λ × seeds. */
-  kind: 'cross' | 'paper-grid';
-  games: string[]; // ROM ids
-  /** Only for 'cross': the schemes and λ list as given (the expansion rule is in expandRows). */
-  optimizers?: OptimizerName[];
-  weightDecays?: number[];
-  /** The rows actually run (for 'cross' derived from optimizers × weightDecays). */
-  rows: GridRow[];
-  seeds: number[];
-  preset: PresetName;
-  overrides: RunOverrides;
-}
-
-export interface PlannedRun {
-  id: string;
-  /** Relative to the sweep directory: always `runs/<id>`. */
-  dir: string;
-  game: string;
-  optimizer: OptimizerName;
-  weightDecay: number;
-  seed: number;
-  preset: PresetName;
-  overrides: RunOverrides;
-}
-
-export interface SweepPlan {
-  format: 1;
-  kind: 'wd-dqn-sweep';
-  createdAt: string;
-  grid: SweepGrid;
-  runs: PlannedRun[];
-}
-
-export const PLAN_FILE = 'plan.json';
-export const RUNS_DIR = 'runs';
 
 /** The paper's Table 1 games, in its order. */
 export const PAPER_GAMES = [
@@ -96,14 +38,6 @@ export class SweepInputError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'SweepInputError';
-  }
-}
-
-/** plan.json exists but is not the plan of this sweep, or not a plan at all. */
-export class PlanMismatchError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PlanMismatchError';
   }
 }
 
@@ -260,9 +194,6 @@ export function runId(run: Omit<PlannedRun, 'id' | 'dir'>): string {
   return `${run.game}-${run.optimizer}-wd${formatLambda(run.weightDecay)}${matched}-s${run.seed}-${hash}`;
 }
 
-/** Ids are used as directory names and placed in shell scripts: this is the only alphabet they may use. */
-export const RUN_ID_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
-
 /** Runs in a fixed order: game, then row, then λ, then seed. */
 export function expandGrid(grid: SweepGrid): PlannedRun[] {
   const runs: PlannedRun[] = [];
@@ -287,88 +218,3 @@ export function buildPlan(grid: SweepGrid, createdAt = new Date().toISOString())
   return { format: 1, kind: 'wd-dqn-sweep', createdAt, grid, runs: expandGrid(grid) };
 }
 
-/**
- * What must match for a directory to be "this sweep": the set of run ids (each id hashes the run's whole config).
- * The order of the lists on the command line does not matter: `--optimizers adamw,adam` resumes `adam,adamw`.
- */
-function planIdentity(plan: Pick<SweepPlan, 'runs'>): string {
-  return plan.runs.map((r) => r.id).sort().join('\n');
-}
-
-function planRemedy(dir: string): string {
-  return `Use a new --out directory for this sweep, or rerun the original command to resume the sweep in ${dir}.`;
-}
-
-/** Reads and checks DIR/plan.json. Throws CorruptFileError / PlanMismatchError with what to do. */
-export function readPlan(dir: string): SweepPlan {
-  const file = path.join(dir, PLAN_FILE);
-  if (!fs.existsSync(file)) {
-    throw new PlanMismatchError(`${dir} holds no sweep (${PLAN_FILE} not found). Start one with npm run sweep -- … --out ${dir}.`);
-  }
-  const plan = readJsonFile<SweepPlan>(
-    file,
-    'sweep plan',
-    `Move ${file} away and rerun the original sweep command: it is rewritten from the command, and finished runs are kept.`,
-  );
-  const bad = (why: string) => new PlanMismatchError(`${file} is not a sweep plan of this harness (${why}); refusing to use ${dir}.`);
-  if (typeof plan !== 'object' || plan === null || Array.isArray(plan)) throw bad('not a JSON object');
-  if (plan.kind !== 'wd-dqn-sweep') throw bad(`kind is ${JSON.stringify(plan.kind)}, expected "wd-dqn-sweep"`);
-  if (plan.format !== 1) throw bad(`format ${JSON.stringify(plan.format)} is not supported (expected 1)`);
-  if (!Array.isArray(plan.runs) || typeof plan.grid !== 'object' || plan.grid === null) throw bad('no "grid" or "runs"');
-  for (const run of plan.runs) {
-    if (typeof run?.id !== 'string' || !RUN_ID_PATTERN.test(run.id) || run.dir !== `${RUNS_DIR}/${run.id}`) {
-      throw bad(`run entry ${JSON.stringify(run).slice(0, 120)} has a malformed id or dir`);
-    }
-  }
-  return plan;
-}
-
-function describeGrid(grid: SweepGrid): string {
-  const rows = grid.rows.map((r) => `${r.optimizer}@${r.weightDecays.map(formatLambda).join('/')}`).join(' ');
-  const o = Object.entries(grid.overrides).map(([k, v]) => ` ${k}=${v}`).join('');
-  return `${grid.kind}: games ${grid.games.join(',')}; ${rows}; seeds ${grid.seeds.join(',')}; preset ${grid.preset}${o}`;
-}
-
-/**
- * Writes plan.json into `dir` for a new sweep, or checks that the plan already there is this one (a rerun).
- * Refuses a directory holding another sweep's plan, and a non-empty directory that holds no plan. With
- * `write: false` (a dry run) only an existing plan is checked and nothing is written.
- */
-export function writeOrCheckPlan(dir: string, plan: SweepPlan, options: { write?: boolean } = {}): { created: boolean; plan: SweepPlan } {
-  const file = path.join(dir, PLAN_FILE);
-  if (fs.existsSync(file)) {
-    const existing = readPlan(dir);
-    if (planIdentity(existing) !== planIdentity(plan)) {
-      throw new PlanMismatchError(
-        `${dir} already holds another sweep's plan (${file}):\n` +
-          `  there:     ${describeGrid(existing.grid)}\n` +
-          `  requested: ${describeGrid(plan.grid)}\n` +
-          `Nothing was written. ${planRemedy(dir)}`,
-      );
-    }
-    return { created: false, plan: existing };
-  }
-  if (options.write === false) return { created: false, plan }; // a dry run: only the check above
-  let entries: string[] = [];
-  try {
-    const stat = fs.statSync(dir);
-    if (!stat.isDirectory()) throw new PlanMismatchError(`${dir} is a file, not a directory; choose another --out.`);
-    entries = fs.readdirSync(dir).filter((name) => !isAtomicTempName(name));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  if (entries.length > 0) {
-    const shown = entries.slice(0, 5).join(', ') + (entries.length > 5 ? ', …' : '');
-    throw new PlanMismatchError(
-      `${dir} is not empty (${shown}) and holds no ${PLAN_FILE}; refusing to start a sweep there so nothing is ` +
-        'overwritten. Choose a new or empty --out directory.',
-    );
-  }
-  // plan.json first: a crash before it exists leaves an empty directory, which a rerun accepts.
-  makeDirectories(dir, 'sweep directory');
-  writeJsonAtomic(file, plan);
-  fs.mkdirSync(path.join(dir, RUNS_DIR), { recursive: true });
-  return { created: true, plan };
-}
-
-export { CorruptFileError };

@@ -16,7 +16,7 @@ import { ALE_ROM_IDS } from '../../envs/games.ts';
 import { optimizerNames } from '../optim/types.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { atariCommand, REPO_ROOT, type CommandBuilder } from './command.ts';
-import { PRESET_NAMES, RUN_ID_PATTERN, type PlannedRun } from './plan.ts';
+import { planEntryProblem, type PlannedRun } from './plan_file.ts';
 import { shellQuote } from './shell.ts';
 import { LOGS_DIR, OUTCOMES_DIR, readExecutorRecord, runDirOf } from './status.ts';
 
@@ -117,13 +117,8 @@ export function validateSlurmOptions(options: SlurmOptions): void {
   }
   // The plan was validated when it was made; check again what goes into the script, in case plan.json was edited.
   for (const run of options.runs) {
-    const bad = (why: string) => new SlurmInputError(`plan entry ${run.id}: ${why}; refusing to write it into a job script.`);
-    if (!RUN_ID_PATTERN.test(run.id)) throw bad('malformed id');
-    if (!ALE_ROM_IDS.includes(run.game)) throw bad(`unknown game ${JSON.stringify(run.game)}`);
-    if (!(optimizerNames as readonly string[]).includes(run.optimizer)) throw bad(`unknown optimizer ${JSON.stringify(run.optimizer)}`);
-    if (!(PRESET_NAMES as readonly string[]).includes(run.preset)) throw bad(`unknown preset ${JSON.stringify(run.preset)}`);
-    if (!Number.isSafeInteger(run.seed) || run.seed < 0) throw bad(`bad seed ${run.seed}`);
-    if (typeof run.weightDecay !== 'number' || !Number.isFinite(run.weightDecay) || run.weightDecay < 0) throw bad(`bad λ ${run.weightDecay}`);
+    const problem = planEntryProblem(run);
+    if (problem !== null) throw new SlurmInputError(`plan entry ${run.id}: ${problem}; refusing to write it into a job script.`);
   }
 }
 

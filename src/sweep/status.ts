@@ -8,7 +8,7 @@ import { formatDuration } from '../format.ts';
 import { readJsonFile, writeJsonAtomic } from '../io/atomic.ts';
 import { inspectLock } from '../io/lock.ts';
 import { InconsistentRunError, RUN_FILES, RunDirectory, runFilesProblem, type RunSummary } from '../run/run_directory.ts';
-import type { PlannedRun, SweepPlan } from './plan.ts';
+import type { PlannedRun, SweepPlan } from './plan_file.ts';
 
 export const OUTCOMES_DIR = 'outcomes';
 export const LOGS_DIR = 'logs';
