@@ -3,7 +3,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadHumanReference, loadPaperTable, schemeLabel } from '../src/analysis/reference.ts';
+import { loadHumanReference, loadPaperTable } from '../src/analysis/reference.ts';
+import { PAPER_BUDGET, PAPER_GAMES, PAPER_ROWS, schemeLabel } from '../src/paper.ts';
+import { PRESETS } from '../src/run/presets.ts';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
@@ -33,6 +35,21 @@ describe('data/reference', () => {
     expect(refs.size).toBe(8);
     expect(refs.get('beam_rider')).toEqual({ random: 363.9, human: 16926.5 });
     expect(refs.get('time_pilot')).toEqual({ random: 3568, human: 5229.2 });
+  });
+
+  it("src/paper.ts describes the same experiment as the published table and Dopamine's preset", () => {
+    // The rows of data/reference/bjorck2021_table1.csv (ordered by λ there) are PAPER_ROWS; its columns, in order, PAPER_GAMES.
+    const rows = loadPaperTable();
+    const cell = (optimizer: string, lambda: number) => `${optimizer}@${lambda}`;
+    expect(rows.map((r) => cell(r.optimizer, r.lambda)).sort()).toEqual(PAPER_ROWS.flatMap((r) => r.weightDecays.map((wd) => cell(r.optimizer, wd))).sort());
+    for (const r of rows) expect([...r.scores.keys()]).toEqual([...PAPER_GAMES]);
+    const dopamine = PRESETS.dopamine.values;
+    expect({
+      iterations: dopamine.iterations,
+      trainingSteps: dopamine.trainingSteps,
+      minReplayHistory: dopamine.agent.minReplayHistory,
+      updatePeriodSteps: dopamine.agent.updatePeriodSteps,
+    }).toEqual(PAPER_BUDGET);
   });
 
   it('scheme labels', () => {

@@ -7,7 +7,7 @@ import * as vl from 'vega-lite';
 import { displayName } from '../../envs/games.ts';
 import type { MetricsRecord } from '../run/run_directory.ts';
 import type { SensitivityPoint } from './aggregates.ts';
-import { schemeLabel } from './reference.ts';
+import { schemeLabel } from '../paper.ts';
 import { formatLambda } from '../format.ts';
 import type { LoadedRun } from './sweep_results.ts';
 

@@ -6,30 +6,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveGame } from '../../envs/games.ts';
+import { PAPER_SCHEMES } from '../paper.ts';
 
 export const REFERENCE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../data/reference');
 export const PAPER_TABLE_FILE = path.join(REFERENCE_DIR, 'bjorck2021_table1.csv');
 export const HUMAN_SCORES_FILE = path.join(REFERENCE_DIR, 'atari_reference_scores.csv');
 export const SCORE_RANGES_FILE = path.join(REFERENCE_DIR, 'atari_score_ranges.csv');
-
-/** The paper's scheme labels and the optimizer each one is in this harness. */
-export const PAPER_SCHEMES: Readonly<Record<string, string>> = Object.freeze({
-  orig: 'adam',
-  decoupled: 'adamw',
-  WD: 'adam-l2',
-  separated: 'adam-separated',
-});
-
-/** Optimizer name -> the paper's label ('adamw' -> 'decoupled'); other optimizers keep their own name. */
-export function schemeLabel(optimizer: string): string {
-  for (const [label, name] of Object.entries(PAPER_SCHEMES)) if (name === optimizer) return label;
-  return optimizer;
-}
-
-/** The paper's eight games, in its column order (ALE ROM ids). */
-export const PAPER_GAMES: readonly string[] = Object.freeze([
-  'beam_rider', 'breakout', 'enduro', 'pong', 'qbert', 'seaquest', 'space_invaders', 'time_pilot',
-]);
 
 export interface PaperRow {
   /** Paper label: orig, decoupled, WD, separated. */

@@ -11,7 +11,8 @@ import { displayName } from '../../envs/games.ts';
 import { formatLambda } from '../format.ts';
 import { decoupledSettings, formatDecayFactor, PAPER_UPDATES, totalDecayFactor } from '../optim/decay_budget.ts';
 import { median, meanStd, type MeanStd } from './stats.ts';
-import { loadHumanReference, loadScoreRanges, PAPER_GAMES, paperValueFlag, schemeLabel, type PaperRow } from './reference.ts';
+import { PAPER_GAMES, schemeLabel } from '../paper.ts';
+import { loadHumanReference, loadScoreRanges, paperValueFlag, type PaperRow } from './reference.ts';
 import { describeScore, scoreRun, scoreSpecName, type ScoreSpec } from './score.ts';
 import {
   describeRun,

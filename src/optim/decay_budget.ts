@@ -3,12 +3,11 @@
 // of updates, so the paper's λ decays far less in a short run: at λ = 1e-3 and Dopamine's α = 6.25e-5, 0.9985 over
 // the reduced preset's ~23.7k updates against 0.458 over the paper's ~12.5M. L2 and separated schemes put λw inside
 // Adam's normalisation, where it acts at once whatever the budget, so no such factor describes them.
+import { PAPER_BUDGET } from '../paper.ts';
 import { decoupledCoefficient, isOptimizerName, SCHEMES } from './options.ts';
 import { parseWeightDecaySchedule, type WeightDecaySchedule } from './schedule.ts';
 import type { DecoupledConvention } from './types.ts';
 
-/** The budget of the paper's runs (Dopamine's: 200 iterations × 250,000 agent steps, warm-up 20,000, update every 4). */
-export const PAPER_BUDGET = { iterations: 200, trainingSteps: 250_000, minReplayHistory: 20_000, updatePeriodSteps: 4 } as const;
 
 export interface BudgetShape {
   iterations: number;

@@ -8,6 +8,7 @@ import { formatLambda } from '../format.ts';
 import { canonicalJson } from '../io/canonical_json.ts';
 import { SCHEMES } from '../optim/options.ts';
 import { optimizerNames, type OptimizerName } from '../optim/types.ts';
+import { PAPER_GAMES, PAPER_ROWS, PAPER_SEEDS } from '../paper.ts';
 import { PRESET_NAMES, type PresetName } from '../run/presets.ts';
 import { RUNS_DIR, type GridRow, type PlannedRun, type RunOverrides, type SweepGrid, type SweepPlan } from './plan_file.ts';
 
@@ -19,19 +20,6 @@ export { PRESET_NAMES, type PresetName };
  */
 export const NO_DECAY_SCHEMES: readonly OptimizerName[] = ['adam', 'sgd', 'rmsprop'];
 
-/** The paper's Table 1 games, in its order. */
-export const PAPER_GAMES = [
-  'beam_rider', 'breakout', 'enduro', 'pong', 'qbert', 'seaquest', 'space_invaders', 'time_pilot',
-] as const;
-
-/** The 13 rows of Table 1: orig; decoupled, WD and separated at 1e-3…1e-5; WD also at 1e-6…1e-8. */
-export const PAPER_ROWS: readonly GridRow[] = [
-  { optimizer: 'adam', weightDecays: [0] },
-  { optimizer: 'adamw', weightDecays: [1e-3, 1e-4, 1e-5] },
-  { optimizer: 'adam-l2', weightDecays: [1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8] },
-  { optimizer: 'adam-separated', weightDecays: [1e-3, 1e-4, 1e-5] },
-];
-export const PAPER_SEEDS = [0, 1, 2] as const;
 
 /** A mistake in what the user asked for (the CLI prints the message and exits 2). */
 export class SweepInputError extends Error {
