@@ -8,6 +8,7 @@ import seedrandom from 'seedrandom';
 import * as tf from '../src/tf.ts';
 import { createOptimizer, type OptimizerOptions, type WeightDecayOptimizer } from '../src/optim/index.ts';
 import { linearlyDecayingEpsilon } from './epsilon.ts';
+import { FrameStacks } from './frame_stack.ts';
 import { QNetwork, type ConvPadding } from './network.ts';
 import { ReplayMemory, type ReplayBatch } from './replay.ts';
 
@@ -57,8 +58,6 @@ export interface AgentState {
   sampleRandom: object;
 }
 
-const STACK = 4;
-
 export class DqnAgent {
   readonly online: QNetwork;
   readonly target: QNetwork;
@@ -73,7 +72,7 @@ export class DqnAgent {
   /** Gradient steps taken so far. */
   updates = 0;
   private readonly frameBytes: number;
-  private readonly stateStack: Uint8Array;
+  private readonly stateStack: FrameStacks;
   private lastObservation: Uint8Array;
   private observation: Uint8Array;
   private action = 0;
@@ -99,14 +98,14 @@ export class DqnAgent {
       capacityTransitions: this.hp.replayCapacityTransitions, frameHeight: screen, frameWidth: screen,
       ...(options.replayChunkFrames ? { chunkFrames: options.replayChunkFrames } : {}),
     });
-    this.stateStack = new Uint8Array(STACK * this.frameBytes);
+    this.stateStack = new FrameStacks(1, this.frameBytes);
     this.observation = new Uint8Array(this.frameBytes);
     this.lastObservation = new Uint8Array(this.frameBytes);
     // Separate generators, so acting and sampling draw the same numbers whatever the other does.
     this.actRandom = seedrandom(`dqn-act-${options.seed}`, { state: true });
     this.sampleRandom = seedrandom(`dqn-replay-${options.seed}`, { state: true });
-    this.batchFloats = new Float32Array(this.hp.batchSize * STACK * this.frameBytes);
-    this.nextBatchFloats = new Float32Array(this.hp.batchSize * STACK * this.frameBytes);
+    this.batchFloats = new Float32Array(this.hp.batchSize * this.stateStack.stackBytes);
+    this.nextBatchFloats = new Float32Array(this.hp.batchSize * this.stateStack.stackBytes);
   }
 
   get epsilon(): number {
@@ -115,7 +114,7 @@ export class DqnAgent {
   }
 
   beginEpisode(frame: Uint8Array): number {
-    this.stateStack.fill(0);
+    this.stateStack.clear(0);
     this.recordObservation(frame);
     if (!this.evalMode) this.trainStep();
     this.action = this.selectAction();
@@ -248,13 +247,12 @@ export class DqnAgent {
 
   private recordObservation(frame: Uint8Array): void {
     this.observation.set(frame);
-    this.stateStack.copyWithin(0, this.frameBytes);
-    this.stateStack.set(frame, (STACK - 1) * this.frameBytes);
+    this.stateStack.push(0, frame);
   }
 
   private selectAction(): number {
     if (this.actRandom() <= this.epsilon) return Math.floor(this.actRandom() * this.numActions);
-    return this.greedyActions(this.stateStack, 1)[0];
+    return this.greedyActions(this.stateStack.data, 1)[0];
   }
 
   private trainStep(): void {

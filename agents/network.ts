@@ -23,6 +23,7 @@
 // Initialization as both Dopamine agents: Glorot (Xavier) uniform kernels, zero biases.
 import * as tf from '../src/tf.ts';
 import { boolAttr, floatTypeAttr, runOp } from '../src/tf_native.ts';
+import { STACK_SIZE } from './frame_stack.ts';
 
 export type ConvPadding = 'same' | 'valid';
 
@@ -65,7 +66,7 @@ export class QNetwork {
   constructor(options: QNetworkOptions, role: 'online' | 'target' = 'online') {
     // tfjs refuses two variables of one name, and tests build many networks: number every instance.
     const namePrefix = `${role}-${nextNetworkId++}`;
-    this.options = { stackSize: 4, screenSize: 84, ...options };
+    this.options = { stackSize: STACK_SIZE, screenSize: 84, ...options };
     const { numActions, padding, seed, stackSize, screenSize } = this.options;
     if (!Number.isInteger(numActions) || numActions < 1) throw new RangeError(`numActions must be >= 1, got ${numActions}`);
     let channels = stackSize;
@@ -142,7 +143,8 @@ export class QNetwork {
     const out = scratch && scratch.length >= total ? scratch : new Float32Array(total);
     const scale = scaleTable();
     if (LITTLE_ENDIAN && stackSize === 4 && plane % 4 === 0 && states.byteOffset % 4 === 0) {
-      // Planar [n, c, p] -> interleaved [n, p, c], reading each plane four pixels at a time (one 32-bit load):
+      // Planar [n, c, p] -> interleaved [n, p, c] for a stack of 4 (written for exactly 4 channels), reading each
+      // plane four pixels at a time (one 32-bit load):
       // twice as fast as byte reads.
       const words = new Uint32Array(states.buffer, states.byteOffset, total >> 2);
       for (let n = 0; n < count; n++) {

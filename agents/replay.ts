@@ -17,8 +17,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { constants as bufferConstants } from 'node:buffer';
 import { fsyncDirectory, writeFileAtomic } from '../src/io/atomic.ts';
+import { STACK_SIZE } from './frame_stack.ts';
 
-export const REPLAY_STACK_SIZE = 4;
 export const DEFAULT_FRAME_HEIGHT = 84;
 export const DEFAULT_FRAME_WIDTH = 84;
 /** Target chunk size: large enough that 1M frames need only ~18 chunks, far below the per-ArrayBuffer limit. */
@@ -95,7 +95,7 @@ export class ReplayMemory {
   readonly frameHeight: number;
   readonly frameWidth: number;
   readonly frameBytes: number;
-  readonly stackSize = REPLAY_STACK_SIZE;
+  readonly stackSize = STACK_SIZE;
   readonly maxSampleAttempts: number;
 
   private readonly stackBytes: number;
@@ -115,15 +115,15 @@ export class ReplayMemory {
       throw new TypeError('ReplayMemory: options object with capacityTransitions is required');
     }
     const capacity = requirePositiveInteger('capacityTransitions', options.capacityTransitions);
-    if (capacity < REPLAY_STACK_SIZE + 2) {
+    if (capacity < STACK_SIZE + 2) {
       throw new RangeError(
-        `ReplayMemory: capacityTransitions must be >= stack size + 2 = ${REPLAY_STACK_SIZE + 2}, got ${capacity}`,
+        `ReplayMemory: capacityTransitions must be >= stack size + 2 = ${STACK_SIZE + 2}, got ${capacity}`,
       );
     }
     this.frameHeight = requirePositiveInteger('frameHeight', options.frameHeight ?? DEFAULT_FRAME_HEIGHT);
     this.frameWidth = requirePositiveInteger('frameWidth', options.frameWidth ?? DEFAULT_FRAME_WIDTH);
     this.frameBytes = this.frameHeight * this.frameWidth;
-    this.stackBytes = this.frameBytes * REPLAY_STACK_SIZE;
+    this.stackBytes = this.frameBytes * STACK_SIZE;
     const defaultChunk = Math.max(1, Math.floor(DEFAULT_CHUNK_BYTES / this.frameBytes));
     const chunkFrames = Math.min(
       capacity,
@@ -224,12 +224,12 @@ export class ReplayMemory {
     const overwritten = n >= cap ? n - cap : -1;
     let lostValid = 0;
     if (overwritten >= 0) {
-      for (let k = 0; k < REPLAY_STACK_SIZE; k++) lostValid += this.isSampleable(overwritten + k) ? 1 : 0;
+      for (let k = 0; k < STACK_SIZE; k++) lostValid += this.isSampleable(overwritten + k) ? 1 : 0;
     }
 
     const slot = n % cap;
     const prevEnded = n === 0 || this.episodeEnds[(n - 1) % cap] === 1;
-    const depth = prevEnded ? 0 : Math.min(REPLAY_STACK_SIZE - 1, this.depths[(n - 1) % cap] + 1);
+    const depth = prevEnded ? 0 : Math.min(STACK_SIZE - 1, this.depths[(n - 1) % cap] + 1);
     const chunkIndex = Math.floor(slot / this.chunkFrames);
     const chunk = this.chunks[chunkIndex] ?? this.allocateChunk(chunkIndex);
     chunk.set(frame, (slot - chunkIndex * this.chunkFrames) * this.frameBytes);
@@ -241,7 +241,7 @@ export class ReplayMemory {
     this.added = n + 1;
 
     if (overwritten >= 0) {
-      for (let k = 0; k < REPLAY_STACK_SIZE; k++) lostValid -= this.isSampleable(overwritten + k) ? 1 : 0;
+      for (let k = 0; k < STACK_SIZE; k++) lostValid -= this.isSampleable(overwritten + k) ? 1 : 0;
     }
     // n-1 just moved clear of the write cursor (its next frame now exists).
     this.validCount += (n >= 1 && this.isSampleable(n - 1) ? 1 : 0) - lostValid;
@@ -402,8 +402,8 @@ export class ReplayMemory {
     if (meta.littleEndian !== (os.endianness() === 'LE')) {
       throw new Error('ReplayMemory.load: checkpoint endianness differs from this machine');
     }
-    if (meta.stackSize !== REPLAY_STACK_SIZE) {
-      throw new Error(`ReplayMemory.load: checkpoint stack size ${meta.stackSize}, expected ${REPLAY_STACK_SIZE}`);
+    if (meta.stackSize !== STACK_SIZE) {
+      throw new Error(`ReplayMemory.load: checkpoint stack size ${meta.stackSize}, expected ${STACK_SIZE}`);
     }
     const memory = new ReplayMemory({
       capacityTransitions: meta.capacityTransitions,
@@ -488,13 +488,13 @@ export class ReplayMemory {
     const slot = index % this.capacityTransitions;
     const depth = this.depths[slot];
     const base = row * this.stackBytes;
-    const zeroFrames = REPLAY_STACK_SIZE - 1 - depth;
+    const zeroFrames = STACK_SIZE - 1 - depth;
     const { states, nextStates } = batch;
     if (zeroFrames > 0) states.fill(0, base, base + zeroFrames * fb);
     this.copyFrames(index - depth, depth + 1, states, base + zeroFrames * fb);
     // The next state shares frames j-2..j (and their zero padding) with the state.
     nextStates.set(states.subarray(base + fb, base + this.stackBytes), base);
-    const lastOffset = base + (REPLAY_STACK_SIZE - 1) * fb;
+    const lastOffset = base + (STACK_SIZE - 1) * fb;
     if (this.episodeEnds[slot] === 1) {
       // Frame j+1 belongs to the next episode; it is masked by the terminal flag anyway.
       nextStates.fill(0, lastOffset, lastOffset + fb);

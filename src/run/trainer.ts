@@ -12,6 +12,7 @@ import { AleBridge, DOPAMINE_PROTOCOL, EmulatorCrashedError, NATURE_PROTOCOL, st
 import { BridgePool, defaultPoolSize } from '../../envs/bridge_pool.ts';
 import { displayName, resolveGame } from '../../envs/games.ts';
 import { DivergenceError, DqnAgent, type AgentState } from '../../agents/dqn_agent.ts';
+import { FrameStacks } from '../../agents/frame_stack.ts';
 import { ReplayMemory } from '../../agents/replay.ts';
 import * as tf from '../tf.ts';
 import { readJsonFile } from '../io/atomic.ts';
@@ -62,7 +63,6 @@ const STOP_GRACE_MS = 2000;
 
 /** More emulator crashes than this in one iteration means something is systematically wrong: fail the run. */
 const MAX_RESTARTS_PER_ITERATION = 3;
-const STACK = 4;
 
 /** Progress of the iteration in hand, saved in mid-iteration checkpoints. */
 interface IterationProgress {
@@ -500,24 +500,17 @@ export class Trainer {
     const envs = this.evalEnvs;
     const pool = this.evalPool!;
     const n = envs.length;
-    const frameBytes = envs[0].frameBytes;
-    const stackBytes = STACK * frameBytes;
-    const stacks = new Uint8Array(n * stackBytes);
+    const stacks = new FrameStacks(n, envs[0].frameBytes);
     const returnsSoFar = new Float64Array(n);
     const returns: number[] = [];
     const started = performance.now();
     let steps = 0;
     let active: number[] = [];
-    const push = (k: number, frame: Uint8Array) => {
-      const s = stacks.subarray(k * stackBytes, (k + 1) * stackBytes);
-      s.copyWithin(0, frameBytes);
-      s.set(frame, (STACK - 1) * frameBytes);
-    };
     const begin = async (ks: number[]) => {
       const first = await pool.reset(ks.map((k) => envs[k]));
       ks.forEach((k, i) => {
-        stacks.fill(0, k * stackBytes, (k + 1) * stackBytes);
-        push(k, first[i].frame);
+        stacks.clear(k);
+        stacks.push(k, first[i].frame);
       });
     };
     agent.evalMode = true;
@@ -533,7 +526,7 @@ export class Trainer {
       }
       while (active.length > 0) {
         if (this.options.stop.requested) throw new Interrupted();
-        const packed = active.length === n ? stacks : packStacks(stacks, active, stackBytes);
+        const packed = active.length === n ? stacks.data : stacks.gather(active);
         const actions = agent.actEpsilonGreedy(packed, active.length, config.agent.epsilonEval);
         let results: EnvStep[];
         try {
@@ -561,7 +554,7 @@ export class Trainer {
           } else if (outcome === 'life-lost') {
             resetting.push(k); // life lost (Nature protocol): same game, fresh frame stack
           } else {
-            push(k, r.frame);
+            stacks.push(k, r.frame);
             continuing.push(k);
           }
         });
@@ -645,12 +638,6 @@ export class Trainer {
     this.run.writeSummary(summary);
     return summary;
   }
-}
-
-function packStacks(stacks: Uint8Array, active: readonly number[], stackBytes: number): Uint8Array {
-  const out = new Uint8Array(active.length * stackBytes);
-  active.forEach((k, i) => out.set(stacks.subarray(k * stackBytes, (k + 1) * stackBytes), i * stackBytes));
-  return out;
 }
 
 /** Trains one run (or resumes it, or reports it already completed). */
