@@ -116,7 +116,7 @@ describe('fused kernels', () => {
           const scale = Math.max(1e-30, ...Array.from(ref, Math.abs));
           let worst = 0;
           values.forEach((x, j) => (worst = Math.max(worst, Math.abs(x - ref[j]))));
-          // Adam's v on the fused path is κ·v with κ = 0.99998713 for β2 = 0.999 (families.ts, adamKernelScale: the
+          // Adam's v on the fused path is κ·v with κ = 0.99998713 for β2 = 0.999 (adam.ts, adamKernelScale: the
           // kernel weights g² by 1 − f(β2), PyTorch by f(1 − β2)), so 1.3e-5 of v's scale; the step is unaffected.
           expect(worst / scale, `slot ${slot}`).toBeLessThan(3e-5);
         }

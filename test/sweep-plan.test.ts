@@ -7,7 +7,8 @@ import { formatLambda } from '../src/format.ts';
 import { optimizerNames } from '../src/optim/types.ts';
 import { CorruptFileError } from '../src/io/atomic.ts';
 import { PRESET_NAMES as RUN_PRESET_NAMES } from '../src/run/presets.ts';
-import { buildPlan, crossGrid, NO_DECAY_SCHEMES, paperGrid, PRESET_NAMES, runId, SweepInputError } from '../src/sweep/plan.ts';
+import { NO_DECAY_SCHEMES } from '../src/optim/schemes.ts';
+import { buildPlan, crossGrid, paperGrid, PRESET_NAMES, runId, SweepInputError } from '../src/sweep/plan.ts';
 import { PlanMismatchError, readPlan, writeOrCheckPlan } from '../src/sweep/plan_file.ts';
 
 const temps: string[] = [];
@@ -66,6 +67,7 @@ describe('grid expansion', () => {
 
   it('every scheme without weight decay exists in the optimizer module', () => {
     for (const name of NO_DECAY_SCHEMES) expect(optimizerNames).toContain(name);
+    expect(NO_DECAY_SCHEMES).toEqual(['adam', 'sgd', 'rmsprop']);
   });
 
   it('uses the run presets of src/run/presets.ts', () => {

@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { displayName, resolveGame } from '../../envs/games.ts';
-import { isOptimizerName, SCHEMES } from '../optim/options.ts';
+import { isOptimizerName } from '../optim/options.ts';
+import { SCHEMES } from '../optim/schemes.ts';
 import { DOPAMINE_ADAM, DOPAMINE_AGENT, DOPAMINE_RMSPROP } from '../run/presets.ts';
 import type { JsonObject, MetricsRecord } from '../run/run_directory.ts';
 import type { ReferenceBand } from './figures.ts';

@@ -39,7 +39,7 @@ import { loadHumanReference, loadPaperTable } from './reference.ts';
 import { curveMetric, scoreSpecName, type ScoreSpec } from './score.ts';
 import { formatLambda } from '../format.ts';
 import { loadSweep, type SweepResults } from './sweep_results.ts';
-import { budgetLines, buildTable1, captionLines, cellKey, formatCell, runNotes, scoreDecimals, scoreViews, tableTitle, type Table1 } from './table1.ts';
+import { budgetLines, buildTable1, captionLines, cellKey, formatCell, runNotes, scoreViews, tableTitle, type Table1 } from './table1.ts';
 import type { Interval } from './stats.ts';
 
 export interface ReportOptions {

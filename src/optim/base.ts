@@ -12,12 +12,12 @@ import {
   checkDecoupledCoefficient,
   decoupledCoefficient,
   resolveOptions,
-  SCHEMES,
   type ResolvedOptions,
 } from './options.ts';
+import { SCHEMES } from './schemes.ts';
 import { assignResource, createResource, destroyResource, fusedKernelsActive, readResource } from './fused.ts';
 import { decayMultiplier } from './schedule.ts';
-import { fiveQuantiles, median, SampleBuffer, sumSquares } from './stats.ts';
+import { computeDiagnostics } from './diagnostics.ts';
 import type {
   DecayKind,
   OptimizerDiagnostics,
@@ -69,6 +69,25 @@ export interface VariableState {
 export interface FusedKernel<S> {
   readonly buffers: readonly string[];
   run(weight: tf.Tensor, buffers: tf.Tensor[], g: tf.Tensor, scalars: S): void;
+}
+
+/**
+ * One variable's part of a step: what a family's computeStep and beforeFusedStep work with. Built by applyGradients
+ * inside the step's tf.tidy; the tensors belong to it.
+ */
+export interface VariableStep<S> {
+  w: tf.Variable;
+  /** The effective gradient: ∇ℓ, plus λ_t·w for the L2 schemes. */
+  g: tf.Tensor;
+  /** λ_t·w when it was added to the gradient (L2 schemes with λ_t > 0 this step), else null. */
+  penalty: tf.Tensor | null;
+  slots: Map<string, tf.Variable>;
+  /** Whether λ applies to this variable (the scheme decays and the decay filter selects it). */
+  decays: boolean;
+  /** The scalar λ_t when the variable takes a WD signal this step (l2 and separated schemes), else null. */
+  wd: tf.Scalar | null;
+  /** The step's scalars from prepareStep, shared by all variables. */
+  scalars: S;
 }
 
 /** Numbers that describe one step, computed before any tensor work. */
@@ -125,18 +144,10 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
   /** Scalars shared by all variables in one step (created inside the step's tidy); `fused`: for fusedKernel(). */
   protected abstract prepareStep(info: StepInfo, fused: boolean): S;
   /**
-   * The step Δ for one variable: the new weights are w − Δ (or w·(1 − c)^{s} − Δ for decoupled schemes). `g` is the
-   * effective gradient (∇ℓ + λ_t·w for L2 schemes); `wd` is the scalar λ_t when the variable takes a WD signal this
-   * step (l2 and separated schemes), else null. Updates the slots with assign.
+   * The step Δ for one variable: the new weights are w − Δ (or w·(1 − c)^{s} − Δ for decoupled schemes). Updates the
+   * slots with assign.
    */
-  protected abstract computeStep(
-    w: tf.Variable,
-    g: tf.Tensor,
-    slots: Map<string, tf.Variable>,
-    decays: boolean,
-    wd: tf.Scalar | null,
-    scalars: S,
-  ): tf.Tensor;
+  protected abstract computeStep(step: VariableStep<S>): tf.Tensor;
   /** The first-moment slot for log10(|m|/|w|) and the factor that turns it into m, or null. */
   protected abstract firstMomentSlot(): { slot: string; scale: number } | null;
   /**
@@ -147,19 +158,8 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
   protected fusedKernel(_decays: boolean): FusedKernel<S> | null {
     return null;
   }
-  /**
-   * Fused path: work that must see the weights before the kernel updates them in place (adam-l2's m_wd,
-   * adam-separated's buffers); `g` is the effective gradient, `penalty` λ_t·w when it was added to it (L2 schemes).
-   */
-  protected beforeFusedStep(
-    _w: tf.Variable,
-    _g: tf.Tensor,
-    _penalty: tf.Tensor | null,
-    _slots: Map<string, tf.Variable>,
-    _decays: boolean,
-    _wd: tf.Scalar | null,
-    _scalars: S,
-  ): void {}
+  /** Fused path: work that must see the weights before the kernel updates them in place (adam-l2's m_wd, adam-separated's buffers). */
+  protected beforeFusedStep(_step: VariableStep<S>): void {}
   /** Where the WD part of the first moment lives, or null. */
   protected momentSplit(): MomentSplit {
     return null;
@@ -251,18 +251,20 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
         // L2 schemes: the effective gradient ∇ℓ + λ_t·w (penalty = λ_t·w, also what adam-l2's m_wd tracks).
         const penalty = this.decay === 'l2' && wdHere !== null ? tf.mul(variable, wdHere) : null;
         const g = penalty === null ? grad : tf.add(grad, penalty);
+        const here: VariableStep<S> = { w: variable, g, penalty, slots: state.slots, decays: state.decays, wd: wdHere, scalars };
         if (track) this.recordLastStep(state, variable, grad);
         // Rank-0/1 variables (biases: ≤ 512 floats in the DQN, dispatch-bound either way) keep the composite ops, so
         // their update stays as before: with decayFilter 'no-bias' they follow the plain scheme's ops exactly.
         const kernel = kernels[state.decays ? 1 : 0];
         if (kernel !== null && variable.rank >= 2) {
-          this.fusedVariableStep(kernel, variable, grad, g, penalty, state, wdHere, factor, scalars);
+          this.fusedVariableStep(kernel, here, grad, state, factor);
           penalty?.dispose();
           if (g !== grad) g.dispose();
         } else {
           // Temporaries are freed as soon as they are dead, so TensorFlow's allocator can reuse their buffers.
           penalty?.dispose();
-          const step = this.computeStep(variable, g, state.slots, state.decays, wdHere, scalars);
+          here.penalty = null;
+          const step = this.computeStep(here);
           if (g !== grad) g.dispose();
           let next: tf.Tensor;
           if (factor !== null && state.decays) {
@@ -283,17 +285,8 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
    * One variable through TensorFlow's fused kernel, in place (fused.ts explains the buffer hand-over). The weights
    * and slots are the tfjs Variables' buffers throughout; `grad` stands in for them while the kernel runs.
    */
-  private fusedVariableStep(
-    kernel: FusedKernel<S>,
-    variable: tf.Variable,
-    grad: tf.Tensor,
-    g: tf.Tensor,
-    penalty: tf.Tensor | null,
-    state: VariableState,
-    wd: tf.Scalar | null,
-    factor: tf.Scalar | null,
-    scalars: S,
-  ): void {
+  private fusedVariableStep(kernel: FusedKernel<S>, step: VariableStep<S>, grad: tf.Tensor, state: VariableState, factor: tf.Scalar | null): void {
+    const variable = step.w;
     if (state.resources === null) {
       const scratch = (name: string) => {
         const h = tf.keep(createResource(variable.shape));
@@ -308,7 +301,7 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
       state.resources = { weight: tf.keep(createResource(variable.shape)), buffers: kernel.buffers.map(scratch) };
     }
     const { weight, buffers } = state.resources;
-    this.beforeFusedStep(variable, g, penalty, state.slots, state.decays, wd, scalars);
+    this.beforeFusedStep(step);
     // Point the resources at the current buffers (shared, not copied). Decoupled decay scales the weights first,
     // into a new buffer that the resource then holds alone.
     if (factor !== null && state.decays) {
@@ -325,7 +318,7 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
     variable.assign(grad);
     for (const v of slotVars) v?.assign(grad);
     try {
-      kernel.run(weight, buffers, g, scalars);
+      kernel.run(weight, buffers, step.g, step.scalars);
     } finally {
       variable.assign(readResource(weight));
       slotVars.forEach((v, i) => v?.assign(readResource(buffers[i])));
@@ -478,121 +471,19 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
   // Diagnostics
 
   /**
-   * Buffer diagnostics as plain numbers (reads the buffers back with dataSync; O(number of weights)). Variables are
+   * Buffer diagnostics as plain numbers (diagnostics.ts; reads the buffers back, O(number of weights)). Variables are
    * those this optimizer has updated and that are still registered.
    */
   diagnostics(): OptimizerDiagnostics {
-    const registered = tf.engine().registeredVariables;
-    const momentSlot = this.firstMomentSlot();
-    const split = this.momentSplit();
-    const tracked = this.opts.trackLastStep && this.lastMultiplier !== null;
-    const lambdaT = this.opts.weightDecay * (this.lastMultiplier ?? 0);
-
-    const weightNorms: Record<string, number> = {};
-    let total = 0;
-    let decayedTotal = 0;
-    const logRatios = new SampleBuffer();
-    let anyMoment = false;
-    const wdGrad = new SampleBuffer();
-    let wdSq = 0;
-    let gradSq = 0;
-    let anyWdGrad = false;
-    const momentWd = new SampleBuffer();
-    const momentWdShare = new SampleBuffer();
-    let momentWdSq = 0;
-    let momentGradSq = 0;
-    let anySplit = false;
-    const updateNormRatios: Record<string, number> = {};
-    let deltaSq = 0;
-    let beforeSq = 0;
-
-    for (const [name, state] of this.states) {
-      const variable = registered[name];
-      if (variable === undefined || variable.isDisposed) continue;
-      const w = variable.dataSync() as Float32Array;
-      const ss = sumSquares(w);
-      weightNorms[name] = Math.sqrt(ss);
-      total += ss;
-      if (state.decays) decayedTotal += ss;
-
-      const mVar = momentSlot === null ? undefined : state.slots.get(momentSlot.slot);
-      if (momentSlot !== null && mVar !== undefined) {
-        anyMoment = true;
-        const m = mVar.dataSync() as Float32Array;
-        const scale = Math.abs(momentSlot.scale);
-        logRatios.reserve(m.length);
-        for (let i = 0; i < m.length; i++) {
-          const a = scale * Math.abs(m[i]);
-          const b = Math.abs(w[i]);
-          if (a > 0 && b > 0) logRatios.push(Math.log10(a / b));
-        }
-      }
-
-      if (split !== null && state.decays) {
-        const wdVar = state.slots.get(split.wd);
-        const totalVar = state.slots.get(split.total);
-        if (wdVar !== undefined && totalVar !== undefined) {
-          anySplit = true;
-          const mw = wdVar.dataSync() as Float32Array;
-          const mt = totalVar.dataSync() as Float32Array;
-          momentWd.reserve(mw.length);
-          momentWdShare.reserve(mw.length);
-          for (let i = 0; i < mw.length; i++) {
-            const wdPart = split.wdScale * mw[i];
-            const a = Math.abs(wdPart);
-            const total = split.totalScale * mt[i];
-            const gPart = split.mode === 'l2-split' ? total - wdPart : total;
-            const b = Math.abs(gPart);
-            momentWdSq += a * a;
-            momentGradSq += b * b;
-            if (a > 0 && b > 0) momentWd.push(a / b);
-            if (a + b > 0) momentWdShare.push(a / (a + b));
-          }
-        }
-      }
-
-      if (tracked && state.lastGrad !== null && state.lastWeight !== null) {
-        const g = state.lastGrad.dataSync() as Float32Array;
-        const w0 = state.lastWeight.dataSync() as Float32Array;
-        let d = 0;
-        for (let i = 0; i < w.length; i++) {
-          const diff = w[i] - w0[i];
-          d += diff * diff;
-        }
-        const b = sumSquares(w0);
-        updateNormRatios[name] = b > 0 ? Math.sqrt(d / b) : d > 0 ? Infinity : 0;
-        deltaSq += d;
-        beforeSq += b;
-        if (state.decays) {
-          anyWdGrad = true;
-          wdGrad.reserve(g.length);
-          for (let i = 0; i < g.length; i++) {
-            const a = Math.abs(lambdaT * w0[i]);
-            const gi = Math.abs(g[i]);
-            wdSq += a * a;
-            gradSq += gi * gi;
-            if (a > 0 && gi > 0) wdGrad.push(a / gi);
-          }
-        }
-      }
-    }
-
-    const ratio = (num: number, den: number): number => (den > 0 ? Math.sqrt(num / den) : num > 0 ? Infinity : 0);
-    return {
+    return computeDiagnostics({
       scheme: this.scheme,
       step: this.iterations,
-      lastDecayMultiplier: this.lastMultiplier,
-      weightNorm: Math.sqrt(total),
-      weightNorms,
-      decayedWeightNorm: Math.sqrt(decayedTotal),
-      momentToWeightLog10: anyMoment ? fiveQuantiles(logRatios.view()) : null,
-      wdToGradMedian: anyWdGrad ? (lambdaT === 0 ? 0 : median(wdGrad.view())) : null,
-      wdToGradNormRatio: anyWdGrad ? ratio(wdSq, gradSq) : null,
-      momentWdToGradMedian: anySplit ? median(momentWd.view()) : null,
-      momentWdToGradNormRatio: anySplit ? ratio(momentWdSq, momentGradSq) : null,
-      momentWdShare: anySplit && momentWdShare.view().length > 0 ? fiveQuantiles(momentWdShare.view()) : null,
-      updateNormRatio: tracked ? ratio(deltaSq, beforeSq) : null,
-      updateNormRatios: tracked ? updateNormRatios : null,
-    };
+      lastMultiplier: this.lastMultiplier,
+      weightDecay: this.opts.weightDecay,
+      trackLastStep: this.opts.trackLastStep,
+      momentSlot: this.firstMomentSlot(),
+      split: this.momentSplit(),
+      states: this.states,
+    });
   }
 }

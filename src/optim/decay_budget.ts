@@ -4,7 +4,8 @@
 // the reduced preset's ~23.7k updates against 0.458 over the paper's ~12.5M. L2 and separated schemes put λw inside
 // Adam's normalisation, where it acts at once whatever the budget, so no such factor describes them.
 import { PAPER_BUDGET } from '../paper.ts';
-import { decoupledCoefficient, isOptimizerName, SCHEMES } from './options.ts';
+import { decoupledCoefficient, isOptimizerName } from './options.ts';
+import { SCHEMES } from './schemes.ts';
 import { parseWeightDecaySchedule, type WeightDecaySchedule } from './schedule.ts';
 import type { DecoupledConvention } from './types.ts';
 

@@ -9,41 +9,22 @@
 import * as tf from '../tf.ts';
 
 import type { WeightDecayOptimizer } from './base.ts';
-import {
-  AdamL2Optimizer,
-  AdamOptimizer,
-  AdamSeparatedOptimizer,
-  AdamWOptimizer,
-  RmspropL2Optimizer,
-  RmspropOptimizer,
-  RmspropWOptimizer,
-  SgdL2Optimizer,
-  SgdOptimizer,
-  SgdWOptimizer,
-} from './families.ts';
+import { AdamFamilyOptimizer } from './adam.ts';
 import { assertOptimizerName } from './options.ts';
-import type { OptimizerName, OptimizerOptions } from './types.ts';
+import { RmspropFamilyOptimizer } from './rmsprop.ts';
+import { SCHEMES } from './schemes.ts';
+import { SgdFamilyOptimizer } from './sgd.ts';
+import { optimizerNames, type OptimizerFamily, type OptimizerName, type OptimizerOptions } from './types.ts';
 
 export { WeightDecayOptimizer } from './base.ts';
 export type { NamedTensor, StepInfo } from './base.ts';
-export {
-  AdamFamilyOptimizer,
-  AdamL2Optimizer,
-  AdamOptimizer,
-  AdamSeparatedOptimizer,
-  AdamWOptimizer,
-  RmspropFamilyOptimizer,
-  RmspropL2Optimizer,
-  RmspropOptimizer,
-  RmspropWOptimizer,
-  SgdFamilyOptimizer,
-  SgdL2Optimizer,
-  SgdOptimizer,
-  SgdWOptimizer,
-} from './families.ts';
+export { AdamFamilyOptimizer } from './adam.ts';
+export { RmspropFamilyOptimizer } from './rmsprop.ts';
+export { SgdFamilyOptimizer } from './sgd.ts';
 export { fusedKernelsActive, setFusedKernels } from './fused.ts';
-export { isOptimizerName, SCHEMES } from './options.ts';
+export { isOptimizerName } from './options.ts';
 export type { ResolvedOptions } from './options.ts';
+export { NO_DECAY_SCHEMES, SCHEMES } from './schemes.ts';
 export {
   decayMultiplier,
   formatWeightDecaySchedule,
@@ -62,21 +43,39 @@ export type {
   Quantiles,
 } from './types.ts';
 
-/** The class of each scheme. */
-export const optimizerClasses = {
-  adam: AdamOptimizer,
-  'adam-l2': AdamL2Optimizer,
-  adamw: AdamWOptimizer,
-  'adam-separated': AdamSeparatedOptimizer,
-  sgd: SgdOptimizer,
-  'sgd-l2': SgdL2Optimizer,
-  sgdw: SgdWOptimizer,
-  rmsprop: RmspropOptimizer,
-  'rmsprop-l2': RmspropL2Optimizer,
-  rmspropw: RmspropWOptimizer,
-} as const satisfies Record<OptimizerName, new (options: OptimizerOptions) => WeightDecayOptimizer>;
+export interface SchemeClass {
+  new (options: OptimizerOptions): WeightDecayOptimizer;
+  /** tf.serialization's name for the class (SCHEMES[scheme].className). */
+  readonly className: string;
+  readonly scheme: OptimizerName;
+  /** tf.Optimizer's: a new optimizer of this class from a getConfig() result. */
+  fromConfig(cls: SchemeClass, config: tf.serialization.ConfigDict): WeightDecayOptimizer;
+}
 
-for (const cls of Object.values(optimizerClasses)) tf.serialization.registerClass(cls);
+const FAMILY_CLASSES = {
+  adam: AdamFamilyOptimizer,
+  sgd: SgdFamilyOptimizer,
+  rmsprop: RmspropFamilyOptimizer,
+} as const satisfies Record<OptimizerFamily, unknown>;
+
+/** One class per row of the scheme table: tf.serialization tells schemes apart by their class. */
+function schemeClass(scheme: OptimizerName): SchemeClass {
+  const { family, className } = SCHEMES[scheme];
+  const Family = FAMILY_CLASSES[family];
+  const cls = class extends Family {
+    static readonly className = className;
+    static readonly scheme = scheme;
+    constructor(options: OptimizerOptions) {
+      super(scheme, options);
+    }
+  };
+  return cls as unknown as SchemeClass;
+}
+
+/** The class of each scheme. */
+export const optimizerClasses = Object.fromEntries(optimizerNames.map((name) => [name, schemeClass(name)])) as Record<OptimizerName, SchemeClass>;
+
+for (const cls of Object.values(optimizerClasses)) tf.serialization.registerClass(cls as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
 
 /**
  * Creates the optimizer of scheme `name`. Throws a clear error for an unknown name (listing the valid ones) or any

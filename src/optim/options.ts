@@ -1,29 +1,15 @@
 /**
- * Scheme table and option validation: every bad input is a clear error at construction, never a NaN later.
+ * Option validation: every bad input is a clear error at construction, never a NaN later.
  */
+import { SCHEMES } from './schemes.ts';
 import { parseWeightDecaySchedule, type WeightDecaySchedule } from './schedule.ts';
 import {
   optimizerNames,
   type DecayFilter,
-  type DecayKind,
   type DecoupledConvention,
   type OptimizerFamily,
   type OptimizerName,
-  type OptimizerOptions,
 } from './types.ts';
-
-export const SCHEMES: Readonly<Record<OptimizerName, { family: OptimizerFamily; decay: DecayKind }>> = {
-  adam: { family: 'adam', decay: 'none' },
-  'adam-l2': { family: 'adam', decay: 'l2' },
-  adamw: { family: 'adam', decay: 'decoupled' },
-  'adam-separated': { family: 'adam', decay: 'separated' },
-  sgd: { family: 'sgd', decay: 'none' },
-  'sgd-l2': { family: 'sgd', decay: 'l2' },
-  sgdw: { family: 'sgd', decay: 'decoupled' },
-  rmsprop: { family: 'rmsprop', decay: 'none' },
-  'rmsprop-l2': { family: 'rmsprop', decay: 'l2' },
-  rmspropw: { family: 'rmsprop', decay: 'decoupled' },
-};
 
 export function isOptimizerName(name: unknown): name is OptimizerName {
   return typeof name === 'string' && (optimizerNames as readonly string[]).includes(name);

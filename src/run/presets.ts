@@ -3,7 +3,8 @@
 // changes values with CLI flags or `--set key=value`, never by editing a preset in place.
 //
 // Sources: ../shared/reference/dopamine_dqn_hyperparameters.md (Dopamine's dqn.gin for TF and JAX).
-import { isOptimizerName, resolveOptions, SCHEMES } from '../optim/options.ts';
+import { isOptimizerName, resolveOptions } from '../optim/options.ts';
+import { SCHEMES } from '../optim/schemes.ts';
 import { optimizerNames, type OptimizerFamily, type OptimizerOptions } from '../optim/types.ts';
 import type { DqnHyperparameters } from '../../agents/dqn_agent.ts';
 import { decoupledSettings, describeDecayBudget, PAPER_UPDATES, paperMatchedWeightDecay, plannedUpdates } from '../optim/decay_budget.ts';

@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import { ALE_ROM_IDS, displayName } from '../../envs/games.ts';
 import { formatLambda } from '../format.ts';
 import { canonicalJson } from '../io/canonical_json.ts';
-import { SCHEMES } from '../optim/options.ts';
+import { NO_DECAY_SCHEMES, SCHEMES } from '../optim/schemes.ts';
 import { optimizerNames, type OptimizerName } from '../optim/types.ts';
 import { PAPER_GAMES, PAPER_ROWS, PAPER_SEEDS } from '../paper.ts';
 import { PRESET_NAMES, type PresetName } from '../run/presets.ts';
@@ -14,11 +14,6 @@ import { RUNS_DIR, type GridRow, type PlannedRun, type RunOverrides, type SweepG
 
 export { PRESET_NAMES, type PresetName };
 
-/**
- * Schemes without weight decay (DecayKind 'none' in src/optim): λ means nothing to them, so a λ list gives them a
- * single run at λ = 0 instead of identical copies (the paper's "orig" row is adam at λ 0 only).
- */
-export const NO_DECAY_SCHEMES: readonly OptimizerName[] = ['adam', 'sgd', 'rmsprop'];
 
 
 /** A mistake in what the user asked for (the CLI prints the message and exits 2). */

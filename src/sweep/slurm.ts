@@ -12,8 +12,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ALE_ROM_IDS } from '../../envs/games.ts';
-import { optimizerNames } from '../optim/types.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { atariCommand, REPO_ROOT, type CommandBuilder } from './command.ts';
 import { planEntryProblem, type PlannedRun } from './plan_file.ts';
