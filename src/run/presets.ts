@@ -210,7 +210,8 @@ export function resolveRunConfig(choices: RunChoices): RunConfig {
     weightDecay,
     weightDecaySchedule: choices.weightDecaySchedule ?? 'constant',
   };
-  const config: RunConfig = JSON.parse(JSON.stringify({
+  // A mutable copy of the frozen preset values, for --set and --match-paper-decay.
+  const config: RunConfig = structuredClone({
     game: choices.game,
     seed: choices.seed,
     preset: choices.preset,
@@ -223,7 +224,7 @@ export function resolveRunConfig(choices: RunChoices): RunConfig {
       evalEnvs: choices.evalEnvs,
     }),
     agent: { ...preset.values.agent, optimizer },
-  }));
+  });
   for (const [key, value] of choices.set ?? []) applyOverride(config, key, value);
   if (choices.matchPaperDecay) matchPaperDecay(config);
   validateRunConfig(config);
