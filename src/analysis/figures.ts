@@ -296,24 +296,49 @@ export function mOverWPoints(runs: readonly LoadedRun[]): QuantilePoint[] {
     .sort((a, b) => a.series.localeCompare(b.series) || a.quantile.localeCompare(b.quantile) || a.envSteps - b.envSteps);
 }
 
-export function mOverWSpec(points: readonly QuantilePoint[], seriesOrder: readonly string[]): Spec {
+/**
+ * Weight quantiles over training, one panel per series (scheme and λ), four panels a row: the frame of Figure 7's
+ * plots. `panel` is each panel's mark or layers, `legend` the quantile legend's options.
+ */
+function quantilePanels(
+  title: { text: string; subtitle: string },
+  points: readonly object[],
+  seriesOrder: readonly string[],
+  height: number,
+  panel: Record<string, unknown>,
+  legend: Record<string, unknown> = {},
+): Spec {
+  const { encoding, ...rest } = panel as { encoding?: Record<string, unknown> };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'log10 |m|/|w| over training (Figure 7 left, DQN)', subtitle: 'quantiles over weights; each averaged over seeds and games' },
+    title,
     data: { values: points },
     facet: { field: 'series', type: 'nominal', title: null, sort: seriesOrder },
     columns: 4,
     spec: {
       width: 190,
-      height: 120,
-      mark: { type: 'line', strokeWidth: 1.4 },
+      height,
+      ...rest,
       encoding: {
         x: { field: 'envSteps', type: 'quantitative', title: 'agent steps', axis: { format: '~s' } },
-        y: { field: 'value', type: 'quantitative', title: 'log10 |m|/|w|', scale: { zero: false } },
-        color: { field: 'quantile', type: 'ordinal', title: 'quantile', sort: [...QUANTILE_KEYS], scale: { scheme: 'viridis' } },
+        color: { field: 'quantile', type: 'ordinal', title: 'quantile', sort: [...QUANTILE_KEYS], scale: { scheme: 'viridis' }, ...legend },
+        ...encoding,
       },
     },
   };
+}
+
+export function mOverWSpec(points: readonly QuantilePoint[], seriesOrder: readonly string[]): Spec {
+  return quantilePanels(
+    { text: 'log10 |m|/|w| over training (Figure 7 left, DQN)', subtitle: 'quantiles over weights; each averaged over seeds and games' },
+    points,
+    seriesOrder,
+    120,
+    {
+      mark: { type: 'line', strokeWidth: 1.4 },
+      encoding: { y: { field: 'value', type: 'quantitative', title: 'log10 |m|/|w|', scale: { zero: false } } },
+    },
+  );
 }
 
 export interface BandPoint {
@@ -422,25 +447,22 @@ export function wdSharePoints(runs: readonly LoadedRun[]): SharePoint[] {
 
 export function wdShareSpec(points: readonly SharePoint[], seriesOrder: readonly string[]): Spec {
   const y = { type: 'quantitative', title: 'WD share of m', scale: { domain: [0, 1] } };
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'What fills Adam\'s first moment: the WD share |m_wd|/(|m_wd|+|m_grad|)', subtitle: 'quantiles over weights (p5…p95), mean over runs; band: min–max over seeds and games of the median (paper eq. 6, Fig. 7)' },
-    data: { values: points },
-    facet: { field: 'series', type: 'nominal', title: null, sort: seriesOrder },
-    columns: 4,
-    spec: {
-      width: 190,
-      height: 130,
-      encoding: {
-        x: { field: 'envSteps', type: 'quantitative', title: 'agent steps', axis: { format: '~s' } },
-        color: { field: 'quantile', type: 'ordinal', title: 'quantile', sort: [...QUANTILE_KEYS], scale: { scheme: 'viridis' }, legend: SOLID_LEGEND },
-      },
+  return quantilePanels(
+    {
+      text: 'What fills Adam\'s first moment: the WD share |m_wd|/(|m_wd|+|m_grad|)',
+      subtitle: 'quantiles over weights (p5…p95), mean over runs; band: min–max over seeds and games of the median (paper eq. 6, Fig. 7)',
+    },
+    points,
+    seriesOrder,
+    130,
+    {
       layer: [
         { transform: [{ filter: "datum.quantile === 'p50'" }], mark: { type: 'area', opacity: 0.2 }, encoding: { y: { field: 'min', ...y }, y2: { field: 'max' } } },
         { mark: { type: 'line', strokeWidth: 1.4 }, encoding: { y: { field: 'mean', ...y } } },
       ],
     },
-  };
+    { legend: SOLID_LEGEND },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
