@@ -41,6 +41,30 @@ function pathToTensorFlow(entry: string, dynamic: boolean): string[] | null {
   return walk(entry, [path.relative(ROOT, entry)]);
 }
 
+/** The layers, bottom to top (README, Layout): a module may import from its own layer or one below, never above. */
+function layerOf(relative: string): number {
+  if (relative.startsWith('src/io/') || ['src/format.ts', 'src/tf.ts', 'src/tf_env.ts', 'src/tf_native.ts'].includes(relative)) return 0;
+  if (relative.startsWith('envs/') || relative.startsWith('src/optim/') || relative === 'src/paper.ts') return 1;
+  if (relative.startsWith('agents/')) return 2;
+  if (relative.startsWith('src/run/')) return 3;
+  if (relative.startsWith('src/sweep/')) return 4;
+  if (relative.startsWith('src/analysis/')) return 5;
+  if (relative.startsWith('src/cli/')) return 6;
+  throw new Error(`${relative} is in no layer: add it to layerOf and to the README's layout`);
+}
+
+function sourceFiles(dir: string): string[] {
+  return fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sourceFiles(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(ROOT, dir, e.name)] : [],
+  );
+}
+
+/** Every import of a module, type-only ones included (they shape the structure as much). */
+function allImports(file: string): string[] {
+  const text = fs.readFileSync(file, 'utf8').replace(/^\s*\/\/.*$/gm, '');
+  return [...text.matchAll(/^\s*(?:import|export)\s+(?:[^'";]*?\s+from\s+)?['"]([^'"]+)['"]/gms), ...text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1]);
+}
+
 const modulesIn = (dir: string) =>
   fs.readdirSync(path.join(ROOT, dir)).filter((f) => f.endsWith('.ts')).map((f) => path.join(ROOT, dir, f));
 
@@ -52,6 +76,20 @@ describe('import graph', () => {
     // A module known to load TensorFlow is found to, through its chain: the check can fail.
     expect(pathToTensorFlow(path.join(ROOT, 'src/run/trainer.ts'), false)).not.toBeNull();
     expect(pathToTensorFlow(path.join(ROOT, 'src/cli/atari.ts'), true)).not.toBeNull();
+  });
+
+  it('no import runs up the layers', () => {
+    const upward: string[] = [];
+    const files = ['src', 'envs', 'agents'].flatMap(sourceFiles);
+    expect(files.length).toBeGreaterThan(50);
+    for (const file of files) {
+      const from = path.relative(ROOT, file);
+      for (const spec of allImports(file).filter((s) => s.startsWith('.'))) {
+        const to = path.relative(ROOT, path.resolve(path.dirname(file), spec));
+        if (layerOf(to) > layerOf(from)) upward.push(`${from} -> ${to}`);
+      }
+    }
+    expect(upward).toEqual([]);
   });
 
   it('the CLIs load TensorFlow only through a dynamic import', () => {
