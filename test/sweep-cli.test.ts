@@ -137,6 +137,19 @@ describe('npm run sweep (entry point)', () => {
     expect(r.stderr).toMatch(/holds no sweep yet \(no plan.json\): say what to run/);
   }, 60_000);
 
+  it('--dry-run piped into another program (as into sbatch) arrives whole, past the 64 KiB a pipe holds', () => {
+    // The paper grid's script is ~95 KB; process.exit() used to cut it at the pipe's 65,536 bytes.
+    const dir = path.join(tempDir(), 's');
+    const command = [process.execPath, '--import', tsxLoaderUrl(), CLI, '--paper-grid', '--preset', 'smoke', '--out', dir,
+      '--executor', 'slurm', '--dry-run', '--time', '1-00:00:00'].map((a) => `'${a}'`).join(' ');
+    const r = spawnSync('bash', ['-c', `set -o pipefail; ${command} | cat`], { encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 24 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout.length).toBeGreaterThan(65_536);
+    expect(r.stdout).toMatch(/^#!\/bin\/bash/);
+    expect(r.stdout.endsWith('exit "$RC"\n')).toBe(true);
+  }, 60_000);
+
   it('--executor slurm --dry-run prints the job script and writes nothing', () => {
     const dir = path.join(tempDir(), 's');
     const r = sweepCli(['--games', 'Pong', '--optimizers', 'adam,adamw', '--wd', '1e-4', '--preset', 'smoke', '--out', dir,

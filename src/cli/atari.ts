@@ -21,6 +21,7 @@ import {
   type RunConfig,
 } from '../run/presets.ts';
 import { parseChoice, parseGameName, parseNonNegativeInteger, parsePositiveInteger, parsePositiveNumber, parseWeightDecay } from './parse.ts';
+import { runMain } from './exit.ts';
 
 export const AGENTS = ['dqn', 'random'] as const;
 export const PROTOCOLS = { dopamine: DOPAMINE_PROTOCOL, nature: NATURE_PROTOCOL } as const;
@@ -245,11 +246,5 @@ async function main(): Promise<number> {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  main().then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      console.error(error instanceof Error ? `error: ${error.message}` : error);
-      process.exit(1);
-    },
-  );
+  runMain(main);
 }

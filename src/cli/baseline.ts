@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BaselineComparison } from '../analysis/baseline.ts';
 import { makeDirectories, writeFileAtomic } from '../io/atomic.ts';
+import { runMain } from './exit.ts';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_BASELINE_DIR = path.join(REPO_ROOT, 'results', 'baselines');
@@ -94,13 +95,9 @@ export async function runBaseline(cmd: BaselineCommand, print: (text: string) =>
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  runBaseline(parseBaselineArgs(process.argv.slice(2)))
-    .then(({ failed, written }) => {
-      if (written.length > 0) console.error(`wrote ${written.length} file(s) in ${path.dirname(written[0])}`);
-      if (failed.length > 0) process.exit(1);
-    })
-    .catch((error: unknown) => {
-      console.error(error instanceof Error ? `error: ${error.message}` : error);
-      process.exit(1);
-    });
+  runMain(async () => {
+    const { failed, written } = await runBaseline(parseBaselineArgs(process.argv.slice(2)));
+    if (written.length > 0) console.error(`wrote ${written.length} file(s) in ${path.dirname(written[0])}`);
+    return failed.length > 0 ? 1 : 0;
+  });
 }

@@ -8,6 +8,7 @@ import type { ReportFigure } from '../analysis/report.ts';
 import type { ScoreSpec } from '../analysis/score.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { collectScoreOption, parsePositiveInteger, scoresOrDefault } from './parse.ts';
+import { runMain } from './exit.ts';
 
 export interface ReportCommand {
   dir: string;
@@ -109,13 +110,10 @@ export async function runReport(cmd: ReportCommand): Promise<{ file: string; fig
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  runReport(parseReportArgs(process.argv.slice(2)))
-    .then(({ file, figuresDir, figures, skipped }) => {
-      if (skipped > 0) console.error(`warning: ${skipped} run(s) skipped as unreadable; the report lists them at the end.`);
-      console.log(`wrote ${file} and ${figures} figure(s) as SVG in ${figuresDir}`);
-    })
-    .catch((error: unknown) => {
-      console.error(error instanceof Error ? `error: ${error.message}` : error);
-      process.exit(1);
-    });
+  runMain(async () => {
+    const { file, figuresDir, figures, skipped } = await runReport(parseReportArgs(process.argv.slice(2)));
+    if (skipped > 0) console.error(`warning: ${skipped} run(s) skipped as unreadable; the report lists them at the end.`);
+    console.log(`wrote ${file} and ${figures} figure(s) as SVG in ${figuresDir}`);
+    return 0;
+  });
 }

@@ -9,6 +9,7 @@ import { optimizerNames, type OptimizerName } from '../optim/types.ts';
 import { buildPlan, crossGrid, paperGrid, PRESET_NAMES, SweepInputError, type PresetName } from '../sweep/plan.ts';
 import { PLAN_FILE, PlanMismatchError, readPlan, writeOrCheckPlan, type RunOverrides, type SweepPlan } from '../sweep/plan_file.ts';
 import { parseChoice, parseGameName, parseList, parseNonNegativeInteger, parsePositiveInteger, parseWeightDecay } from './parse.ts';
+import { runMain } from './exit.ts';
 
 export const EXECUTORS = ['local', 'slurm'] as const;
 
@@ -292,13 +293,5 @@ async function main(argv: string[]): Promise<number> {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      // One line for the user; the stack only on request (a bug report), never for a user's mistake.
-      const debug = process.env.WD_HARNESS_DEBUG === '1';
-      console.error(error instanceof Error ? `error: ${debug ? error.stack : error.message}` : error);
-      process.exit(1);
-    },
-  );
+  runMain(() => main(process.argv.slice(2)));
 }

@@ -10,6 +10,7 @@ import { collectScoreOption, scoresOrDefault } from './parse.ts';
 import { loadSweep, type SweepResults } from '../analysis/sweep_results.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { buildTable1, renderCsv, renderLatex, renderMarkdown } from '../analysis/table1.ts';
+import { runMain } from './exit.ts';
 
 export interface Table1Command {
   dir: string;
@@ -91,10 +92,8 @@ function main(): void {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  try {
+  runMain(async () => {
     main();
-  } catch (error: unknown) {
-    console.error(error instanceof Error ? `error: ${error.message}` : error);
-    process.exit(1);
-  }
+    return 0;
+  });
 }
