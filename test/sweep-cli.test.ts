@@ -148,6 +148,11 @@ describe('npm run sweep (entry point)', () => {
     expect(r.stdout.length).toBeGreaterThan(65_536);
     expect(r.stdout).toMatch(/^#!\/bin\/bash/);
     expect(r.stdout.endsWith('exit "$RC"\n')).toBe(true);
+    // No --mem given: the preset's need (smoke: a small replay) plus a quarter.
+    expect(r.stdout).toContain('#SBATCH --mem=2G\n');
+    const dopamine = sweepCli(['--games', 'Pong', '--optimizers', 'adam', '--preset', 'dopamine', '--out', path.join(tempDir(), 'd'),
+      '--executor', 'slurm', '--dry-run', '--time', '2-00:00:00']);
+    expect(dopamine.stdout).toContain('#SBATCH --mem=10G\n'); // a 1M-transition replay is 7.06 GB
   }, 60_000);
 
   it('--executor slurm --dry-run prints the job script and writes nothing', () => {

@@ -12,6 +12,11 @@ export function runMemoryBytes(preset: PresetName): number {
   return PRESETS[preset].values.agent.replayCapacityTransitions * FRAME_BYTES + RUN_OVERHEAD_BYTES;
 }
 
+/** Slurm's --mem for one run of `preset` when none is given: its resident memory plus a quarter, in whole GiB. */
+export function slurmMemFor(preset: PresetName): string {
+  return `${Math.ceil((1.25 * runMemoryBytes(preset)) / 2 ** 30)}G`;
+}
+
 /**
  * TensorFlow threads per run when none is given. One, so that a sweep runs as many runs at once as there are cores:
  * a DQN step on a batch of 32 parallelises poorly across threads, and each run also has a Python emulator process
