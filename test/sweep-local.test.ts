@@ -61,7 +61,7 @@ function writeDriver(dir: string): string {
   const driver = path.join(dir, 'driver.mts'); // .mts: ESM (top-level await) outside the repo's package.json
   fs.writeFileSync(driver, [
     `import { LocalExecutor } from ${JSON.stringify(path.resolve(here, '../src/sweep/local.ts'))};`,
-    `import { readPlan } from ${JSON.stringify(path.resolve(here, '../src/sweep/plan.ts'))};`,
+    `import { readPlan } from ${JSON.stringify(path.resolve(here, '../src/sweep/plan_file.ts'))};`,
     `import { runArguments, tsxLoaderUrl } from ${JSON.stringify(path.resolve(here, '../src/sweep/command.ts'))};`,
     `const dir = ${JSON.stringify(dir)};`,
     `const command = (run, runDir, threads) => ({ command: process.execPath, args: ['--import', tsxLoaderUrl(), ${JSON.stringify(FAKE)}, ...runArguments(run, runDir, threads)] });`,
