@@ -296,12 +296,11 @@ export function decayBudgetLines(table: Table1): string[] {
     const factor = median(measured.map((m) => m.factor));
     const updates = median(measured.map((m) => m.updates));
     const nominal = { ...measured[0].settings, weightDecay: row.weightDecay };
-    const fmt = formatDecayFactor;
     const matched = row.schedule.includes(PAPER_MATCHED) ? ` (λ scaled to ${measured[0].settings.weightDecay.toPrecision(3)} to match the paper's decay)` : '';
     lines.push(
-      `Decoupled decay, ${row.scheme} λ=${formatLambda(row.weightDecay)}${matched}: total decay factor ${fmt(factor)} here ` +
+      `Decoupled decay, ${row.scheme} λ=${formatLambda(row.weightDecay)}${matched}: total decay factor ${formatDecayFactor(factor)} here ` +
         `(${updates.toLocaleString('en-US')} updates${measured.length > 1 ? `, median of ${measured.length} runs` : ''}), ` +
-        `${fmt(totalDecayFactor(nominal, PAPER_UPDATES))} at the paper's budget (${PAPER_UPDATES.toLocaleString('en-US')} updates).`,
+        `${formatDecayFactor(totalDecayFactor(nominal, PAPER_UPDATES))} at the paper's budget (${PAPER_UPDATES.toLocaleString('en-US')} updates).`,
     );
   }
   if (lines.length > 0 && lines.some((l) => !l.includes('to match the paper'))) {

@@ -9,6 +9,7 @@ import { optimizerNames, type OptimizerName } from '../optim/types.ts';
 import { buildPlan, crossGrid, paperGrid, PRESET_NAMES, SweepInputError, type PresetName } from '../sweep/plan.ts';
 import { PLAN_FILE, PlanMismatchError, readPlan, writeOrCheckPlan, type RunOverrides, type SweepPlan } from '../sweep/plan_file.ts';
 import { parseChoice, parseGameName, parseList, parseNonNegativeInteger, parsePositiveInteger, parseWeightDecay } from './parse.ts';
+import { chooseSplit, oversubscription, slurmMemFor } from '../sweep/resources.ts';
 import { runMain } from './exit.ts';
 
 export const EXECUTORS = ['local', 'slurm'] as const;
@@ -81,7 +82,7 @@ export function buildSweepProgram(): Command {
     .addOption(new Option('--account <name>', 'slurm: account'))
     .addOption(new Option('--qos <name>', 'slurm: quality of service'))
     .addOption(new Option('--time <limit>', 'slurm: time limit per task (e.g. 2-00:00:00); runs checkpoint and requeue before it'))
-    .addOption(new Option('--mem <size>', "slurm: memory per task (default: the preset's need plus a quarter: 10G dopamine, 2G reduced)"))
+    .addOption(new Option('--mem <size>', `slurm: memory per task (default: the preset's need plus a quarter: ${slurmMemFor('dopamine')} dopamine, ${slurmMemFor('reduced')} reduced)`))
     .addOption(new Option('--max-parallel <n>', 'slurm: at most n array tasks at once').argParser(parsePositiveInteger))
     .addOption(new Option('--signal-seconds <s>', 'slurm: tell a run to checkpoint this long before its time limit').argParser(parsePositiveInteger).default(300))
     .addOption(new Option('--job-name <name>', 'slurm: job name').default(undefined))
@@ -232,7 +233,6 @@ async function main(argv: string[]): Promise<number> {
   }
   if (invocation.planOnly) return 0;
 
-  const { chooseSplit, oversubscription, slurmMemFor } = await import('../sweep/resources.ts');
   const preset = plan.grid.preset;
 
   if (invocation.executor === 'slurm') {

@@ -146,18 +146,15 @@ export class AdamFamilyOptimizer extends WeightDecayOptimizer<AdamScalars> {
 
   protected override computeStep(step: VariableStep<AdamScalars>): tf.Tensor {
     if (this.decay === 'separated') return this.separatedStep(step);
-    const { w, g, slots, decays, wd, scalars: s } = step;
+    const { g, slots, decays, penalty, scalars: s } = step;
     const mNew = lerpInto(slot(slots, 'm'), g, s.oneMinusBeta1, s.beta1);
     const vNew = emaSquareInto(slot(slots, 'v'), g, s.oneMinusBeta2, s.beta2);
     const direction = adamDirection(mNew, vNew, s.epsHat);
     if (decays && this.decay === 'l2') {
-      // Diagnostics only (trackLastStep): m_wd, the part of m that comes from λ_t·w (m − m_wd is the EMA of ∇ℓ).
+      // Diagnostics only (trackLastStep): m_wd, the part of m that comes from λ_t·w (m − m_wd is the EMA of ∇ℓ);
+      // penalty = λ_t·w, already computed for the effective gradient (null when λ_t = 0 this step).
       const mWd = slots.get('m_wd');
-      if (mWd !== undefined) {
-        const d = wd === null ? null : tf.mul(w, wd);
-        lerpInto(mWd, d, s.oneMinusBeta1, s.beta1);
-        d?.dispose();
-      }
+      if (mWd !== undefined) lerpInto(mWd, penalty, s.oneMinusBeta1, s.beta1);
     }
     return free(tf.mul(direction, s.stepSize), direction);
   }

@@ -79,7 +79,7 @@ export interface VariableStep<S> {
   w: tf.Variable;
   /** The effective gradient: ∇ℓ, plus λ_t·w for the L2 schemes. */
   g: tf.Tensor;
-  /** λ_t·w when it was added to the gradient (L2 schemes with λ_t > 0 this step), else null. */
+  /** λ_t·w when it was added to the gradient (L2 schemes with λ_t > 0 this step), else null; freed after the step. */
   penalty: tf.Tensor | null;
   slots: Map<string, tf.Variable>;
   /** Whether λ applies to this variable (the scheme decays and the decay filter selects it). */
@@ -262,9 +262,8 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
           if (g !== grad) g.dispose();
         } else {
           // Temporaries are freed as soon as they are dead, so TensorFlow's allocator can reuse their buffers.
-          penalty?.dispose();
-          here.penalty = null;
           const step = this.computeStep(here);
+          penalty?.dispose();
           if (g !== grad) g.dispose();
           let next: tf.Tensor;
           if (factor !== null && state.decays) {
