@@ -449,6 +449,42 @@ describe('run lock', () => {
     expect(fs.readdirSync(dir).filter((n) => n.startsWith('run.lock'))).toEqual(['run.lock']);
   });
 
+  it('takes over a lock whose holder has exited but was never reaped (a zombie: pid 1 of many containers never reaps)', async () => {
+    const dir = path.join(tmp, 'run');
+    create(dir).releaseLock();
+    // A parent that forks a child, kills it and does not wait for it (until its stdin closes): the child stays a
+    // zombie, exactly what a run killed after its sweep driver died becomes under a non-reaping init.
+    const parent = spawn('python3', ['-c', [
+      'import os, signal, sys',
+      'pid = os.fork()',
+      'if pid == 0:',
+      '    signal.pause()',
+      'os.kill(pid, signal.SIGKILL)',
+      'print(pid, flush=True)',
+      'sys.stdin.read()',
+      'os.waitpid(pid, 0)',
+    ].join('\n')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      const zombie = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (d) => resolve(String(d)))));
+      const procStat = () => fs.readFileSync(`/proc/${zombie}/stat`, 'utf8').split(') ')[1].split(' ');
+      for (let i = 0; procStat()[0] !== 'Z'; i++) {
+        if (i > 100) throw new Error(`pid ${zombie} did not become a zombie`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(() => process.kill(zombie, 0)).not.toThrow(); // what made it look alive
+      const lock = {
+        pid: zombie, hostname: os.hostname(), bootId: fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
+        startTime: procStat()[19], token: 'zombie', acquiredAt: 'earlier',
+      };
+      fs.writeFileSync(path.join(dir, 'run.lock'), JSON.stringify(lock));
+      const run = create(dir);
+      expect(run.holdsLock).toBe(true);
+    } finally {
+      parent.stdin!.end();
+      await exited(parent);
+    }
+  });
+
   it('refuses a lock held on another host, saying how to clear it', () => {
     const dir = path.join(tmp, 'run');
     create(dir).releaseLock();

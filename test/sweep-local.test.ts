@@ -227,6 +227,7 @@ describe('local executor', () => {
     const env = { ...process.env, FAKE_ITERATION_MS: '150' };
     const startDriver = () => spawn(process.execPath, ['--import', tsxLoaderUrl(), driver], { stdio: 'ignore', env });
     let maxLive = 0;
+    let runsKilled = 0;
     const sample = setInterval(() => {
       maxLive = Math.max(maxLive, plan.runs.filter((r) => runStatus(dir, r).state === 'running').length);
     }, 20);
@@ -238,11 +239,21 @@ describe('local executor', () => {
         const exited = new Promise((r) => child.once('exit', r));
         await new Promise((r) => setTimeout(r, 400 + 150 * (round % 4)));
         if (round < 6) {
+          // Kill only once runs are going (a driver killed before it started any would test nothing; on a loaded
+          // machine a driver takes seconds to start).
+          const running = () => plan.runs.find((r) => runStatus(dir, r).state === 'running');
+          await waitFor(() => running() !== undefined || sweepStatus(dir, plan).counts.done === plan.runs.length);
           child.kill('SIGKILL'); // the driver dies; its runs live on
-          // ... and every other round one run dies too (kill -9 of the run: it resumes from its checkpoint).
-          const live = plan.runs.find((r) => runStatus(dir, r).state === 'running');
+          // ... and every other round one run dies too (kill -9 of the run: it resumes from its checkpoint). Its
+          // parent is dead, so it stays a zombie wherever pid 1 does not reap (many containers, CI here).
+          const live = running();
           const pid = live && JSON.parse(fs.readFileSync(path.join(dir, live.dir, 'run.lock'), 'utf8')).pid;
-          if (round % 2 === 1 && pid) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+          if (round % 2 === 1 && pid) {
+            try {
+              process.kill(pid, 'SIGKILL');
+              runsKilled++;
+            } catch { /* already gone */ }
+          }
         }
         await exited;
       }
@@ -251,6 +262,7 @@ describe('local executor', () => {
     }
     expect(maxLive).toBeGreaterThan(0);
     expect(maxLive).toBeLessThanOrEqual(2);
+    expect(runsKilled).toBe(3);
     for (const r of plan.runs) expect(iterations(dir, plan, r.id)).toEqual([0, 1, 2, 3, 4]);
   }, 150_000);
 });

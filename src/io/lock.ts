@@ -59,14 +59,20 @@ function readBootId(): string | null {
   }
 }
 
-function readStartTime(pid: number): string | null {
+/** The state letter and start time of `pid` from /proc (null where there is no /proc). */
+function readProcStat(pid: number): { state: string; startTime: string | null } | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after "(comm)" start at field 3; starttime is field 22. comm may contain spaces and ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+    // Fields after "(comm)" start at field 3 (state); starttime is field 22. comm may contain spaces and ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0], startTime: fields[19] ?? null };
   } catch {
     return null;
   }
+}
+
+function readStartTime(pid: number): string | null {
+  return readProcStat(pid)?.startTime ?? null;
 }
 
 function readLockInfo(file: string): LockInfo | 'missing' | 'unreadable' {
@@ -95,8 +101,13 @@ function holderMayBeAlive(holder: LockInfo): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM'; // EPERM: alive, owned by another user
   }
-  const startTime = readStartTime(holder.pid);
-  return holder.startTime === null || startTime === null || holder.startTime === startTime;
+  const stat = readProcStat(holder.pid);
+  if (stat === null) return true;
+  // A zombie (Z) or dying (X) process has exited: kill(pid, 0) still succeeds until its parent reaps it, and a
+  // run orphaned by a killed sweep driver is reaped by pid 1, which in many containers (Docker without --init,
+  // this project's CI machines) never reaps. Taken as alive, such a lock would block its run forever.
+  if (stat.state === 'Z' || stat.state === 'X') return false;
+  return holder.startTime === null || stat.startTime === null || holder.startTime === stat.startTime;
 }
 
 /** Read-only look at the lock `file`: whether a live process holds it (a missing, unreadable or stale lock is not live). */
