@@ -21,6 +21,10 @@ export interface RunEnvironment {
   node: string;
   tfjs: string;
   tensorflow: string;
+  /** The binding loaded (src/backend.mjs): 'cpu' (@tensorflow/tfjs-node) or 'gpu' (@tensorflow/tfjs-node-gpu). */
+  backend: string;
+  /** Where TensorFlow computes: 'GPU' when the binding placed itself on one, else 'CPU'. */
+  device: string;
   alepy: string;
   gitCommit: string | null;
   gitDirty: boolean | null;
@@ -36,6 +40,8 @@ export function describeEnvironment(alepy: string, threads: number | null): RunE
     node: process.version,
     tfjs: tf.version['tfjs-node'] ?? tf.version_core,
     tensorflow: String((tf.backend() as unknown as { binding: { TF_Version: string } }).binding.TF_Version),
+    backend: tf.backendChoice.name,
+    device: tf.usingGpu ? 'GPU' : 'CPU',
     alepy,
     gitCommit: git(['rev-parse', 'HEAD']),
     gitDirty: status === null ? null : status.length > 0,
