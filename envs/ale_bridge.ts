@@ -4,6 +4,9 @@
 // python-shell 5 facts this file is built around: in 'binary' mode it emits no 'message' events, so stdout is read
 // and framed here; a child killed by a signal fires no 'pythonError', only 'close' with exitSignal set; and it keeps
 // all of stderr in memory for the life of the process, so the server writes almost nothing there.
+//
+// Video: screenRGB() fetches one RGB screen (raw bytes, like frames); startRecording()/stopRecording() make the
+// server write every emulator frame's screen into a video file itself, so recorded frames never cross the pipe.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +22,9 @@ const OP_CREATE = 2;
 const OP_RESET = 3;
 const OP_STEP = 4;
 const OP_CLOSE_ENV = 5;
+const OP_SCREEN = 6;
+const OP_RECORD_START = 7;
+const OP_RECORD_STOP = 8;
 const STATUS_OK = 0;
 const MESSAGE_HEADER_BYTES = 5; // u32 payload length + u8 opcode/status
 const STEP_HEADER_BYTES = 16; // f64 reward, u32 episode steps, u16 lives, u8 flags, u8 reserved
@@ -88,6 +94,34 @@ export function stepOutcome(step: EnvStep): StepOutcome {
   return step.terminal ? 'life-lost' : 'continue';
 }
 
+/** One RGB screen as ALE draws it (210x160 for every game ale-py ships): row-major [height, width, 3]. */
+export interface ScreenRGB {
+  height: number;
+  width: number;
+  data: Uint8Array;
+}
+
+export interface RecordingOptions {
+  /** Absolute path of the video; it must end in .mp4 or .webm and its directory must exist. */
+  path: string;
+  /** Frames per second of the file (default 60, the Atari's: every emulator frame is recorded). */
+  fps?: number;
+  /** Each screen pixel becomes scale x scale pixels (nearest neighbour; default 1). */
+  scale?: number;
+}
+
+export interface RecordingStarted {
+  /** The FourCC the server's OpenCV wrote with: avc1 or mp4v (MP4), VP80 (WebM). */
+  codec: string;
+  width: number;
+  height: number;
+}
+
+export interface RecordingStopped extends RecordingStarted {
+  /** Emulator frames written. */
+  frames: number;
+}
+
 /** The emulator process died (crash, OOM kill, signal) or could not start. */
 export class EmulatorCrashedError extends Error {
   constructor(readonly exitCode: number | null, readonly signal: string | null, readonly stderrTail: string, detail = '') {
@@ -105,6 +139,9 @@ export class EmulatorRequestError extends Error {
   }
 }
 
+/** The least deadline of a request that is not a step or a reset (start-up, ROM loading, recording). */
+const ONE_OFF_MIN_DEADLINE_MS = 60_000;
+
 interface Pending {
   resolve: (payload: Buffer) => void;
   reject: (error: Error) => void;
@@ -120,7 +157,8 @@ export interface BridgeOptions {
   /**
    * The least time a request may take before the emulator counts as hung (default 60 s, or the environment's
    * WD_HARNESS_EMULATOR_TIMEOUT_S). The deadline grows to 100× the slowest step or reset reply seen, so a slow
-   * machine is not mistaken for a hung emulator.
+   * machine is not mistaken for a hung emulator. It bounds steps and resets; one-off requests (start-up, loading a
+   * ROM, starting a video) get at least a minute.
    */
   requestTimeoutMs?: number;
 }
@@ -289,10 +327,14 @@ export class AleBridge {
     if (this.dead) return Promise.reject(this.dead);
     if (this.closing) return Promise.reject(new EmulatorRequestError('the bridge is closed'));
     return new Promise((resolve, reject) => {
-      const deadline = this.deadlineMs;
+      const timed = opcode === OP_STEP || opcode === OP_RESET;
+      // One-off requests (the start-up handshake, which waits for Python to import ale-py, numpy and OpenCV; loading
+      // a ROM; starting a video) take seconds on a loaded machine: never less than a minute for them, whatever the
+      // step deadline is.
+      const deadline = timed ? this.deadlineMs : Math.max(this.deadlineMs, ONE_OFF_MIN_DEADLINE_MS);
       const timer = setTimeout(() => this.abandon(`did not answer within ${(deadline / 1000).toFixed(0)} s (hung, stopped, or overloaded)`), deadline);
       timer.unref(); // a pending request must not keep Node alive on its own
-      this.pending.push({ resolve, reject, sentAt: performance.now(), timer, timed: opcode === OP_STEP || opcode === OP_RESET });
+      this.pending.push({ resolve, reject, sentAt: performance.now(), timer, timed });
       const header = Buffer.allocUnsafe(MESSAGE_HEADER_BYTES);
       header.writeUInt32LE(payload.length, 0);
       header[4] = opcode;
@@ -362,6 +404,30 @@ export class AleBridge {
     const payload = Buffer.allocUnsafe(2);
     payload.writeUInt16LE(env.id, 0);
     await this.request(OP_CLOSE_ENV, payload);
+  }
+
+  /** The environment's current RGB screen (ALE's getScreenRGB), as raw bytes. */
+  async screenRGB(env: AtariEnv): Promise<ScreenRGB> {
+    const reply = await this.request(OP_SCREEN, envIdPayload(env));
+    const height = reply.readUInt16LE(0);
+    const width = reply.readUInt16LE(2);
+    return { height, width, data: new Uint8Array(reply.buffer, reply.byteOffset + 4, height * width * 3) };
+  }
+
+  /**
+   * From now on the server writes the RGB screen of every emulator frame of `env` (its resets, no-op starts and
+   * each frame of every step) into the video file `options.path`, until stopRecording. Refused (EmulatorRequestError)
+   * for another extension, a missing directory, or a codec this OpenCV cannot write. A restart after a crash ends
+   * the recording (the file is then incomplete).
+   */
+  async startRecording(env: AtariEnv, options: RecordingOptions): Promise<RecordingStarted> {
+    const request = { envId: env.id, path: options.path, fps: options.fps ?? 60, scale: options.scale ?? 1 };
+    return JSON.parse((await this.request(OP_RECORD_START, Buffer.from(JSON.stringify(request)))).toString('utf8'));
+  }
+
+  /** Ends `env`'s recording and closes the file (complete once this resolves). */
+  async stopRecording(env: AtariEnv): Promise<RecordingStopped> {
+    return JSON.parse((await this.request(OP_RECORD_STOP, envIdPayload(env))).toString('utf8'));
   }
 
   /**
@@ -434,9 +500,27 @@ export class AtariEnv {
     return (await this.bridge.step([this], [action]))[0];
   }
 
+  screenRGB(): Promise<ScreenRGB> {
+    return this.bridge.screenRGB(this);
+  }
+
+  startRecording(options: RecordingOptions): Promise<RecordingStarted> {
+    return this.bridge.startRecording(this, options);
+  }
+
+  stopRecording(): Promise<RecordingStopped> {
+    return this.bridge.stopRecording(this);
+  }
+
   close(): Promise<void> {
     return this.bridge.closeEnv(this);
   }
+}
+
+function envIdPayload(env: AtariEnv): Buffer {
+  const payload = Buffer.allocUnsafe(2);
+  payload.writeUInt16LE(env.id, 0);
+  return payload;
 }
 
 function validateSpec(spec: EnvSpec): AtariEnv['config'] {

@@ -4,7 +4,13 @@ Started by envs/ale_bridge.ts (through python-shell). Every message, both ways, 
     u32 payload length (little-endian) | u8 opcode or status | payload
 Requests are answered strictly in order. Frames travel as raw bytes, never as JSON: a step's answer is a
 16-byte header (f64 reward, u32 episode steps, u16 lives, u8 flags, u8 reserved) followed by the 84x84 uint8
-observation. Control messages (info, create) carry small JSON payloads.
+observation. Control messages (info, create, record) carry small JSON payloads.
+
+Video: a screen request answers one ALE getScreenRGB image as raw bytes (u16 height, u16 width, then H*W*3 RGB),
+and while recording is on for an environment, the server itself writes the RGB screen of every emulator frame
+(resets, no-op starts and each frame of the frame skip) into a cv2.VideoWriter: MP4 (avc1 if this OpenCV can
+encode it, else mp4v) or WebM (VP8), so video frames never cross the pipe. Recording reads the screen only; the
+emulator, its random numbers and the observations are exactly as without it.
 
 Preprocessing follows Dopamine's atari_lib.AtariPreprocessing exactly (frame skip, grayscale read from the
 emulator, max over the last two frames, cv2 area resize, no noop starts, life loss not terminal), with
@@ -15,17 +21,20 @@ an emulator reset. Rewards are returned raw. test/dopamine-frames.test.ts compar
 implementation of Dopamine's code over ale-py's gymnasium environment (test/reference/dopamine_reference.py).
 """
 
+import contextlib
 import json
 import os
 import signal
 import struct
 import sys
+import tempfile
 
 import cv2
 import numpy as np
 from ale_py import ALEInterface, LoggerMode, roms, __version__ as ALE_VERSION
 
 OP_INFO, OP_CREATE, OP_RESET, OP_STEP, OP_CLOSE_ENV = 1, 2, 3, 4, 5
+OP_SCREEN, OP_RECORD_START, OP_RECORD_STOP = 6, 7, 8
 STATUS_OK, STATUS_ERROR = 0, 1
 FLAG_TERMINAL, FLAG_TRUNCATED, FLAG_GAME_OVER, FLAG_LIFE_LOST = 1, 2, 4, 8
 STEP_HEADER = struct.Struct('<dIHBB')  # reward, episode steps, lives, flags, reserved: 16 bytes
@@ -34,6 +43,79 @@ MESSAGE_HEADER = struct.Struct('<IB')
 
 class BridgeError(Exception):
     """An error caused by the request; reported to the client, and the server goes on."""
+
+
+# Codecs tried per container, best first: avc1 (H.264) plays in browsers but the opencv-python wheels usually
+# cannot encode it (no libx264); mp4v (MPEG-4 Part 2) always can. WebM gets VP8.
+VIDEO_CODECS = {'.mp4': ('avc1', 'mp4v'), '.webm': ('VP80',)}
+_working_codec = {}  # extension -> the first codec that opened, so a failing one is tried once per process
+
+
+@contextlib.contextmanager
+def captured_stderr():
+    """Sends fd 2 to a temp file for the block (FFmpeg and OpenCV print there when a codec is probed); yields a
+    list that holds what was printed, as bytes, once the block ends. The bridge keeps the server's stderr, so
+    probing noise stays out of it."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    printed = []
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield printed
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            printed.append(captured.read())
+
+
+class VideoRecorder:
+    """Writes the emulator's RGB screens to a video file, each pixel scaled up `scale` times (nearest neighbour)."""
+
+    def __init__(self, ale, path, fps, scale):
+        ext = os.path.splitext(path)[1].lower()
+        if ext not in VIDEO_CODECS:
+            raise BridgeError(f'cannot record {path!r}: the file name must end in .mp4 or .webm')
+        if not os.path.isdir(os.path.dirname(path) or '.'):
+            raise BridgeError(f'cannot record {path!r}: its directory does not exist')
+        if not (fps > 0 and 1 <= scale <= 8):
+            raise BridgeError('fps must be > 0 and scale in [1, 8]')
+        height, width = ale.getScreenDims()
+        self.ale = ale
+        self.scale = scale
+        self.size = (width * scale, height * scale)
+        self.rgb = np.zeros((height, width, 3), dtype=np.uint8)
+        self.bgr = np.zeros((height, width, 3), dtype=np.uint8)
+        self.frames = 0
+        self.writer = None
+        messages = b''
+        for codec in ([_working_codec[ext]] if ext in _working_codec else VIDEO_CODECS[ext]):
+            with captured_stderr() as printed:
+                writer = cv2.VideoWriter(path, cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*codec), float(fps), self.size)
+                opened = writer.isOpened()
+            messages += printed[0]
+            if opened:
+                self.writer, self.codec = writer, codec
+                _working_codec[ext] = codec
+                break
+            writer.release()
+        if self.writer is None:
+            with contextlib.suppress(OSError):
+                os.remove(path)
+            detail = messages.decode(errors='replace').strip().splitlines()[-1:] or ['no message']
+            raise BridgeError(f'OpenCV cannot write {ext} video here (tried {", ".join(VIDEO_CODECS[ext])}): {detail[0]}')
+
+    def capture(self):
+        self.ale.getScreenRGB(self.rgb)
+        cv2.cvtColor(self.rgb, cv2.COLOR_RGB2BGR, dst=self.bgr)
+        frame = self.bgr if self.scale == 1 else cv2.resize(self.bgr, self.size, interpolation=cv2.INTER_NEAREST)
+        self.writer.write(frame)
+        self.frames += 1
+
+    def close(self):
+        self.writer.release()
+        return {'frames': self.frames, 'codec': self.codec, 'width': self.size[0], 'height': self.size[1]}
 
 
 class AtariEnv:
@@ -76,6 +158,13 @@ class AtariEnv:
         # continues the game. Any other reset starts a new one.
         self.life_continues = False
         self.last_frame = b''
+        self.recorder = None  # a VideoRecorder while recording is on
+
+    def _act(self, action):
+        reward = self.ale.act(action)
+        if self.recorder is not None:
+            self.recorder.capture()
+        return reward
 
     def reset(self):
         """Begins the next episode: a new game, except after a life lost under the Nature protocol. There it does
@@ -85,8 +174,10 @@ class AtariEnv:
             self.life_continues = False
             return 0.0, 0, self.last_frame
         self.ale.reset_game()
+        if self.recorder is not None:
+            self.recorder.capture()
         for _ in range(int(self.noop_rng.integers(1, self.noop_max + 1)) if self.noop_max > 0 else 0):
-            self.ale.act(0)
+            self._act(0)
             if self.ale.game_over(with_truncation=False):
                 self.ale.reset_game()
         self.lives = self.ale.lives()
@@ -103,7 +194,7 @@ class AtariEnv:
         reward = 0.0
         flags = 0
         for time_step in range(self.frame_skip):
-            reward += self.ale.act(action)
+            reward += self._act(action)
             game_over = self.ale.game_over(with_truncation=False)
             new_lives = self.ale.lives()
             if new_lives < self.lives:
@@ -192,8 +283,31 @@ class Server:
             return b''.join(encode_step(env, *env.step(action)) for env, action in envs)
         if opcode == OP_CLOSE_ENV:
             (env_id,) = struct.unpack_from('<H', payload)
-            self.envs.pop(env_id, None)
+            env = self.envs.pop(env_id, None)
+            if env is not None and env.recorder is not None:
+                env.recorder.close()
             return b''
+        if opcode == OP_SCREEN:
+            (env_id,) = struct.unpack_from('<H', payload)
+            screen = self.env(env_id).ale.getScreenRGB()
+            return struct.pack('<HH', screen.shape[0], screen.shape[1]) + screen.tobytes()
+        if opcode == OP_RECORD_START:
+            request = json.loads(payload)
+            env = self.env(int(request['envId']))
+            if env.recorder is not None:
+                raise BridgeError(f'environment {request["envId"]} is already recording')
+            try:
+                env.recorder = VideoRecorder(env.ale, str(request['path']), float(request.get('fps', 60)), int(request.get('scale', 1)))
+            except (cv2.error, OSError) as error:
+                raise BridgeError(f'cannot record {request["path"]!r}: {error}') from error
+            return json.dumps({'codec': env.recorder.codec, 'width': env.recorder.size[0], 'height': env.recorder.size[1]}).encode()
+        if opcode == OP_RECORD_STOP:
+            (env_id,) = struct.unpack_from('<H', payload)
+            env = self.env(env_id)
+            if env.recorder is None:
+                raise BridgeError(f'environment {env_id} is not recording')
+            recorder, env.recorder = env.recorder, None
+            return json.dumps(recorder.close()).encode()
         raise BridgeError(f'unknown opcode {opcode}')
 
     def env(self, env_id):
@@ -212,7 +326,14 @@ def main():
     protocol_out = os.fdopen(os.dup(1), 'wb', buffering=1 << 16)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    Server(sys.stdin.buffer, protocol_out).serve()
+    server = Server(sys.stdin.buffer, protocol_out)
+    try:
+        server.serve()
+    finally:
+        # A recording still open when the client goes: finish the file (the client decides whether to keep it).
+        for env in server.envs.values():
+            if env.recorder is not None:
+                env.recorder.close()
 
 
 if __name__ == '__main__':
