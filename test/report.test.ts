@@ -97,6 +97,37 @@ describe('npm run report (command line)', () => {
     expect(() => parseReportArgs([], quiet())).toThrow(/missing required argument 'dir'/);
   });
 
+  it('--bootstrap-seed is the bootstrap seed; --seed (a run seed elsewhere) still works with a one-line notice', () => {
+    expect(parseReportArgs(['d'], quiet()).seed).toBe('wd-dqn-aggregates');
+    expect(parseReportArgs(['d', '--bootstrap-seed', 'abc'], quiet()).seed).toBe('abc');
+    let err = '';
+    const program = buildReportProgram().exitOverride().configureOutput({ writeErr: (t) => (err += t), writeOut: () => {} });
+    expect(parseReportArgs(['d', '--seed', 'old'], program).seed).toBe('old');
+    expect(err).toBe('notice: --seed is deprecated here, use --bootstrap-seed (in atari and sweep --seed is a run seed)\n');
+    expect(() => parseReportArgs(['d', '--seed', 'a', '--bootstrap-seed', 'b'], quiet())).toThrow(/give --bootstrap-seed only/);
+    let help = '';
+    buildReportProgram().configureOutput({ writeOut: (t) => (help += t) }).outputHelp();
+    expect(help).toMatch(/--bootstrap-seed <text>\s+seed of the bootstrap/);
+    expect(help).not.toMatch(/--seed </);
+    expect(help).toMatch(/--compare-paper\s+put the published Table 1 value/);
+    expect(parseReportArgs(['d', '--compare-paper'], quiet()).comparePaper).toBe(true);
+  });
+
+  it('--version prints the package version', () => {
+    let out = '';
+    const program = buildReportProgram().exitOverride().configureOutput({ writeOut: (t) => (out += t), writeErr: () => {} });
+    expect(() => parseReportArgs(['--version'], program)).toThrow(expect.objectContaining({ exitCode: 0 }));
+    expect(out).toBe(`wd-dqn-harness ${JSON.parse(fs.readFileSync('package.json', 'utf8')).version}\n`);
+  });
+
+  it('--out naming an existing directory writes report.html inside it, never into a run directory', async () => {
+    const base = { score: { kind: 'final' } as const, extraScores: [], includeIncomplete: false, comparePaper: true, reps: 10, seed: 's' };
+    const out = path.join(root, 'into-dir');
+    fs.mkdirSync(out, { recursive: true });
+    expect((await runReport({ ...base, dir: root, out })).file).toBe(path.join(out, 'report.html'));
+    await expect(runReport({ ...base, dir: root, out: path.join(root, 'runs', 'pong-adamw-wd0.0001-seed0') })).rejects.toThrow(/is a run directory/);
+  });
+
   it('refuses to write into a run directory or a missing folder', async () => {
     const base = { score: { kind: 'final' } as const, extraScores: [], includeIncomplete: false, comparePaper: true, reps: 10, seed: 's' };
     await expect(runReport({ ...base, dir: path.join(root, 'runs', 'pong-adamw-wd0.0001-seed0'), out: null })).rejects.toThrow(/is a run directory.*--out/);

@@ -14,7 +14,7 @@ import {
   renderMarkdown,
   type Table1,
 } from '../src/analysis/table1.ts';
-import { buildTable1Program, parseTable1Args } from '../src/cli/table1.ts';
+import { buildTable1Program, outputPrefix, parseTable1Args } from '../src/cli/table1.ts';
 import { tmpSweep, writePlan, writeRun, type FakeRun } from './fixtures/sweep/make_sweep.ts';
 
 const paper = loadPaperTable();
@@ -263,8 +263,38 @@ describe('npm run table1 (command line)', () => {
   it('parses the options', () => {
     const cmd = parseTable1Args(['some/dir', '--score', 'last:5', '--compare-paper', '--out', 'x/t'], quiet());
     expect(cmd).toEqual({ dir: 'some/dir', score: { kind: 'last', k: 5 }, extraScores: [], comparePaper: true, includeIncomplete: false, out: 'x/t' });
-    expect(parseTable1Args(['d'], quiet())).toMatchObject({ score: { kind: 'final' }, extraScores: [] });
+    expect(parseTable1Args(['d'], quiet())).toMatchObject({ score: { kind: 'final' }, extraScores: [], comparePaper: true, out: null });
     expect(parseTable1Args(['d', '--score', 'final', '--score', 'last:3'], quiet())).toMatchObject({ score: { kind: 'final' }, extraScores: [{ kind: 'last', k: 3 }] });
+  });
+
+  it('--compare-paper is on by default, as in the report; --no-compare-paper turns it off', () => {
+    expect(parseTable1Args(['d'], quiet()).comparePaper).toBe(true);
+    expect(parseTable1Args(['d', '--compare-paper'], quiet()).comparePaper).toBe(true);
+    expect(parseTable1Args(['d', '--no-compare-paper'], quiet()).comparePaper).toBe(false);
+  });
+
+  it('--out-prefix names the files without extension; --out is its old name; an existing directory gets table1.* inside', () => {
+    expect(parseTable1Args(['d', '--out-prefix', 'x/t'], quiet()).out).toBe('x/t');
+    expect(parseTable1Args(['d', '--out', 'x/t'], quiet()).out).toBe('x/t');
+    expect(() => parseTable1Args(['d', '--out', 'a', '--out-prefix', 'b'], quiet())).toThrow(/give --out-prefix only/);
+    const sweep = loadSweep(root);
+    expect(outputPrefix({ dir: root, out: path.join(root, 'mine') }, sweep)).toBe(path.join(root, 'mine'));
+    fs.mkdirSync(path.join(root, 'tables'), { recursive: true });
+    expect(outputPrefix({ dir: root, out: path.join(root, 'tables') }, sweep)).toBe(path.join(root, 'tables', 'table1'));
+    const runDir = path.join(root, 'runs', fs.readdirSync(path.join(root, 'runs'))[0]);
+    expect(() => outputPrefix({ dir: root, out: runDir }, sweep)).toThrow(/is a run directory, which analysis never writes into/);
+    let help = '';
+    buildTable1Program().configureOutput({ writeOut: (t) => (help += t) }).outputHelp();
+    expect(help).toMatch(/--out-prefix <path>\s+write <path>\.csv and <path>\.tex/);
+    expect(help).toMatch(/--no-compare-paper/);
+    expect(help).not.toMatch(/--out </);
+  });
+
+  it('--version prints the package version', () => {
+    let out = '';
+    const program = buildTable1Program().exitOverride().configureOutput({ writeOut: (t) => (out += t), writeErr: () => {} });
+    expect(() => parseTable1Args(['--version'], program)).toThrow(expect.objectContaining({ exitCode: 0 }));
+    expect(out).toBe(`wd-dqn-harness ${JSON.parse(fs.readFileSync('package.json', 'utf8')).version}\n`);
   });
 
   it('rejects a bad --score, a missing DIR and extra arguments', () => {

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { BaselineComparison } from '../analysis/baseline.ts';
 import { makeDirectories, writeFileAtomic } from '../io/atomic.ts';
 import { runMain } from './exit.ts';
+import { withVersion } from './version.ts';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_BASELINE_DIR = path.join(REPO_ROOT, 'results', 'baselines');
@@ -18,7 +19,7 @@ export interface BaselineCommand {
 }
 
 export function buildBaselineProgram(): Command {
-  return new Command('baseline')
+  return withVersion(new Command('baseline')
     .description(
       "Compare runs with Dopamine's published DQN training returns (5 seeds per game): per iteration the run's mean " +
         "training return, Dopamine's mean, min and max, and whether it is inside that band. The published agent is " +
@@ -26,9 +27,9 @@ export function buildBaselineProgram(): Command {
         'RMSProp, Huber) for the dopamine-tf preset; otherwise it says why none matches.',
     )
     .argument('<run-dir...>', 'run directories (each with config.json and metrics.jsonl)')
-    .addOption(new Option('--out <dir>', 'where <run>.txt, <run>.svg and <run>.json go').default(DEFAULT_BASELINE_DIR, 'results/baselines'))
+    .addOption(new Option('--out <dir>', 'the directory <run>.txt, <run>.svg and <run>.json go into, created if missing').default(DEFAULT_BASELINE_DIR, 'results/baselines'))
     .addOption(new Option('--agent <name>', 'compare with this published agent even if the run is not like-for-like (the output says so)'))
-    .showHelpAfterError('(run with --help for every option)');
+    .showHelpAfterError('(run with --help for every option)'));
 }
 
 export function parseBaselineArgs(argv: string[], program = buildBaselineProgram()): BaselineCommand {

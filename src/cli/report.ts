@@ -9,10 +9,11 @@ import type { ScoreSpec } from '../analysis/score.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { collectScoreOption, parsePositiveInteger, scoresOrDefault } from './parse.ts';
 import { runMain } from './exit.ts';
+import { deprecationNotice, withVersion } from './version.ts';
 
 export interface ReportCommand {
   dir: string;
-  /** null = DIR/report.html */
+  /** null = DIR/report.html; an existing directory: <it>/report.html */
   out: string | null;
   score: ScoreSpec;
   /** Further scores shown beside the main one in Table 1. */
@@ -20,26 +21,39 @@ export interface ReportCommand {
   includeIncomplete: boolean;
   comparePaper: boolean;
   reps: number;
+  /** Seed of the bootstrap (--bootstrap-seed), not of any run. */
   seed: string;
 }
 
+/** The bootstrap's seed unless --bootstrap-seed says otherwise (the report prints the one used). */
+export const DEFAULT_BOOTSTRAP_SEED = 'wd-dqn-aggregates';
+
 export function buildReportProgram(): Command {
-  return new Command('report')
+  return withVersion(new Command('report')
     .description('Write one self-contained HTML report (Table 1, human-normalized scores, rliable aggregates, figures) for a sweep directory.')
     .argument('<dir>', 'sweep directory (with plan.json or runs/), or a directory of run directories')
-    .addOption(new Option('--out <file>', 'HTML file to write (default: DIR/report.html)'))
+    .addOption(new Option('--out <file>', 'the HTML file to write, e.g. results/r.html; its figures go to figures/ beside it; an existing directory gets <dir>/report.html (default: DIR/report.html)'))
     .addOption(new Option('--score <def>', 'score of a run: final, eval, last:K; repeat it for several side by side in Table 1, the first being the main one (default: final; see npm run table1 -- --help)').argParser(collectScoreOption))
     .addOption(new Option('--include-incomplete', 'count unfinished runs at their last iteration, marked †'))
+    .addOption(new Option('--compare-paper', 'put the published Table 1 value beside each cell (the default, as in npm run table1)'))
     .addOption(new Option('--no-compare-paper', 'leave out the published Table 1 values'))
     .addOption(new Option('--reps <n>', 'bootstrap replicates for the 95% intervals').argParser(parsePositiveInteger).default(2000))
-    .addOption(new Option('--seed <text>', 'seed of the bootstrap').default('wd-dqn-aggregates'))
+    .addOption(new Option('--bootstrap-seed <text>', 'seed of the bootstrap resampling (any text; not a run seed)').default(DEFAULT_BOOTSTRAP_SEED))
+    // Its old name, which atari and sweep use for a run's seed: still read, with a notice.
+    .addOption(new Option('--seed <text>', 'deprecated: --bootstrap-seed').hideHelp())
     .showHelpAfterError('(run with --help for every option)')
-    .allowExcessArguments(false);
+    .allowExcessArguments(false));
 }
 
 export function parseReportArgs(argv: string[], program = buildReportProgram()): ReportCommand {
   program.parse(argv, { from: 'user' });
   const o = program.opts();
+  let seed = o.bootstrapSeed as string;
+  if (o.seed !== undefined) {
+    if (program.getOptionValueSource('bootstrapSeed') === 'cli') program.error('error: give --bootstrap-seed only (--seed is its deprecated name)');
+    deprecationNotice(program, '--seed', '--bootstrap-seed', 'in atari and sweep --seed is a run seed');
+    seed = o.seed as string;
+  }
   return {
     dir: program.args[0],
     out: typeof o.out === 'string' ? o.out : null,
@@ -48,8 +62,16 @@ export function parseReportArgs(argv: string[], program = buildReportProgram()):
     includeIncomplete: o.includeIncomplete === true,
     comparePaper: o.comparePaper !== false,
     reps: o.reps as number,
-    seed: o.seed as string,
+    seed,
   };
+}
+
+function isDirectory(file: string): boolean {
+  try {
+    return fs.statSync(file).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** Lists the files a report wrote into its figures directory, so the next report replaces only those. */
@@ -88,6 +110,16 @@ export function writeFigureFiles(dir: string, figures: readonly ReportFigure[]):
 }
 
 export async function runReport(cmd: ReportCommand): Promise<{ file: string; figuresDir: string; figures: number; skipped: number }> {
+  // An explicit --out is checked before the (slow) report is built.
+  let given: string | null = null;
+  if (cmd.out !== null) {
+    given = path.resolve(cmd.out);
+    if (isDirectory(given)) {
+      if (fs.existsSync(path.join(given, 'config.json'))) throw new Error(`${given} is a run directory, which analysis never writes into: give another --out.`);
+      given = path.join(given, 'report.html');
+    }
+    if (!fs.existsSync(path.dirname(given))) throw new Error(`cannot write ${given}: the directory ${path.dirname(given)} does not exist.`);
+  }
   const { buildReport } = await import('../analysis/report.ts');
   const { html, figures, sweep } = await buildReport(cmd.dir, {
     score: cmd.score,
@@ -98,7 +130,7 @@ export async function runReport(cmd: ReportCommand): Promise<{ file: string; fig
     seed: cmd.seed,
   });
   let file: string;
-  if (cmd.out !== null) file = path.resolve(cmd.out);
+  if (given !== null) file = given;
   else if (sweep.source === 'single-run') {
     throw new Error(`${sweep.root} is a run directory, which analysis never writes into: give --out <file.html>.`);
   } else file = path.join(sweep.root, 'report.html');

@@ -1,4 +1,5 @@
-// `npm run table1 -- DIR [...]`: Table 1 from a sweep directory. Prints Markdown, writes PREFIX.csv and PREFIX.tex.
+// `npm run table1 -- DIR [...]`: Table 1 from a sweep directory. Prints Markdown, writes PREFIX.csv and PREFIX.tex
+// (--out-prefix PREFIX; default DIR/table1).
 // Parsing is exported (and unit-tested) apart from the work.
 import { Command, Option } from 'commander';
 import fs from 'node:fs';
@@ -11,6 +12,7 @@ import { loadSweep, type SweepResults } from '../analysis/sweep_results.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { buildTable1, renderCsv, renderLatex, renderMarkdown } from '../analysis/table1.ts';
 import { runMain } from './exit.ts';
+import { withVersion } from './version.ts';
 
 export interface Table1Command {
   dir: string;
@@ -20,40 +22,57 @@ export interface Table1Command {
   extraScores: ScoreSpec[];
   comparePaper: boolean;
   includeIncomplete: boolean;
-  /** Output path without extension; null = DIR/table1. */
+  /** Output path without extension (an existing directory: <it>/table1); null = DIR/table1. */
   out: string | null;
 }
 
 export function buildTable1Program(): Command {
-  return new Command('table1')
+  return withVersion(new Command('table1')
     .description('Regenerate Table 1 (Bjorck et al., AAAI 2021) from a sweep directory: Markdown on stdout, CSV and LaTeX files.')
     .argument('<dir>', 'sweep directory (with plan.json or runs/), or a directory of run directories')
     .addOption(new Option('--score <def>', 'score of a run: final (mean training return of the final iteration), eval (evaluation return of the final iteration), last:K (mean over the last K iterations); repeat it to show several side by side, the first being the main one (default: final)').argParser(collectScoreOption))
-    .addOption(new Option('--compare-paper', 'put the published Table 1 value beside each cell'))
+    .addOption(new Option('--compare-paper', 'put the published Table 1 value beside each cell (the default, as in npm run report)'))
+    .addOption(new Option('--no-compare-paper', 'leave out the published Table 1 values'))
     .addOption(new Option('--include-incomplete', 'count unfinished runs (running/interrupted) at their last iteration, marked †'))
-    .addOption(new Option('--out <prefix>', 'write <prefix>.csv and <prefix>.tex (default: DIR/table1)'))
+    .addOption(new Option('--out-prefix <path>', 'write <path>.csv and <path>.tex, e.g. results/t1 → results/t1.csv; an existing directory gets <path>/table1.csv (default: DIR/table1)'))
+    // The flag's old name: kept so existing commands work; hidden because "--out" reads as a directory or a file.
+    .addOption(new Option('--out <path>', 'same as --out-prefix').hideHelp())
     .showHelpAfterError('(run with --help for every option)')
-    .allowExcessArguments(false);
+    .allowExcessArguments(false));
 }
 
 export function parseTable1Args(argv: string[], program = buildTable1Program()): Table1Command {
   program.parse(argv, { from: 'user' });
   const o = program.opts();
+  if (o.out !== undefined && o.outPrefix !== undefined) program.error('error: give --out-prefix only (--out is its old name)');
   return {
     dir: program.args[0],
     score: scoresOrDefault(o.score)[0],
     extraScores: scoresOrDefault(o.score).slice(1),
-    comparePaper: o.comparePaper === true,
+    comparePaper: o.comparePaper !== false,
     includeIncomplete: o.includeIncomplete === true,
-    out: typeof o.out === 'string' ? o.out : null,
+    out: typeof o.outPrefix === 'string' ? o.outPrefix : typeof o.out === 'string' ? o.out : null,
   };
+}
+
+function isDirectory(file: string): boolean {
+  try {
+    return fs.statSync(file).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** Where the CSV/LaTeX go; a run directory is never written into. */
 export function outputPrefix(cmd: Pick<Table1Command, 'out' | 'dir'>, sweep: SweepResults): string {
-  if (cmd.out !== null) return path.resolve(cmd.out);
+  if (cmd.out !== null) {
+    const out = path.resolve(cmd.out);
+    if (!isDirectory(out)) return out;
+    if (fs.existsSync(path.join(out, 'config.json'))) throw new Error(`${out} is a run directory, which analysis never writes into: give another --out-prefix.`);
+    return path.join(out, 'table1');
+  }
   if (sweep.source === 'single-run') {
-    throw new Error(`${sweep.root} is a run directory, which analysis never writes into: give --out <prefix> for the CSV and LaTeX files.`);
+    throw new Error(`${sweep.root} is a run directory, which analysis never writes into: give --out-prefix <path> for the CSV and LaTeX files.`);
   }
   return path.join(sweep.root, 'table1');
 }
