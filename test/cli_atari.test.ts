@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CommanderError } from 'commander';
-import { buildAtariProgram, parseAtariArgs } from '../src/cli/atari.ts';
+import { buildAtariProgram, describePresets, parseAtariArgs } from '../src/cli/atari.ts';
 
 function parse(...argv: string[]) {
   const program = buildAtariProgram().exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
@@ -121,5 +121,72 @@ describe('atari command line', () => {
     }
     expect(({} as Record<string, unknown>).toString).toBe(Object.prototype.toString);
     expect(Object.prototype.toString.call([])).toBe('[object Array]');
+  });
+
+  it('--keep-checkpoints N: passed to the run (null when not given, so the run keeps what it recorded); bad values refused in one line', () => {
+    expect(parse('--game', 'Pong')).toMatchObject({ kind: 'train', keepCheckpoints: null });
+    expect(parse('--game', 'Pong', '--keep-checkpoints', '1')).toMatchObject({ kind: 'train', keepCheckpoints: 1 });
+    const a = parse('--game', 'Pong', '--keep-checkpoints', '7');
+    const b = parse('--game', 'Pong');
+    if (a.kind !== 'train' || b.kind !== 'train') throw new Error('expected training runs');
+    // Not part of the experiment: the config (what config.json compares and run ids hash) is the same.
+    expect(a.config).toEqual(b.config);
+    expect(a.outDir).toBe(b.outDir);
+    for (const bad of ['0', '-1', '1.5', 'all', '']) {
+      const message = parseError('--game', 'Pong', '--keep-checkpoints', bad);
+      expect(message, bad).toMatch(/^error: option '--keep-checkpoints <n>' argument '.*' is invalid\. Expected a whole number >= 1, got ".*"\.$/);
+    }
+    expect(parseError('--game', 'Pong', '--agent', 'random', '--keep-checkpoints', '2')).toMatch(/--keep-checkpoints only apply to --agent dqn/);
+    // Allowed beside --resume --out DIR alone (it is not part of the stored config).
+    expect(parseError('--resume', '--out', '/nonexistent/run', '--keep-checkpoints', '2')).toMatch(/nothing to resume/);
+  });
+
+  it('--tf-log asks for TensorFlow\'s native log lines; off by default', () => {
+    expect(parse('--game', 'Pong')).toMatchObject({ tfLog: false });
+    expect(parse('--game', 'Pong', '--tf-log')).toMatchObject({ tfLog: true });
+  });
+
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse((await import('node:fs')).readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    let out = '';
+    const program = buildAtariProgram().exitOverride().configureOutput({ writeOut: (s) => (out += s), writeErr: () => {} });
+    expect(() => parseAtariArgs(['--version'], program)).toThrow(expect.objectContaining({ code: 'commander.version', exitCode: 0 }));
+    expect(out).toBe(`wd-dqn-harness ${version}\n`);
+  });
+
+  it('--help groups the options: Run, Optimizer, Budget, Output, Resources, Information, in that order', () => {
+    let text = '';
+    buildAtariProgram().configureOutput({ writeOut: (s) => (text += s) }).outputHelp();
+    const headings = text.split('\n').filter((line) => /^[A-Z][A-Za-z ()']*:$/.test(line));
+    expect(headings).toEqual(['Run:', 'Optimizer:', 'Budget:', 'Output:', 'Resources:', 'Information:', 'Examples:']);
+    const section = (name: string) => text.slice(text.indexOf(`\n${name}:\n`), text.indexOf('\n\n', text.indexOf(`\n${name}:\n`) + 1));
+    expect(section('Optimizer')).toMatch(/--wd <λ>/);
+    expect(section('Output')).toMatch(/--keep-checkpoints <n>[\s\S]*default 4/);
+    expect(section('Resources')).toMatch(/--threads <n>[\s\S]*default: not\s+set/);
+    expect(section('Resources')).toMatch(/--tf-log[\s\S]*TF_CPP_MIN_LOG_LEVEL=0/);
+    expect(section('Information')).toMatch(/-V, --version[\s\S]*-h, --help/);
+    expect(text).toMatch(/--out <dir>\s+the run directory/);
+  });
+
+  it('--list-presets: one block per preset, every value as an aligned key: value line under its --set key', () => {
+    expect(parse('--list-presets')).toEqual({ kind: 'list-presets' });
+    const text = describePresets();
+    const blocks = text.split('\n\n');
+    expect(blocks.map((b) => b.split('\n')[0])).toEqual(['dopamine (default)', 'dopamine-tf', 'reduced', 'smoke']);
+    expect(text).not.toMatch(/[{}]/); // no JSON
+    const reduced = blocks[2].split('\n');
+    const rows = reduced.filter((l) => /^ {4}\S/.test(l));
+    // Aligned: every value starts in the same column.
+    const columns = new Set(rows.map((l) => l.search(/:\s+\S/) + l.slice(l.search(/:\s+\S/) + 1).search(/\S/) + 1));
+    expect(columns.size).toBe(1);
+    const value = (key: string) => rows.find((l) => l.trimStart().startsWith(`${key}:`))?.split(/:\s+/)[1];
+    expect(value('iterations')).toBe('10');
+    expect(value('agent.replayCapacityTransitions')).toBe('100000');
+    expect(value('agent.minReplayHistory')).toBe('5000');
+    expect(value('agent.optimizer.learningRate')).toBe('6.25e-5');
+    expect(value('optimizer')).toBe('adam (default scheme)');
+    expect(reduced).toContain('  adam family (adam, adam-l2, adamw, adam-separated):');
+    // The keys are the ones --set takes.
+    expect(parse('--game', 'Pong', '--preset', 'reduced', '--set', 'agent.replayCapacityTransitions=50000')).toMatchObject({ config: { agent: { replayCapacityTransitions: 50000 } } });
   });
 });

@@ -60,7 +60,7 @@ describe('sbatch script', () => {
   it('passes --no-save-replay to every run only when asked', () => {
     const dir = tempDir();
     expect(sbatchScript(options(dir))).not.toContain('--no-save-replay');
-    const lean = sbatchScript(options(dir, { saveReplay: false }));
+    const lean = sbatchScript(options(dir, { output: { saveReplay: false } }));
     expect(lean.split('\n').filter((l) => /^\s+\d+\) RUN_ID=/.test(l)).every((l) => l.includes(' --no-save-replay)'))).toBe(true);
   });
 

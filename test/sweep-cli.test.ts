@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildSweepProgram, EXIT_UNFINISHED, parseSweepArgs, sweepExitCode } from '../src/cli/sweep.ts';
-import { tsxLoaderUrl } from '../src/sweep/command.ts';
+import { runArguments, tsxLoaderUrl } from '../src/sweep/command.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.resolve(here, '../src/cli/sweep.ts');
@@ -61,8 +61,51 @@ describe('sweep arguments', () => {
   });
 
   it('runs keep their replay memory in checkpoints unless --no-save-replay', () => {
-    expect(parse(GRID)).toMatchObject({ kind: 'run', saveReplay: true });
-    expect(parse(`${GRID} --no-save-replay`)).toMatchObject({ kind: 'run', saveReplay: false });
+    expect(parse(GRID)).toMatchObject({ kind: 'run', output: { saveReplay: true } });
+    expect(parse(`${GRID} --no-save-replay`)).toMatchObject({ kind: 'run', output: { saveReplay: false } });
+  });
+
+  it('--tensorboard: one logdir for the sweep (DIR/tensorboard), a run name per run id, no run id changed', () => {
+    const plain = parse(`${GRID} --out /tmp/tb-sweep`);
+    const tb = parse(`${GRID} --out /tmp/tb-sweep --tensorboard`);
+    if (typeof plain === 'string' || plain.kind !== 'run' || typeof tb === 'string' || tb.kind !== 'run') throw new Error('expected runs');
+    expect(plain.output.tensorboardDir).toBeUndefined();
+    expect(tb.output.tensorboardDir).toBe('/tmp/tb-sweep/tensorboard');
+    expect(tb.plan!.runs.map((r) => r.id)).toEqual(plain.plan!.runs.map((r) => r.id));
+    const run = tb.plan!.runs[0];
+    expect(runArguments(run, '/tmp/r', 1, tb.output).join(' ')).toContain(` --tensorboard /tmp/tb-sweep/tensorboard/${run.id}`);
+    expect(runArguments(run, '/tmp/r', 1, plain.output)).not.toContain('--tensorboard');
+  });
+
+  it('--keep-checkpoints N reaches every run\'s command line and changes no run id; bad values are refused in one line', () => {
+    const plain = parse(GRID);
+    const kept = parse(`${GRID} --keep-checkpoints 1`);
+    if (typeof plain === 'string' || plain.kind !== 'run' || typeof kept === 'string' || kept.kind !== 'run') throw new Error('expected runs');
+    expect(plain.output.keepCheckpoints).toBeUndefined();
+    expect(kept.output.keepCheckpoints).toBe(1);
+    expect(kept.plan!.runs.map((r) => r.id)).toEqual(plain.plan!.runs.map((r) => r.id));
+    const run = kept.plan!.runs[0];
+    expect(runArguments(run, '/tmp/r', 1, { keepCheckpoints: 1 }).join(' ')).toMatch(/ --keep-checkpoints 1$/);
+    expect(runArguments(run, '/tmp/r', 1, {})).not.toContain('--keep-checkpoints');
+    // With --out alone (resume the stored plan) too.
+    expect(parse('--out /tmp/x --keep-checkpoints 2')).toMatchObject({ kind: 'run', plan: null, output: { keepCheckpoints: 2 } });
+    for (const bad of ['0', '-2', 'x']) {
+      const message = parse(`${GRID} --keep-checkpoints ${bad}`);
+      expect(typeof message).toBe('string');
+      expect((message as string).split('\n')[0]).toMatch(/^error: option '--keep-checkpoints <n>' argument '.*' is invalid\. Expected a whole number >= 1/);
+    }
+  });
+
+  it('--version and grouped --help', () => {
+    const { version } = JSON.parse(fs.readFileSync(path.resolve(here, '../package.json'), 'utf8'));
+    expect(parse('--version')).toBe(`wd-dqn-harness ${version}\n`);
+    let text = '';
+    buildSweepProgram().configureOutput({ writeOut: (s) => (text += s) }).outputHelp();
+    const headings = text.split('\n').filter((line) => /^[A-Z][A-Za-z ()']*:$/.test(line));
+    expect(headings).toEqual(['Grid:', 'Budget (per run):', 'Sweep directory:', "Runs' checkpoints:", 'Executor and resources:', 'Slurm:', 'Information:', 'Examples:']);
+    expect(text).toMatch(/--threads <n>\s+TensorFlow threads per run \(default 1/);
+    expect(text).toMatch(/--out <dir>\s+the sweep directory/);
+    expect(text).toMatch(/--keep-checkpoints <n>/);
   });
 
   it('--out alone resumes the plan stored in the directory', () => {
@@ -158,11 +201,13 @@ describe('npm run sweep (entry point)', () => {
   it('--executor slurm --dry-run prints the job script and writes nothing', () => {
     const dir = path.join(tempDir(), 's');
     const r = sweepCli(['--games', 'Pong', '--optimizers', 'adam,adamw', '--wd', '1e-4', '--preset', 'smoke', '--out', dir,
-      '--executor', 'slurm', '--dry-run', '--time', '1-00:00:00', '--mem', '4G', '--partition', 'cpu']);
+      '--executor', 'slurm', '--dry-run', '--time', '1-00:00:00', '--mem', '4G', '--partition', 'cpu', '--keep-checkpoints', '2']);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^#!\/bin\/bash/);
     expect(r.stdout).toContain('#SBATCH --array=0-1\n');
+    // Every run's arguments end with --keep-checkpoints 2.
+    expect(r.stdout.split('\n').filter((l) => /^\s+\d+\) RUN_ID=/.test(l)).every((l) => /--keep-checkpoints'? '?2'?\) ;;$/.test(l))).toBe(true);
     expect(r.stdout).toContain('#SBATCH --time=1-00:00:00\n');
     expect(r.stdout).toContain('#SBATCH --partition=cpu\n');
     expect(r.stdout).toContain(`#SBATCH --output=${dir}/logs/slurm-%A_%a.out\n`);

@@ -103,7 +103,7 @@ describe('sweep status', () => {
   it('estimates the time left from finished runs, divided over the workers', () => {
     const { dir, plan } = sweep([0, 1, 2, 3]);
     expect(sweepStatus(dir, plan).etaSeconds).toBeNull(); // nothing measured yet
-    expect(formatStatus(dir, plan, sweepStatus(dir, plan))).toContain('ETA: unknown until a run has completed an iteration');
+    expect(formatStatus(dir, plan, sweepStatus(dir, plan))).toContain('ETA: unknown until a run has measured its learning rate');
     fakeRun(dir, plan.runs[0], 'completed', 10, 6).releaseLock(); // 6 s per iteration
     fakeRun(dir, plan.runs[1], 'interrupted', 4, 100).releaseLock(); // slow in-progress runs do not count once one finished
     writeExecutorRecord(dir, { kind: 'local', workers: 2, threads: 1, startedAt: 'x', host: os.hostname(), pid: 1 });
@@ -111,9 +111,44 @@ describe('sweep status', () => {
     expect(status.secondsPerIteration).toBeCloseTo(6);
     expect(status.remainingIterations).toBe(6 + 10 + 10);
     expect(status.parallelism).toBe(2);
-    expect(status.etaSeconds).toBeCloseTo((26 * 6) / 2);
+    // Runs are not split across workers: 36 s (run 1's 6 iterations) then 60 s on one worker, 60 s on the other.
+    expect(status.etaSeconds).toBeCloseTo(96);
     expect(status.stepsPerSecond).toBeCloseTo(1000 / 60);
-    expect(formatStatus(dir, plan, status)).toContain('ETA: 1m18s (26 iterations left at 6.0 s each, 16.7 agent steps/s per run, 2 in parallel)');
+    expect(formatStatus(dir, plan, status)).toContain('ETA: 1m36s (26 iterations left at 6.0 s each, 16.7 agent steps/s per run, 2 in parallel)');
+  });
+
+  it('before any run finished an iteration, running runs give the ETA from their own progress.json', () => {
+    const { dir, plan } = sweep([0, 1, 2, 3, 4]);
+    writeExecutorRecord(dir, { kind: 'local', workers: 2, threads: 1, startedAt: 'x', host: os.hostname(), pid: 1 });
+    const now = Date.parse('2026-12-02T17:00:00Z');
+    const snapshot = (etaSeconds: number | null, learning: number | null, updatedAt = '2026-12-02T16:59:00Z') => ({
+      updatedAt, iteration: 0, iterations: 10, phase: 'train', phaseSteps: 3000, phaseTarget: 10_000, runSteps: 3000,
+      runTarget: 100_000, warmupStepsLeft: 0, stepsPerSecond: 19.5, learningStepsPerSecond: learning, recentReturn: 1.25,
+      recentEpisodes: 10, etaSeconds, etaAssumed: false,
+    });
+    const held = [fakeRun(dir, plan.runs[0], 'running', 0), fakeRun(dir, plan.runs[1], 'running', 0)];
+    try {
+      expect(sweepStatus(dir, plan, now).etaSeconds).toBeNull(); // no progress.json yet, nothing measured
+      expect(formatStatus(dir, plan, sweepStatus(dir, plan, now), false, now)).toContain('starting (no progress written yet)');
+      held[0].writeProgress(snapshot(3660, 20)); // written a minute ago: 3600 s left now
+      held[1].writeProgress(snapshot(1860, 25)); // 1800 s left now
+      const status = sweepStatus(dir, plan, now);
+      expect(status.runs[0].live?.recentReturn).toBe(1.25);
+      // No iteration finished: a run is 100k steps at the mean measured learning rate, 22.5 steps/s.
+      expect(status.stepsPerSecond).toBeCloseTo(22.5);
+      expect(status.secondsPerIteration).toBeCloseTo(10_000 / 22.5);
+      // Workers free at 1800 s and 3600 s; three queued runs of 4444 s each go to whichever frees first.
+      const run = 100_000 / 22.5;
+      expect(status.etaSeconds).toBeCloseTo(Math.max(1800 + run + run, 3600 + run));
+      const text = formatStatus(dir, plan, status, false, now);
+      expect(text).toContain('running runs by their own rates');
+      expect(text).toContain('iter 1/10 | 3000/100.0k steps | 19.5 steps/s | return 1.3 | ETA 1h00m');
+      // A run silent for longer than STALE_PROGRESS_SECONDS is flagged and its estimate not trusted.
+      held[0].writeProgress(snapshot(3660, 20, '2026-12-02T16:40:00Z'));
+      expect(formatStatus(dir, plan, sweepStatus(dir, plan, now), false, now)).toContain('no progress for 20m');
+    } finally {
+      for (const r of held) r.releaseLock();
+    }
   });
 
   it('before any run finished, the ETA uses the progress of all runs', () => {

@@ -75,7 +75,14 @@ describe('a DQN run (smoke preset, real emulator)', () => {
     const events = fs.readdirSync(path.join(first, 'events'));
     expect(events).toHaveLength(1);
     const eventBytes = fs.readFileSync(path.join(first, 'events', events[0])).toString('latin1');
-    for (const tag of ['train_return_mean', 'loss_mean', 'weight_norm', 'm_over_w_log10/p50']) expect(eventBytes).toContain(tag);
+    // Grouped tags; the loss every 50 steps here (a quarter of an iteration) and every episode's return, as they come.
+    for (const tag of ['train/return_mean', 'train/loss_iteration_mean', 'optim/weight_norm', 'optim/m_over_w_log10/p50', 'perf/steps_per_second', 'eval/return_mean']) {
+      expect(eventBytes).toContain(tag);
+    }
+    const count = (tag: string) => eventBytes.split(tag).length - 1;
+    expect(count('train/loss') - count('train/loss_iteration_mean')).toBeGreaterThanOrEqual(4);
+    expect(count('train/episode_return')).toBe(metrics(first).reduce((n, m) => n + m.train_episodes, 0));
+    expect(count('eval/episode_return')).toBe(metrics(first).reduce((n, m) => n + m.eval_episodes, 0));
     const config = JSON.parse(fs.readFileSync(path.join(first, 'config.json'), 'utf8'));
     expect(config.config).toMatchObject({ game: 'pong', seed: 3, preset: 'smoke', iterations: 2, trainingSteps: 200, agent: { optimizer: { name: 'adamw', weightDecay: 1e-3 } } });
     expect(config.environment).toMatchObject({ node: process.version, tfjs: '4.22.0', alepy: '0.12.1' });
@@ -160,9 +167,15 @@ describe('a DQN run (smoke preset, real emulator)', () => {
     const dir = path.join(tmp, 'terminated');
     const run = start([...SMOKE, '--seed', '2', '--out', dir, '--log-every', '0.2']);
     await waitFor('training progress', () => trainSteps(run.output()) > 60);
+    // While it trains the run keeps an account of itself for the sweep's live view and --status.
+    const live = JSON.parse(fs.readFileSync(path.join(dir, 'progress.json'), 'utf8'));
+    expect(live).toMatchObject({ iteration: 0, iterations: 2, phase: 'train' });
+    expect(live.runSteps).toBeGreaterThan(0);
+    expect(Date.parse(live.updatedAt)).toBeGreaterThan(Date.now() - 60_000);
     process.kill(run.pid, 'SIGTERM');
     const stopped = await run.done;
     expect(stopped.code, stopped.output).toBe(0);
+    expect(fs.existsSync(path.join(dir, 'progress.json'))).toBe(false); // only a running run has one
     expect(stopped.output).toMatch(/SIGTERM: finishing the current step/);
     expect(stopped.output).toMatch(/checkpoint written partway through iteration 1/);
     expect(summary(dir).status).toBe('interrupted');

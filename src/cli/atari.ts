@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DOPAMINE_PROTOCOL, NATURE_PROTOCOL, type EnvProtocol } from '../../envs/ale_bridge.ts';
 import { ALE_ROM_IDS, displayName } from '../../envs/games.ts';
+import { SCHEMES } from '../optim/schemes.ts';
 import { optimizerNames } from '../optim/types.ts';
 import {
   ConfigError,
@@ -21,7 +22,9 @@ import {
   type RunConfig,
 } from '../run/presets.ts';
 import { parseChoice, parseGameName, parseNonNegativeInteger, parsePositiveInteger, parsePositiveNumber, parseWeightDecay } from './parse.ts';
+import { DEFAULT_KEEP_CHECKPOINTS } from '../run/checkpoints.ts';
 import { runMain } from './exit.ts';
+import { withVersion } from './version.ts';
 
 export const AGENTS = ['dqn', 'random'] as const;
 export const PROTOCOLS = { dopamine: DOPAMINE_PROTOCOL, nature: NATURE_PROTOCOL } as const;
@@ -42,8 +45,15 @@ export interface TrainCommand {
   config: RunConfig;
   outDir: string;
   threads: number | null;
-  tensorboard: boolean;
+  /** false, true (RUN_DIR/events) or a logdir of its own. */
+  tensorboard: boolean | string;
   saveReplay: boolean;
+  /** Complete checkpoints to keep; null: the run's recorded value, else DEFAULT_KEEP_CHECKPOINTS. */
+  keepCheckpoints: number | null;
+  /** Show TensorFlow's native log lines (TF_CPP_MIN_LOG_LEVEL=0). */
+  tfLog: boolean;
+  /** --capture-video K: record an evaluation-style episode into videos/ every K iterations; null: off. */
+  captureVideoEvery: number | null;
   logEverySeconds: number;
 }
 
@@ -56,33 +66,44 @@ function parseSet(value: string, previous: Array<[string, string]> = []): Array<
 }
 
 export function buildAtariProgram(): Command {
-  return new Command('atari')
+  const program = new Command('atari')
     .description('Train a DQN on one Atari game through the Arcade Learning Environment (or play it with a random agent).')
+    .optionsGroup('Run:')
     .addOption(new Option('-g, --game <name>', 'Atari game, any spelling: Pong, pong, SpaceInvaders, space_invaders').argParser(parseGameName))
     .addOption(new Option('--agent <name>', `who plays: ${AGENTS.join(', ')}`).argParser(parseChoice(AGENTS, 'agent')).default('dqn'))
     .addOption(new Option('-s, --seed <n>', 'seed of the run: network init, ε-greedy, replay sampling, emulator').argParser(parseNonNegativeInteger).default(0))
     .addOption(new Option('--preset <name>', `hyperparameter preset: ${PRESET_NAMES.join(', ')} (see --list-presets)`).argParser(parseChoice(PRESET_NAMES, 'preset')).default('dopamine'))
+    .addOption(new Option('--protocol <name>', 'emulator protocol: dopamine (sticky actions p=0.25, no noop starts, life loss not terminal) or nature (noop starts up to 30, life loss terminal, no sticky actions)')
+      .argParser(parseChoice(Object.keys(PROTOCOLS) as (keyof typeof PROTOCOLS)[], 'protocol')))
+    .addOption(new Option('--set <key=value>', 'override any config value, e.g. agent.targetUpdatePeriodSteps=4000 (repeatable; keys: --list-presets)').argParser(parseSet))
+    .addOption(new Option('--resume', 'continue the run in --out (its config is read from config.json; other flags may be left out)'))
+    .addOption(new Option('--episodes <n>', 'episodes to play (random agent only)').argParser(parsePositiveInteger).default(3))
+    .optionsGroup('Optimizer:')
     .addOption(new Option('--optimizer <scheme>', `weight-decay scheme (default: the preset's, adam or rmsprop): ${optimizerNames.join(', ')}`).argParser(parseChoice(optimizerNames, 'optimizer')))
     .addOption(new Option('--wd <λ>', 'weight decay λ >= 0 (must be 0 for adam, sgd, rmsprop)').argParser(parseWeightDecay))
     .addOption(new Option('--schedule <s>', 'λ schedule: constant, early:T, late:T, every:K (T, K in optimizer steps)'))
     .addOption(new Option('--lr <α>', "learning rate (default: the preset's)").argParser(parsePositiveNumber))
-    .addOption(new Option('--iterations <n>', 'iterations (Dopamine: 200)').argParser(parsePositiveInteger))
-    .addOption(new Option('--training-steps <n>', 'agent steps per training phase (Dopamine: 250,000)').argParser(parsePositiveInteger))
-    .addOption(new Option('--eval-steps <n>', 'agent steps per evaluation phase, 0 = none').argParser(parseNonNegativeInteger))
-    .addOption(new Option('--eval-envs <n>', 'environments stepped together in evaluation').argParser(parsePositiveInteger))
     .addOption(new Option('--match-paper-decay', "scale λ so this budget's updates apply the paper's total decoupled decay (adamw, sgdw, rmspropw; recorded in config.json as decayMatch)"))
-    .addOption(new Option('--set <key=value>', 'override any config value, e.g. agent.targetUpdatePeriodSteps=4000 (repeatable)').argParser(parseSet))
-    .addOption(new Option('--out <dir>', 'run directory (default: results/runs/<game>-<optimizer>-wd<λ>-seed<n>-<preset>)'))
-    .addOption(new Option('--resume', 'continue the run in --out (its config is read from config.json; other flags may be left out)'))
-    .addOption(new Option('--threads <n>', 'TensorFlow threads (default: TensorFlow decides, all cores)').argParser(parsePositiveInteger))
-    .addOption(new Option('--tensorboard', 'also write TensorBoard event files to <out>/events'))
+    .optionsGroup('Budget:')
+    .addOption(new Option('--iterations <n>', "iterations (default: the preset's; Dopamine: 200)").argParser(parsePositiveInteger))
+    .addOption(new Option('--training-steps <n>', "agent steps per training phase (default: the preset's; Dopamine: 250,000)").argParser(parsePositiveInteger))
+    .addOption(new Option('--eval-steps <n>', "agent steps per evaluation phase, 0 = none (default: the preset's)").argParser(parseNonNegativeInteger))
+    .addOption(new Option('--eval-envs <n>', "environments stepped together in evaluation (default: the preset's)").argParser(parsePositiveInteger))
+    .optionsGroup('Output:')
+    .addOption(new Option('--out <dir>', 'the run directory, created if missing: config.json, metrics.jsonl, summary.json, checkpoints/ go inside it (default: results/runs/<game>-<optimizer>-wd<λ>-seed<n>-<preset>)'))
+    .addOption(new Option('--keep-checkpoints <n>', `complete checkpoints kept, n >= 1; only the newest holds the replay memory (default ${DEFAULT_KEEP_CHECKPOINTS}; recorded in config.json, so a resume keeps the run's value unless given again; not part of the config)`).argParser(parsePositiveInteger))
     .addOption(new Option('--no-save-replay', 'do not store the replay memory with the newest checkpoint (saves up to GBs of disk per running run; a resume then refills it, learning nothing meanwhile, and the run counts it in replay_refills)'))
+    .addOption(new Option('--tensorboard [logdir]', 'also write TensorBoard event files (train/, eval/, optim/, perf/ scalars; the loss every 1000 steps, every episode\'s return) to <logdir>, default <out>/events'))
+    .addOption(new Option('--capture-video <K>', 'every K iterations, after the checkpoint, record one evaluation episode (ε_eval) into <out>/videos/iter-<N>.mp4 (off by default; training is unchanged)').argParser(parsePositiveInteger))
     .addOption(new Option('--log-every <seconds>', 'progress line interval when the output is not a terminal').argParser(parsePositiveNumber).default(60))
-    .addOption(new Option('--episodes <n>', 'episodes to play (random agent only)').argParser(parsePositiveInteger).default(3))
-    .addOption(new Option('--protocol <name>', 'emulator protocol: dopamine (sticky actions p=0.25, no noop starts, life loss not terminal) or nature (noop starts up to 30, life loss terminal, no sticky actions)')
-      .argParser(parseChoice(Object.keys(PROTOCOLS) as (keyof typeof PROTOCOLS)[], 'protocol')))
+    .optionsGroup('Resources:')
+    .addOption(new Option('--threads <n>', 'TensorFlow threads (sets TF_NUM_INTRAOP_THREADS, TF_NUM_INTEROP_THREADS, OMP_NUM_THREADS); default: not set, so TensorFlow uses every core (a sweep gives its runs 1 each)').argParser(parsePositiveInteger))
+    .addOption(new Option('--tf-log', "show TensorFlow's native start-up log lines (CPU feature notes; hidden by default, as with TF_CPP_MIN_LOG_LEVEL=2; same as TF_CPP_MIN_LOG_LEVEL=0)"))
+    .optionsGroup('Information:')
     .addOption(new Option('--list-games', `list the ${ALE_ROM_IDS.length} games ale-py ships and exit`))
-    .addOption(new Option('--list-presets', 'print every preset with its values and exit'))
+    .addOption(new Option('--list-presets', 'print every preset with its values (the keys --set takes) and exit'));
+  withVersion(program);
+  return program
     .addHelpText('after', [
       '',
       'Examples:',
@@ -97,7 +118,7 @@ export function buildAtariProgram(): Command {
     .allowExcessArguments(false);
 }
 
-const TRAIN_ONLY = ['optimizer', 'wd', 'schedule', 'lr', 'iterations', 'trainingSteps', 'evalSteps', 'evalEnvs', 'set', 'matchPaperDecay', 'out', 'resume', 'tensorboard', 'saveReplay'];
+const TRAIN_ONLY = ['optimizer', 'wd', 'schedule', 'lr', 'iterations', 'trainingSteps', 'evalSteps', 'evalEnvs', 'set', 'matchPaperDecay', 'out', 'resume', 'tensorboard', 'saveReplay', 'keepCheckpoints', 'tfLog', 'captureVideo'];
 
 /** Parses argv (without the node and script entries); throws commander's errors when exitOverride is set. */
 export function parseAtariArgs(argv: string[], program = buildAtariProgram()): AtariInvocation {
@@ -133,7 +154,8 @@ export function parseAtariArgs(argv: string[], program = buildAtariProgram()): A
   outDir ??= path.join(DEFAULT_RUNS_DIR, defaultRunName(config));
   return {
     kind: 'train', config, outDir: path.resolve(outDir), threads: o.threads ?? null,
-    tensorboard: Boolean(o.tensorboard), saveReplay: Boolean(o.saveReplay), logEverySeconds: o.logEvery,
+    tensorboard: typeof o.tensorboard === 'string' ? path.resolve(o.tensorboard) : Boolean(o.tensorboard), saveReplay: Boolean(o.saveReplay), keepCheckpoints: o.keepCheckpoints ?? null,
+    tfLog: o.tfLog === true, captureVideoEvery: o.captureVideo ?? null, logEverySeconds: o.logEvery,
   };
 }
 
@@ -168,7 +190,7 @@ function readStoredConfig(dir: string, o: Record<string, any>, program: Command)
     program.error(`error: ${file} is not valid JSON (${(error as Error).message}); the run directory is damaged`);
   }
   if (!stored!.config || typeof stored!.config !== 'object') program.error(`error: ${file} holds no run config`);
-  const ignored = TRAIN_ONLY.filter((k) => !['out', 'resume', 'iterations', 'tensorboard', 'saveReplay'].includes(k) && o[k] !== undefined);
+  const ignored = TRAIN_ONLY.filter((k) => !['out', 'resume', 'iterations', 'tensorboard', 'saveReplay', 'keepCheckpoints', 'tfLog', 'captureVideo'].includes(k) && o[k] !== undefined);
   if (ignored.length) program.error(`error: with --resume and no --game the stored config is used; drop ${ignored.map((k) => `--${k}`).join(', ')} or give the full command`);
   const config = { ...stored!.config!, ...(o.iterations !== undefined ? { iterations: o.iterations } : {}) };
   // A hand-edited config.json is checked like flags are, before anything is written (ConfigError → usage error).
@@ -176,11 +198,54 @@ function readStoredConfig(dir: string, o: Record<string, any>, program: Command)
   return config;
 }
 
-function describePresets(): string {
+/** A preset value as a person reads it (and --set takes it): 6.25e-5, not 0.0000625. */
+function showValue(value: unknown): string {
+  if (typeof value === 'number' && value !== 0 && Math.abs(value) < 1e-3) return value.toExponential();
+  return String(value);
+}
+
+/** [dotted key, value] of every leaf of `object`, in the object's order. */
+function leaves(object: object, prefix = ''): Array<[string, string]> {
+  return Object.entries(object).flatMap(([k, v]): Array<[string, string]> =>
+    v && typeof v === 'object' ? leaves(v, `${prefix}${k}.`) : [[`${prefix}${k}`, showValue(v)]]);
+}
+
+function wrap(text: string, indent: string, width = 100): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && indent.length + line.length + 1 + word.length > width) {
+      lines.push(indent + line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(indent + line);
+  return lines;
+}
+
+/**
+ * `--list-presets`: one block per preset, its description, then every value as an aligned `key: value` line under
+ * the key `--set` takes (agent.gamma, agent.optimizer.learningRate, ...).
+ */
+export function describePresets(): string {
   return PRESET_NAMES.map((name) => {
     const p = PRESETS[name];
     const decay = presetDecayNote(name);
-    return `${name}${name === 'dopamine' ? ' (default)' : ''}\n  ${p.description}${decay ? `\n  ${decay}` : ''}\n  ${JSON.stringify(p.values)}\n  optimizer families: ${JSON.stringify(p.optimizerFamilies)}`;
+    const families = Object.entries(p.optimizerFamilies).map(([family, options]) => ({
+      heading: `${family} family (${optimizerNames.filter((s) => SCHEMES[s].family === family).join(', ')}):`,
+      rows: leaves(options as object, 'agent.optimizer.'),
+    }));
+    const rows: Array<[string, string]> = [['optimizer', `${p.defaultOptimizer} (default scheme)`], ...leaves(p.values)];
+    const width = Math.max(...[...rows, ...families.flatMap((f) => f.rows)].map(([k]) => k.length)) + 2;
+    const row = ([k, v]: [string, string]) => `    ${`${k}:`.padEnd(width)}${v}`;
+    return [
+      `${name}${name === 'dopamine' ? ' (default)' : ''}`,
+      ...wrap(p.description, '  '),
+      ...(decay ? wrap(decay, '  ') : []),
+      '  values (--set key=value changes any key below but the optimizer, which is --optimizer):',
+      ...rows.map(row),
+      ...families.flatMap((f) => [`  ${f.heading}`, ...f.rows.map(row)]),
+    ].join('\n');
   }).join('\n\n');
 }
 
@@ -193,6 +258,7 @@ async function train(command: TrainCommand): Promise<number> {
     process.env.TF_NUM_INTEROP_THREADS = n;
     process.env.OMP_NUM_THREADS = n;
   }
+  if (command.tfLog) process.env.TF_CPP_MIN_LOG_LEVEL = '0'; // read when the native library loads (src/tf_env.ts)
   const { ProgressReporter } = await import('../run/progress.ts');
   const { trainRun } = await import('../run/trainer.ts');
   const progress = new ProgressReporter({
@@ -217,6 +283,8 @@ async function train(command: TrainCommand): Promise<number> {
   const result = await trainRun({
     config: command.config, outDir: command.outDir, stop, progress,
     threads: command.threads, tensorboard: command.tensorboard, saveReplay: command.saveReplay,
+    ...(command.keepCheckpoints !== null ? { keepCheckpoints: command.keepCheckpoints } : {}),
+    captureVideoEvery: command.captureVideoEvery,
   });
   if (result.status === 'already-completed') {
     const s = result.summary;

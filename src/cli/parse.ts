@@ -37,6 +37,13 @@ export function parsePositiveNumber(value: string): number {
   return n;
 }
 
+/** A probability: a decimal number in [0, 1] (e.g. an ε of ε-greedy). */
+export function parseProbability(value: string): number {
+  const n = decimalNumber(value);
+  if (n === null || n < 0 || n > 1) throw new InvalidArgumentError(`Expected a probability, a decimal number in [0, 1] (e.g. 0.001), got "${value}".`);
+  return n;
+}
+
 /** A weight decay λ: a decimal number in [0, MAX_WEIGHT_DECAY]. */
 export function parseWeightDecay(value: string): number {
   const n = decimalNumber(value);

@@ -9,8 +9,10 @@ import { optimizerNames, type OptimizerName } from '../optim/types.ts';
 import { buildPlan, crossGrid, paperGrid, PRESET_NAMES, SweepInputError, type PresetName } from '../sweep/plan.ts';
 import { PLAN_FILE, PlanMismatchError, readPlan, writeOrCheckPlan, type RunOverrides, type SweepPlan } from '../sweep/plan_file.ts';
 import { parseChoice, parseGameName, parseList, parseNonNegativeInteger, parsePositiveInteger, parseWeightDecay } from './parse.ts';
+import { TENSORBOARD_DIR, type RunOutputOptions } from '../sweep/command.ts';
 import { chooseSplit, oversubscription, slurmMemFor } from '../sweep/resources.ts';
 import { runMain } from './exit.ts';
+import { withVersion } from './version.ts';
 
 export const EXECUTORS = ['local', 'slurm'] as const;
 
@@ -51,32 +53,41 @@ export type SweepInvocation =
       threads?: number;
       planOnly: boolean;
       retryFailed: boolean;
-      saveReplay: boolean;
+      /** How every run stores its output: --no-save-replay, --keep-checkpoints, --tensorboard (DIR/tensorboard). */
+      output: RunOutputOptions;
       slurm: SlurmSettings;
     };
 
 export function buildSweepProgram(): Command {
-  return new Command('sweep')
+  const program = new Command('sweep')
     .description('Plan and run a grid of DQN runs (games × weight-decay schemes × λ × seeds); resumable. See docs/sweeps.md.')
+    .optionsGroup('Grid:')
     .addOption(new Option('--games <list>', 'games, comma-separated, any spelling (Pong,Breakout,SpaceInvaders)').argParser(nonEmptyList(parseGameName, 'game', 'Pong,Breakout')))
     .addOption(new Option('--optimizers <list>', `weight-decay schemes, comma-separated: ${optimizerNames.join(', ')}`).argParser(nonEmptyList(parseChoice(optimizerNames, 'optimizer scheme'), 'optimizer', 'adam,adamw')))
     .addOption(new Option('--wd <list>', 'λ values, comma-separated (1e-3,1e-4,1e-5); adam, sgd and rmsprop run once at λ 0 whatever this says').argParser(nonEmptyList(parseWeightDecay, 'λ', '1e-3,1e-4,1e-5')))
     .addOption(new Option('--seeds <list>', 'seeds, comma-separated (default 0; --paper-grid: 0,1,2)').argParser(nonEmptyList(parseNonNegativeInteger, 'seed', '0,1,2')))
     .addOption(new Option('--paper-grid', 'the paper\'s Table 1 grid: 8 games × 13 rows (adam at 0; adamw, adam-l2, adam-separated at 1e-3..1e-5; adam-l2 also at 1e-6..1e-8) × 3 seeds = 312 runs; --games/--seeds narrow it'))
     .addOption(new Option('--preset <name>', `run preset: ${PRESET_NAMES.join(', ')}`).argParser(parseChoice(PRESET_NAMES, 'preset')).default('dopamine'))
+    .optionsGroup('Budget (per run):')
     .addOption(new Option('--iterations <n>', "iterations per run (default: the preset's)").argParser(parsePositiveInteger))
-    .addOption(new Option('--match-paper-decay', "scale λ of the decoupled runs so each run's updates apply the paper's total decoupled decay (see npm run atari -- --help); the other schemes are unchanged"))
     .addOption(new Option('--training-steps <n>', "agent steps per training phase (default: the preset's)").argParser(parsePositiveInteger))
     .addOption(new Option('--eval-steps <n>', "agent steps per evaluation phase, 0 = none (default: the preset's)").argParser(parseNonNegativeInteger))
-    .addOption(new Option('--out <dir>', 'sweep directory: plan.json, runs/<id>/, logs/; rerun the same command to resume'))
+    .addOption(new Option('--match-paper-decay', "scale λ of the decoupled runs so each run's updates apply the paper's total decoupled decay (see npm run atari -- --help); the other schemes are unchanged"))
+    .optionsGroup('Sweep directory:')
+    .addOption(new Option('--out <dir>', 'the sweep directory, created if missing: plan.json, runs/<id>/, logs/ go inside it; rerun the same command (or --out DIR alone) to resume'))
     .addOption(new Option('--status <dir>', 'show done / running / failed / pending runs of the sweep in <dir> and an ETA, then exit'))
     .addOption(new Option('--verbose', 'with --status: list every run'))
     .addOption(new Option('--plan-only', 'write plan.json and exit without running anything'))
+    .optionsGroup('Runs\' checkpoints:')
+    .addOption(new Option('--keep-checkpoints <n>', 'complete checkpoints each run keeps, n >= 1; only the newest holds the replay memory (default: what the run recorded, else 4; not part of a run\'s config or id)').argParser(parsePositiveInteger))
+    .addOption(new Option('--tensorboard', `every run writes TensorBoard event files to <out>/${TENSORBOARD_DIR}/<run id>: one logdir for the sweep (tensorboard --logdir <out>/${TENSORBOARD_DIR}), a run name per run id`))
+    .addOption(new Option('--no-save-replay', "runs do not keep their replay memory in their newest checkpoint (saves up to 7 GB of disk per running run at the dopamine preset; a resumed run then refills it and is flagged in Table 1)"))
+    .optionsGroup('Executor and resources:')
     .addOption(new Option('--executor <name>', 'local (this machine) or slurm (an sbatch job array)').argParser(parseChoice(EXECUTORS, 'executor')).default('local'))
     .addOption(new Option('--workers <n>', 'local: runs at once (default: cores / threads, limited by memory)').argParser(parsePositiveInteger))
-    .addOption(new Option('--threads <n>', 'TensorFlow threads per run (default 1; Slurm: also --cpus-per-task)').argParser(parsePositiveInteger))
+    .addOption(new Option('--threads <n>', 'TensorFlow threads per run (default 1: on a CPU, N runs × 1 thread train more steps per hour than 1 run × N threads, docs/sweeps.md; local: workers default to cores / threads; Slurm: also --cpus-per-task)').argParser(parsePositiveInteger))
     .addOption(new Option('--no-retry-failed', 'local: do not rerun runs whose last attempt failed'))
-    .addOption(new Option('--no-save-replay', "runs do not keep their replay memory in their newest checkpoint (saves up to 7 GB of disk per running run at the dopamine preset; a resumed run then refills it and is flagged in Table 1)"))
+    .optionsGroup('Slurm:')
     .addOption(new Option('--dry-run', 'slurm: print the job script instead of submitting it (writes nothing)'))
     .addOption(new Option('--partition <name>', 'slurm: partition'))
     .addOption(new Option('--account <name>', 'slurm: account'))
@@ -85,7 +96,9 @@ export function buildSweepProgram(): Command {
     .addOption(new Option('--mem <size>', `slurm: memory per task (default: the preset's need plus a quarter: ${slurmMemFor('dopamine')} dopamine, ${slurmMemFor('reduced')} reduced)`))
     .addOption(new Option('--max-parallel <n>', 'slurm: at most n array tasks at once').argParser(parsePositiveInteger))
     .addOption(new Option('--signal-seconds <s>', 'slurm: tell a run to checkpoint this long before its time limit').argParser(parsePositiveInteger).default(300))
-    .addOption(new Option('--job-name <name>', 'slurm: job name').default(undefined))
+    .addOption(new Option('--job-name <name>', 'slurm: job name').default(undefined));
+  withVersion(program.optionsGroup('Information:'));
+  return program
     .addHelpText('after', [
       '',
       'Examples:',
@@ -167,7 +180,11 @@ export function parseSweepArgs(argv: string[], program = buildSweepProgram()): S
     threads: o.threads,
     planOnly: Boolean(o.planOnly),
     retryFailed: o.retryFailed !== false,
-    saveReplay: o.saveReplay !== false,
+    output: {
+      saveReplay: o.saveReplay !== false,
+      keepCheckpoints: o.keepCheckpoints,
+      ...(o.tensorboard ? { tensorboardDir: path.join(path.resolve(o.out), TENSORBOARD_DIR) } : {}),
+    },
     slurm: {
       dryRun: Boolean(o.dryRun),
       partition: o.partition,
@@ -225,7 +242,7 @@ async function main(argv: string[]): Promise<number> {
     // Every flag is checked before plan.json is written: a refused submission leaves nothing behind.
     const { validateSlurmOptions } = await import('../sweep/slurm.ts');
     const checked = loadPlan(invocation.dir, invocation.plan, false).plan;
-    validateSlurmOptions({ sweepDir: invocation.dir, runs: checked.runs, threads: invocation.threads ?? 1, saveReplay: invocation.saveReplay, ...invocation.slurm });
+    validateSlurmOptions({ sweepDir: invocation.dir, runs: checked.runs, threads: invocation.threads ?? 1, output: invocation.output, ...invocation.slurm });
   }
   const { plan, created } = loadPlan(invocation.dir, invocation.plan, !dryRun);
   if (!dryRun) {
@@ -247,7 +264,7 @@ async function main(argv: string[]): Promise<number> {
       return s.state === 'pending' || s.state === 'interrupted' || s.state === 'failed';
     });
     const slurm = { ...invocation.slurm, mem: invocation.slurm.mem ?? slurmMemFor(preset) };
-    const script = sbatchScript({ sweepDir: invocation.dir, runs: todo, threads, saveReplay: invocation.saveReplay, ...slurm });
+    const script = sbatchScript({ sweepDir: invocation.dir, runs: todo, threads, output: invocation.output, ...slurm });
     if (dryRun) {
       process.stdout.write(script);
       return 0;
@@ -276,16 +293,23 @@ async function main(argv: string[]): Promise<number> {
   // Tasks of a Slurm array of this sweep may be running its runs; running them here too would only collide.
   const { assertNoActiveJob } = await import('../sweep/slurm.ts');
   assertNoActiveJob(invocation.dir);
+  const { SweepLiveView } = await import('../sweep/live_view.ts');
+  const view = new SweepLiveView({
+    sweepDir: invocation.dir, plan, tty: Boolean(process.stdout.isTTY), write: (text) => process.stdout.write(text),
+    columns: () => process.stdout.columns,
+  });
   const executor = new LocalExecutor({
     sweepDir: invocation.dir,
     plan,
     workers: split.workers,
     threads: split.threads,
     retryFailed: invocation.retryFailed,
-    saveReplay: invocation.saveReplay,
+    output: invocation.output,
+    log: (line) => view.line(line),
   });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => executor.stop());
-  const result = await executor.run();
+  view.start();
+  const result = await executor.run().finally(() => view.stop());
   const final = sweepStatus(invocation.dir, plan);
   console.log(formatStatus(invocation.dir, plan, final));
   const { code, message } = sweepExitCode(result.stopped, final.counts);

@@ -84,6 +84,8 @@ interface Sentinel {
 }
 
 export const CHECKPOINTS_DIR = 'checkpoints';
+/** Complete checkpoints a run keeps unless told otherwise (--keep-checkpoints); the newest alone holds extra/. */
+export const DEFAULT_KEEP_CHECKPOINTS = 4;
 const SENTINEL = 'complete';
 const EXTRA = 'extra';
 const HASHED_FILES = ['state.json', 'tensors.json', 'tensors.bin'] as const;
@@ -166,7 +168,7 @@ export async function saveCheckpoint(
   runDir: RunDirLike,
   iteration: number,
   contents: CheckpointContents,
-  { keep = 4, keepExtra = keep }: { keep?: number; keepExtra?: number } = {},
+  { keep = DEFAULT_KEEP_CHECKPOINTS, keepExtra = keep }: { keep?: number; keepExtra?: number } = {},
 ): Promise<{ iteration: number; dir: string; removed: string[] }> {
   if (!Number.isSafeInteger(iteration) || iteration < 0) throw new RangeError(`bad checkpoint iteration ${iteration}`);
   if (!Number.isSafeInteger(keep) || keep < 1) throw new RangeError(`keep must be a positive integer, got ${keep}`);
@@ -305,6 +307,29 @@ function load(dir: string): { state: unknown; tensors: Map<string, LoadedTensor>
     tensors.set(t.name, { dtype: t.dtype, shape: t.shape, data });
   }
   return { state, tensors };
+}
+
+/** The iterations of the run's complete checkpoints (final name and sentinel; not validated), newest first. */
+export function checkpointIterations(runDir: RunDirLike): number[] {
+  const root = checkpointsDir(runDir);
+  return fs.existsSync(root) ? completeCheckpoints(root) : [];
+}
+
+/**
+ * The checkpoint of `iteration` (checkpoints/ckpt-<iteration>), validated as findLatestCheckpoint validates;
+ * throws an Error saying why it cannot be used (absent, incomplete, invalid).
+ */
+export function findCheckpoint(runDir: RunDirLike, iteration: number): FoundCheckpoint {
+  const dir = path.join(checkpointsDir(runDir), checkpointName(iteration));
+  if (!fs.existsSync(dir)) throw new Error(`there is no checkpoint ${checkpointName(iteration)}`);
+  if (!fs.existsSync(path.join(dir, SENTINEL))) throw new Error(`checkpoint ${dir} has no "${SENTINEL}" sentinel (incomplete)`);
+  try {
+    validate(dir, iteration);
+  } catch (err) {
+    throw new Error(`checkpoint ${dir} is invalid (${(err as Error).message})`);
+  }
+  const extraDir = path.join(dir, EXTRA);
+  return { iteration, dir, extraDir: fs.existsSync(extraDir) ? extraDir : null, load: () => load(dir) };
 }
 
 /**

@@ -45,6 +45,31 @@ export interface ProgressOptions {
   clock?: () => Date;
   /** Learning-phase steps/s for the ETA until measured (default ASSUMED_LEARNING_STEPS_PER_SECOND). */
   assumedLearningStepsPerSecond?: number;
+  /** How often the snapshot listener (setSnapshotListener) is called, at most (default 5 s). */
+  snapshotEverySeconds?: number;
+}
+
+/** What a run says about itself while it trains (RUN_DIR/progress.json; docs/run-format.md). */
+export interface ProgressSnapshot {
+  updatedAt: string;
+  iteration: number;
+  iterations: number;
+  phase: 'train' | 'eval';
+  phaseSteps: number;
+  phaseTarget: number;
+  runSteps: number;
+  runTarget: number;
+  warmupStepsLeft: number;
+  /** Over the recent window (null until measured). */
+  stepsPerSecond: number | null;
+  /** The last learning-phase rate measured (null until measured). */
+  learningStepsPerSecond: number | null;
+  /** Mean of the last (up to 10) finished episodes' returns, and how many that is. */
+  recentReturn: number | null;
+  recentEpisodes: number;
+  /** The run's own estimate of its remaining wall time (null during an untimed warm-up). */
+  etaSeconds: number | null;
+  etaAssumed: boolean;
 }
 
 export class ProgressReporter {
@@ -54,22 +79,44 @@ export class ProgressReporter {
   /** The last learning-phase rate measured (kept through warm-ups and evaluations). */
   private learningRate: number | null = null;
   private lastDraw = -Infinity;
+  private lastSample = -Infinity;
+  private lastSnapshot = -Infinity;
   private live = false;
+  private snapshotListener: ((snapshot: ProgressSnapshot) => void) | null = null;
   private readonly now: () => number;
   private readonly every: number;
+  /** Rate samples are taken more often than plain lines are printed, so the rate and snapshots stay fresh. */
+  private readonly sampleEvery: number;
   private readonly window: number;
 
   constructor(private readonly options: ProgressOptions) {
     this.now = options.now ?? (() => performance.now() / 1000);
     this.every = options.tty ? 0.5 : (options.plainEverySeconds ?? 60);
+    this.sampleEvery = Math.min(this.every, options.snapshotEverySeconds ?? 5);
     this.window = options.windowSeconds ?? 30;
   }
 
-  /** Cheap enough to call every step: draws at most every 0.5 s (terminal) or plainEverySeconds. */
+  /** Cheap enough to call every step: samples at most every few seconds, draws every 0.5 s (terminal) or plainEverySeconds. */
   update(state: ProgressState): void {
     const t = this.now();
+    if (t - this.lastSample < this.sampleEvery) return;
+    this.lastSample = t;
+    this.sample(t, state);
+    if (this.snapshotListener && t - this.lastSnapshot >= (this.options.snapshotEverySeconds ?? 5)) {
+      this.lastSnapshot = t;
+      this.snapshotListener(this.snapshot(state));
+    }
     if (t - this.lastDraw < this.every) return;
     this.lastDraw = t;
+    if (this.options.tty) {
+      this.options.write(`\r\x1b[K${this.format(state, this.width())}`);
+      this.live = true;
+    } else {
+      this.options.write(`${this.stamp()}${this.format(state)}\n`);
+    }
+  }
+
+  private sample(t: number, state: ProgressState): void {
     const warmup = (state.warmupStepsLeft ?? 0) > 0;
     if (this.samplesInWarmup !== warmup) {
       this.samples.length = 0;
@@ -79,12 +126,25 @@ export class ProgressReporter {
     while (this.samples.length > 2 && t - this.samples[1].t >= this.window) this.samples.shift();
     const rate = this.stepsPerSecond();
     if (!warmup && rate !== null && this.samples.length >= 3) this.learningRate = rate;
-    if (this.options.tty) {
-      this.options.write(`\r\x1b[K${this.format(state, this.width())}`);
-      this.live = true;
-    } else {
-      this.options.write(`${this.stamp()}${this.format(state)}\n`);
-    }
+  }
+
+  /** The trainer writes each snapshot to RUN_DIR/progress.json, for the sweep's live view and --status. */
+  setSnapshotListener(listener: ((snapshot: ProgressSnapshot) => void) | null): void {
+    this.snapshotListener = listener;
+  }
+
+  snapshot(state: ProgressState): ProgressSnapshot {
+    const recent = state.recentReturns.slice(-10);
+    const eta = this.eta(state);
+    return {
+      updatedAt: (this.options.clock?.() ?? new Date()).toISOString(),
+      iteration: state.iteration, iterations: state.iterations, phase: state.phase,
+      phaseSteps: state.phaseSteps, phaseTarget: state.phaseTarget, runSteps: state.runSteps, runTarget: state.runTarget,
+      warmupStepsLeft: state.warmupStepsLeft ?? 0,
+      stepsPerSecond: this.stepsPerSecond(), learningStepsPerSecond: this.learningRate,
+      recentReturn: recent.length ? recent.reduce((a, b) => a + b, 0) / recent.length : null, recentEpisodes: recent.length,
+      etaSeconds: eta?.seconds ?? null, etaAssumed: eta?.assumed ?? false,
+    };
   }
 
   private width(): number {

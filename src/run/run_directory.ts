@@ -1,6 +1,7 @@
 // One directory per run:
 //   config.json    { config, environment, createdAt, resumes[] }: the resolved run config is what makes two runs
-//                  comparable; `environment` (versions, host, commit) is recorded for the paper but never compared.
+//                  comparable; `environment` (versions, host, commit) is recorded for the paper but never compared;
+//                  `settings` (e.g. keepCheckpoints) say how the run is stored, not what it computes: never compared.
 //   metrics.jsonl  one JSON object per line with a numeric `iteration`, appended and fsynced line by line.
 //   summary.json   written atomically; `status: 'completed'` marks a finished run.
 //   checkpoints/   see checkpoints.ts.
@@ -32,6 +33,8 @@ export const RUN_FILES = {
   summary: 'summary.json',
   checkpoints: 'checkpoints',
   lock: 'run.lock',
+  /** Where a running run stands, rewritten every few seconds (for the sweep's live view and --status; not a result). */
+  progress: 'progress.json',
 } as const;
 
 /** One differing config value; `old`/`new` are undefined when the key is absent on that side. */
@@ -47,6 +50,8 @@ export interface RunConfigFile {
   createdAt: string;
   /** One entry per resume: when, on what environment, and which mutable keys changed. */
   resumes?: Array<{ at: string; environment: JsonObject; configChanges?: ConfigDifference[] }>;
+  /** How the run is stored (e.g. keepCheckpoints), not what it computes: never compared, never in a run id. */
+  settings?: JsonObject;
 }
 
 export interface RunSummary {
@@ -261,6 +266,7 @@ export class RunDirectory {
       summary: path.join(dir, RUN_FILES.summary),
       checkpoints: path.join(dir, RUN_FILES.checkpoints),
       lock: path.join(dir, RUN_FILES.lock),
+      progress: path.join(dir, RUN_FILES.progress),
     };
   }
 
@@ -465,5 +471,44 @@ export class RunDirectory {
 
   readSummary(): RunSummary | null {
     return readSummaryFile(this.dir);
+  }
+
+  // ---- settings ----
+
+  /**
+   * config.json's `settings`: how the run is stored (e.g. keepCheckpoints), not what it computes, so never compared
+   * on resume and never part of a run id. Values given (not undefined) replace the recorded ones and are written;
+   * the others stay as recorded, so a resume keeps them unless given again. Returns the settings now in force.
+   */
+  recordSettings(given: JsonObject): JsonObject {
+    this.assertWritable();
+    const file = readConfigFile(this.dir);
+    const recorded = isPlainObject(file.settings) ? file.settings : {};
+    const settings = { ...recorded, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) };
+    assertJsonExact(settings, 'run settings');
+    if (canonicalJson(settings) !== canonicalJson(recorded)) writeJsonAtomic(this.paths.config, { ...file, settings } satisfies RunConfigFile);
+    return settings;
+  }
+
+  // ---- progress ----
+
+  /** The live progress snapshot; a failed write (disk full) is the caller's to ignore: it is never a result. */
+  writeProgress(snapshot: object): void {
+    this.assertWritable();
+    writeJsonAtomic(this.paths.progress, snapshot);
+  }
+
+  /** A run that stops (for any reason) removes its progress.json: only a running run has a live account. */
+  clearProgress(): void {
+    fs.rmSync(this.paths.progress, { force: true });
+  }
+}
+
+/** A run's progress.json, or null (none yet, or unreadable: it is rewritten every few seconds). */
+export function readProgressFile<T>(dir: string): T | null {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, RUN_FILES.progress), 'utf8')) as T;
+  } catch {
+    return null;
   }
 }

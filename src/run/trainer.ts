@@ -16,11 +16,12 @@ import { FrameStacks } from '../../agents/frame_stack.ts';
 import { ReplayMemory } from '../../agents/replay.ts';
 import * as tf from '../tf.ts';
 import { readJsonFile } from '../io/atomic.ts';
-import { dropCheckpointExtras, findLatestCheckpoint, saveCheckpoint, type LoadedTensor } from './checkpoints.ts';
+import { DEFAULT_KEEP_CHECKPOINTS, dropCheckpointExtras, findLatestCheckpoint, saveCheckpoint, type LoadedTensor } from './checkpoints.ts';
 import { describeEnvironment } from './environment.ts';
 import { MUTABLE_CONFIG_KEYS, type RunConfig } from './presets.ts';
 import { formatCount, formatDuration } from '../format.ts';
 import { ProgressReporter } from './progress.ts';
+import { captureEpisodeVideo } from './play.ts';
 import { diffConfig, formatDifference, RunDirectory, type MetricsRecord, type RunSummary } from './run_directory.ts';
 
 /** Set by the caller (signal handlers) to stop at the end of the current agent step. */
@@ -39,12 +40,22 @@ export interface TrainOptions {
    * minReplayHistory steps: a different run, counted in summary.json's replay_refills.
    */
   saveReplay?: boolean;
-  tensorboard?: boolean;
+  /** TensorBoard event files: true for RUN_DIR/events, or a directory of their own (a sweep's logdir/<run id>). */
+  tensorboard?: boolean | string;
   threads?: number | null;
+  /**
+   * Complete checkpoints to keep (>= 1; the newest alone holds the replay memory). Recorded in config.json's
+   * `settings` (not part of the config): a resume without it keeps the recorded value, else DEFAULT_KEEP_CHECKPOINTS.
+   */
   keepCheckpoints?: number;
   pythonPath?: string;
   /** Emulator processes for the evaluation environments (default: one per core, at most one per env). */
   evalProcesses?: number;
+  /**
+   * --capture-video K: after every K-th completed iteration's checkpoint, record one evaluation-style episode
+   * (ε_eval, own emulator process and generators, so training is unchanged) into videos/iter-<N>.mp4. Off if unset.
+   */
+  captureVideoEvery?: number | null;
 }
 
 export type TrainStatus = 'completed' | 'interrupted' | 'diverged' | 'failed' | 'already-completed';
@@ -60,6 +71,25 @@ export interface TrainResult {
  * that the checkpoint does not wait for an emulator that may never answer.
  */
 const STOP_GRACE_MS = 2000;
+
+/**
+ * With --tensorboard, the training loss is written every this many agent steps (250 updates; at least 4 times an
+ * iteration for short ones), not only per iteration (250,000 steps at the dopamine preset: too coarse to watch a
+ * run), and every episode's return as it ends.
+ */
+const TENSORBOARD_LOSS_EVERY_STEPS = 1000;
+const lossScalarEvery = (trainingSteps: number) => Math.max(1, Math.min(TENSORBOARD_LOSS_EVERY_STEPS, Math.floor(trainingSteps / 4)));
+
+/** The TensorBoard tag of a metrics.jsonl key: grouped as train/, eval/, optim/ (the weight-decay signals), perf/. */
+export function scalarTag(key: string): string {
+  if (key.startsWith('train_')) return `train/${key.slice('train_'.length)}`;
+  if (key === 'eval_sps') return 'perf/eval_steps_per_second';
+  if (key.startsWith('eval_')) return `eval/${key.slice('eval_'.length)}`;
+  if (key === 'loss_mean' || key === 'epsilon' || key === 'updates') return `train/${key === 'loss_mean' ? 'loss_iteration_mean' : key}`;
+  if (key === 'sps') return 'perf/steps_per_second';
+  if (key === 'iteration_seconds' || key === 'wall_seconds' || key === 'emulator_restarts') return `perf/${key}`;
+  return `optim/${key}`;
+}
 
 /** More emulator crashes than this in one iteration means something is systematically wrong: fail the run. */
 const MAX_RESTARTS_PER_ITERATION = 3;
@@ -124,6 +154,8 @@ const STREAM_BITS = 7; // the training env and up to 127 evaluation envs (preset
 const SESSION_BITS = 10; // 1024 sessions before the session field wraps
 const TRAIN_STREAM = 0;
 const evalStream = (k: number): number => 1 + k;
+/** The emulator of --capture-video's episodes: the last stream (evaluation uses at most 64), the iteration as session. */
+const VIDEO_STREAM = 2 ** STREAM_BITS - 1;
 
 /** A bijection of [0, 2^31): xorshift-multiply rounds (each step is invertible modulo 2^31). */
 function permute31(x: number): number {
@@ -190,6 +222,7 @@ export class Trainer {
   private sessionStart = 0;
   private wallAtSessionStart = 0;
   private writer: { scalar(name: string, value: number, step: number): void; flush(): void } | null = null;
+  private keepCheckpoints = DEFAULT_KEEP_CHECKPOINTS;
 
   constructor(private readonly options: TrainOptions) {}
 
@@ -246,6 +279,11 @@ export class Trainer {
   private async train(protocol: typeof DOPAMINE_PROTOCOL): Promise<TrainResult> {
     const { config } = this;
     const name = displayName(config.game);
+    const keep = this.run.recordSettings({ keepCheckpoints: this.options.keepCheckpoints }).keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS;
+    if (!Number.isSafeInteger(keep) || (keep as number) < 1) {
+      throw new Error(`${this.run.paths.config}: settings.keepCheckpoints must be a whole number >= 1, got ${JSON.stringify(keep)} (edit it, or give --keep-checkpoints N)`);
+    }
+    this.keepCheckpoints = keep as number;
     this.state = { format: 1, nextIteration: 0, envSteps: 0, wallSeconds: 0, partial: null, lastTrainReturn: null, lastEvalReturn: null };
     let resumedFrom: number | null = null;
     let agentState: AgentState | null = null;
@@ -286,7 +324,8 @@ export class Trainer {
     if (agentState && tensors) await this.agent.importState(agentState, tensors);
     if (replayDir) this.agent.restoreReplay(ReplayMemory.load(replayDir));
     if (this.options.tensorboard) {
-      const writer = tf.node.summaryFileWriter(path.join(this.run.dir, 'events'));
+      const logdir = typeof this.options.tensorboard === 'string' ? this.options.tensorboard : path.join(this.run.dir, 'events');
+      const writer = tf.node.summaryFileWriter(logdir);
       this.writer = { scalar: (n, v, s) => writer.scalar(n, v, s), flush: () => writer.flush() };
     }
 
@@ -314,6 +353,13 @@ export class Trainer {
     this.wallAtSessionStart = this.state.wallSeconds;
     this.progress = this.state.partial ?? freshProgress();
     this.writeSummary('running');
+    this.options.progress.setSnapshotListener((snapshot) => {
+      try {
+        this.run.writeProgress(snapshot);
+      } catch {
+        // Only a view of the run for a person watching (disk full, say): never a reason to stop training.
+      }
+    });
     try {
       for (let iteration = start; iteration < config.iterations; iteration++) {
         await this.runIteration(iteration);
@@ -334,6 +380,12 @@ export class Trainer {
       this.writeSummary('failed', { error: error instanceof Error ? error.message : String(error) });
       throw error;
     } finally {
+      this.options.progress.setSnapshotListener(null);
+      try {
+        this.run.clearProgress();
+      } catch {
+        // As above: a view, not a result.
+      }
       this.writer?.flush();
     }
     const summary = this.writeSummary('completed');
@@ -399,21 +451,56 @@ export class Trainer {
       (evalResult ? `, eval return ${fmt(evalMean)} over ${evalResult.returns.length}` : '') +
       `, loss ${record.loss_mean === null ? '-' : (record.loss_mean as number).toExponential(3)}, ${formatCount(this.state.envSteps)} steps, ` +
       `${record.sps === null ? '-' : (record.sps as number).toFixed(1)} steps/s, ‖w‖ ${(record.weight_norm as number).toFixed(2)}`);
+    await this.captureVideo(iteration);
+  }
+
+  /**
+   * --capture-video: one episode of the online network into videos/iter-<N>.mp4 (N: the iteration, as its
+   * checkpoint's number), after the checkpoint. A failed video is a warning, never the run's end; a stop request
+   * abandons it (no file).
+   */
+  private async captureVideo(iteration: number): Promise<void> {
+    const every = this.options.captureVideoEvery;
+    if (!every || (iteration + 1) % every !== 0) return;
+    const { config } = this;
+    const file = path.join(this.run.dir, 'videos', `iter-${String(iteration).padStart(6, '0')}.mp4`);
+    try {
+      const result = await captureEpisodeVideo({
+        config, network: this.agent.online, file,
+        emulatorSeed: emulatorSeed(config.seed, VIDEO_STREAM, iteration), actSeed: `video-${config.seed}-${iteration}`,
+        stop: () => this.options.stop.requested !== null,
+        ...(this.options.pythonPath ? { pythonPath: this.options.pythonPath } : {}),
+      });
+      if (result.video) this.log(`video: ${file} (return ${result.return}, ${result.steps} steps, ${result.video.frames} frames, ${result.video.codec})`);
+    } catch (error) {
+      this.log(`warning: no video for iteration ${iteration + 1}: ${(error as Error).message.split('\n')[0]}`);
+    }
   }
 
   private onlineWeightNorm(): number {
     return tf.tidy(() => Math.sqrt(tf.addN(this.agent.online.variables.map((v) => tf.sum(tf.square(v)))).dataSync()[0]));
   }
 
+  /** The iteration's metrics as TensorBoard scalars, grouped by tag prefix (train/, eval/, optim/, perf/). */
   private writeScalars(record: MetricsRecord): void {
     if (!this.writer) return;
     const step = record.env_steps as number;
     for (const [key, value] of Object.entries(record)) {
-      if (typeof value === 'number' && key !== 'iteration' && key !== 'env_steps') this.writer.scalar(key, value, step);
+      if (typeof value === 'number' && key !== 'iteration' && key !== 'env_steps') this.writer.scalar(scalarTag(key), value, step);
     }
-    const q = record.m_over_w_log10 as Record<string, number> | null;
-    if (q) for (const k of ['p5', 'p25', 'p50', 'p75', 'p95']) this.writer.scalar(`m_over_w_log10/${k}`, q[k], step);
+    for (const key of ['m_over_w_log10', 'moment_wd_share'] as const) {
+      const q = record[key] as Record<string, number> | null;
+      if (q) for (const k of ['p5', 'p25', 'p50', 'p75', 'p95']) if (typeof q[k] === 'number') this.writer.scalar(`optim/${key}/${k}`, q[k], step);
+    }
     this.writer.flush();
+  }
+
+  /** With TensorBoard on: the loss of the updates since the last call, folded into the iteration's mean as well. */
+  private writeLossScalar(): void {
+    const loss = this.agent.takeLossStats();
+    this.progress.lossSum += loss.sum;
+    this.progress.lossCount += loss.count;
+    if (loss.count > 0) this.writer?.scalar('train/loss', loss.sum / loss.count, this.state.envSteps);
   }
 
   /** Dopamine's run_one_phase in training mode: whole episodes until the phase has at least trainingSteps steps. */
@@ -437,6 +524,7 @@ export class Trainer {
         if (episodeReturn !== null) {
           p.trainReturns.push(episodeReturn);
           this.pushRecent(episodeReturn);
+          this.writer?.scalar('train/episode_return', episodeReturn, this.state.envSteps);
         }
       }
     } finally {
@@ -468,6 +556,7 @@ export class Trainer {
       episodeReturn += step.reward;
       p.trainSteps += 1;
       this.state.envSteps += 1;
+      if (this.writer && this.state.envSteps % lossScalarEvery(this.config.trainingSteps) === 0) this.writeLossScalar();
       this.reportProgress(iteration, 'train', p.trainSteps, this.config.trainingSteps);
       const outcome = stepOutcome(step);
       if (outcome === 'episode-over') {
@@ -549,6 +638,7 @@ export class Trainer {
           if (outcome === 'episode-over') {
             returns.push(returnsSoFar[k]);
             this.pushRecent(returnsSoFar[k]);
+            this.writer?.scalar('eval/episode_return', returnsSoFar[k], this.state.envSteps);
             returnsSoFar[k] = 0;
             ending.push(k);
           } else if (outcome === 'life-lost') {
@@ -613,7 +703,7 @@ export class Trainer {
       state: { ...this.state, config: this.config, agent: agentState },
       tensors,
       ...(this.options.saveReplay !== false ? { writeExtra: (dir: string) => replay.save(path.join(dir, 'replay')) } : {}),
-    }, { keep: this.options.keepCheckpoints ?? 4, keepExtra: 1 });
+    }, { keep: this.keepCheckpoints, keepExtra: 1 });
   }
 
   private writeSummary(status: string, extra: Record<string, unknown> = {}): RunSummary {

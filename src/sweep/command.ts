@@ -24,8 +24,23 @@ export interface ChildCommand {
   args: string[];
 }
 
-/** Arguments after the script: identical for every executor. saveReplay false adds --no-save-replay (less disk). */
-export function runArguments(run: PlannedRun, runDir: string, threads: number, saveReplay = true): string[] {
+/** The sweep's TensorBoard logdir, inside the sweep directory (`sweep --tensorboard`). */
+export const TENSORBOARD_DIR = 'tensorboard';
+
+/**
+ * How every run of a sweep stores its output: none of it is part of a run's config, so none changes a run id.
+ * saveReplay false: --no-save-replay (less disk). keepCheckpoints: --keep-checkpoints N (without it a run keeps the
+ * value it recorded, else 4). tensorboardDir: --tensorboard <dir>/<run id>, one TensorBoard logdir for the sweep
+ * with a run name per run id.
+ */
+export interface RunOutputOptions {
+  saveReplay?: boolean;
+  keepCheckpoints?: number;
+  tensorboardDir?: string;
+}
+
+/** Arguments after the script: identical for every executor. */
+export function runArguments(run: PlannedRun, runDir: string, threads: number, output: RunOutputOptions = {}): string[] {
   const args = [
     '--agent', 'dqn',
     '--game', run.game,
@@ -40,15 +55,17 @@ export function runArguments(run: PlannedRun, runDir: string, threads: number, s
   if (run.overrides.trainingSteps !== undefined) args.push('--training-steps', String(run.overrides.trainingSteps));
   if (run.overrides.evalSteps !== undefined) args.push('--eval-steps', String(run.overrides.evalSteps));
   if (run.overrides.matchPaperDecay) args.push('--match-paper-decay');
-  if (!saveReplay) args.push('--no-save-replay');
+  if (output.saveReplay === false) args.push('--no-save-replay');
+  if (output.keepCheckpoints !== undefined) args.push('--keep-checkpoints', String(output.keepCheckpoints));
+  if (output.tensorboardDir !== undefined) args.push('--tensorboard', path.join(output.tensorboardDir, run.id));
   return args;
 }
 
 /** Builds the process for one run; injectable so the scheduler can be tested with a stand-in run script. */
-export type CommandBuilder = (run: PlannedRun, runDir: string, threads: number, saveReplay?: boolean) => ChildCommand;
+export type CommandBuilder = (run: PlannedRun, runDir: string, threads: number, output?: RunOutputOptions) => ChildCommand;
 
 /** The real one: this Node, tsx's loader, src/cli/atari.ts. */
-export const atariCommand: CommandBuilder = (run, runDir, threads, saveReplay) => ({
+export const atariCommand: CommandBuilder = (run, runDir, threads, output) => ({
   command: process.execPath,
-  args: ['--import', tsxLoaderUrl(), ATARI_CLI, ...runArguments(run, runDir, threads, saveReplay)],
+  args: ['--import', tsxLoaderUrl(), ATARI_CLI, ...runArguments(run, runDir, threads, output)],
 });

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { formatDuration, formatLambda } from '../format.ts';
 import { acquireLock, inspectLock, RunLockedError, type HeldLock } from '../io/lock.ts';
 import { RUN_FILES } from '../run/run_directory.ts';
-import { atariCommand, type CommandBuilder } from './command.ts';
+import { atariCommand, type CommandBuilder, type RunOutputOptions } from './command.ts';
 import type { PlannedRun, SweepPlan } from './plan_file.ts';
 import {
   LOGS_DIR,
@@ -52,8 +52,8 @@ export interface LocalExecutorOptions {
   log?: (line: string) => void;
   /** Retry runs whose last attempt failed (default true: failures are often transient, e.g. out of memory). */
   retryFailed?: boolean;
-  /** Runs keep their replay memory in their newest checkpoint (default true; false: --no-save-replay). */
-  saveReplay?: boolean;
+  /** How the runs store their output (replay in checkpoints, how many checkpoints, TensorBoard). */
+  output?: RunOutputOptions;
 }
 
 export interface AttemptResult {
@@ -202,9 +202,9 @@ export class LocalExecutor {
   }
 
   private start(run: PlannedRun): Active {
-    const { sweepDir, threads, saveReplay } = this.options;
+    const { sweepDir, threads, output } = this.options;
     const runDir = path.resolve(runDirOf(sweepDir, run));
-    const { command, args } = this.command(run, runDir, threads, saveReplay);
+    const { command, args } = this.command(run, runDir, threads, output);
     const log = logFile(sweepDir, run.id);
     const runLock = path.join(runDir, RUN_FILES.lock);
     // The record of the attempt before this one: put back if this one turns out to be a duplicate (below).

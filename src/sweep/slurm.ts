@@ -13,7 +13,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../io/atomic.ts';
-import { atariCommand, REPO_ROOT, type CommandBuilder } from './command.ts';
+import { atariCommand, REPO_ROOT, type CommandBuilder, type RunOutputOptions } from './command.ts';
 import { planEntryProblem, type PlannedRun } from './plan_file.ts';
 import { shellQuote } from './shell.ts';
 import { LOGS_DIR, OUTCOMES_DIR, readExecutorRecord, runDirOf } from './status.ts';
@@ -48,8 +48,8 @@ export interface SlurmOptions {
   command?: CommandBuilder;
   /** Working directory of the tasks (default: the repository). */
   workdir?: string;
-  /** Runs keep their replay memory in their newest checkpoint (default true; false: --no-save-replay). */
-  saveReplay?: boolean;
+  /** How the runs store their output (replay in checkpoints, how many checkpoints, TensorBoard). */
+  output?: RunOutputOptions;
 }
 
 // Characters an #SBATCH value may hold: no whitespace, quotes, '#', '%' (a filename pattern), '$' or '\'.
@@ -144,7 +144,7 @@ export function sbatchScript(options: SlurmOptions): string {
   ];
   let node: string | undefined;
   const cases = runs.map((run, index) => {
-    const { command, args } = build(run, path.resolve(runDirOf(sweepDir, run)), threads, options.saveReplay);
+    const { command, args } = build(run, path.resolve(runDirOf(sweepDir, run)), threads, options.output);
     if (node !== undefined && node !== command) throw new SlurmInputError('every run of a job array must start the same program');
     node = command;
     return `  ${index}) RUN_ID=${q(run.id)}; ARGS=(${args.map(q).join(' ')}) ;;`;

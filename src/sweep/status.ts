@@ -4,10 +4,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { formatDuration } from '../format.ts';
+import { formatCount, formatDuration } from '../format.ts';
 import { readJsonFile, writeJsonAtomic } from '../io/atomic.ts';
 import { inspectLock } from '../io/lock.ts';
-import { InconsistentRunError, RUN_FILES, RunDirectory, runFilesProblem, type RunSummary } from '../run/run_directory.ts';
+import type { ProgressSnapshot } from '../run/progress.ts';
+import { InconsistentRunError, readProgressFile, RUN_FILES, RunDirectory, runFilesProblem, type RunSummary } from '../run/run_directory.ts';
 import type { PlannedRun, SweepPlan } from './plan_file.ts';
 
 export const OUTCOMES_DIR = 'outcomes';
@@ -48,6 +49,8 @@ export interface RunStatus {
   envSteps: number;
   /** Cumulative wall time of the run over all its sessions (last metrics record). */
   wallSeconds: number;
+  /** A running run's own account of where it stands (its progress.json), if it has written one. */
+  live?: ProgressSnapshot;
 }
 
 export function runDirOf(sweepDir: string, run: PlannedRun): string {
@@ -165,7 +168,10 @@ export function runStatus(sweepDir: string, run: PlannedRun): RunStatus {
     envSteps: num(summary?.env_steps) ?? 0,
     wallSeconds,
   };
-  if (lock.live) return { ...status, state: 'running', reason: lockText(lock) };
+  if (lock.live) {
+    const live = readProgressFile<ProgressSnapshot>(dir);
+    return { ...status, state: 'running', reason: lockText(lock), ...(live && typeof live.runSteps === 'number' ? { live } : {}) };
+  }
   switch (summary?.status) {
     case 'completed':
       return { ...status, state: 'done' };
@@ -211,7 +217,10 @@ export function readExecutorRecord(sweepDir: string): ExecutorRecord | null {
 export interface SweepStatus {
   runs: RunStatus[];
   counts: Record<RunState, number>;
-  /** Seconds per iteration of one run, from finished runs (or, before any finished, from all runs' progress). */
+  /**
+   * Seconds per iteration of one run: from finished runs, else from all runs' completed iterations, else (no run has
+   * finished an iteration yet) from the learning-phase rates that running runs measured.
+   */
   secondsPerIteration: number | null;
   stepsPerSecond: number | null;
   remainingIterations: number | null;
@@ -219,35 +228,100 @@ export interface SweepStatus {
   etaSeconds: number | null;
 }
 
-export function sweepStatus(sweepDir: string, plan: SweepPlan): SweepStatus {
+/** A snapshot older than this says the run has stopped making progress (hung, or the machine is swapping). */
+export const STALE_PROGRESS_SECONDS = 600;
+
+/** Seconds since a running run last wrote its progress.json. */
+export function progressAge(live: ProgressSnapshot, now = Date.now()): number {
+  return Math.max(0, (now - Date.parse(live.updatedAt)) / 1000);
+}
+
+/** A running run's own estimate of its remaining time, aged since it was written; null if it has none. */
+function liveRemaining(r: RunStatus, now: number): number | null {
+  if (r.live?.etaSeconds == null || progressAge(r.live, now) > STALE_PROGRESS_SECONDS) return null;
+  return Math.max(0, r.live.etaSeconds - progressAge(r.live, now));
+}
+
+export function sweepStatus(sweepDir: string, plan: SweepPlan, now = Date.now()): SweepStatus {
   const runs = plan.runs.map((run) => runStatus(sweepDir, run));
   const counts = Object.fromEntries(RUN_STATES.map((s) => [s, 0])) as Record<RunState, number>;
   for (const r of runs) counts[r.state]++;
+
+  // Every run of a sweep has the same preset and overrides, so one run's planned iterations stand for all.
+  const planned = runs.find((r) => r.iterationsPlanned !== null)?.iterationsPlanned ??
+    runs.find((r) => r.live)?.live?.iterations ?? plan.grid.overrides.iterations ?? null;
 
   const finished = runs.filter((r) => r.state === 'done' && r.iterationsCompleted > 0 && r.wallSeconds > 0);
   const basis = finished.length > 0 ? finished : runs.filter((r) => r.iterationsCompleted > 0 && r.wallSeconds > 0);
   const wall = basis.reduce((s, r) => s + r.wallSeconds, 0);
   const iterations = basis.reduce((s, r) => s + r.iterationsCompleted, 0);
   const steps = basis.reduce((s, r) => s + r.envSteps, 0);
-  const secondsPerIteration = iterations > 0 ? wall / iterations : null;
-  const stepsPerSecond = wall > 0 && steps > 0 ? steps / wall : null;
+  let secondsPerIteration = iterations > 0 ? wall / iterations : null;
+  let stepsPerSecond = wall > 0 && steps > 0 ? steps / wall : null;
+  if (secondsPerIteration === null) {
+    // Nothing finished an iteration (the first one of the dopamine preset takes over an hour): the running runs'
+    // measured learning rates. The warm-up is faster, so this errs long by at most the warm-up's share.
+    const rates = runs.map((r) => r.live?.learningStepsPerSecond).filter((x): x is number => typeof x === 'number' && x > 0);
+    const live = runs.find((r) => r.live)?.live;
+    if (rates.length > 0 && live && live.iterations > 0) {
+      stepsPerSecond = rates.reduce((a, b) => a + b, 0) / rates.length;
+      secondsPerIteration = live.runTarget / live.iterations / stepsPerSecond;
+    }
+  }
 
-  // Every run of a sweep has the same preset and overrides, so one run's planned iterations stand for all.
-  const planned = runs.find((r) => r.iterationsPlanned !== null)?.iterationsPlanned ?? plan.grid.overrides.iterations ?? null;
   const open = runs.filter((r) => r.state !== 'done' && r.state !== 'diverged');
-  const remainingIterations =
-    planned === null ? null : open.reduce((s, r) => s + Math.max(0, (r.iterationsPlanned ?? planned) - r.iterationsCompleted), 0);
+  const left = (r: RunStatus) => Math.max(0, (r.iterationsPlanned ?? planned ?? 0) - r.iterationsCompleted);
+  const remainingIterations = planned === null ? null : open.reduce((s, r) => s + left(r), 0);
 
   const executor = readExecutorRecord(sweepDir);
   const configured = executor === null ? 1 : executor.kind === 'local' ? executor.workers : (executor.maxParallel ?? executor.tasks);
   const parallelism = Math.max(1, counts.running, Math.min(configured, Math.max(open.length, 1)));
-  const etaSeconds =
-    open.length === 0 ? 0 : secondsPerIteration === null || remainingIterations === null ? null : (remainingIterations * secondsPerIteration) / parallelism;
+
+  // Runs are indivisible: schedule them on `parallelism` workers, the running ones first (with their own estimate
+  // where they wrote one), then the rest in plan order, each on the worker that frees first.
+  const duration = (r: RunStatus): number | null =>
+    (r.state === 'running' ? liveRemaining(r, now) : null) ??
+    (secondsPerIteration === null || planned === null ? null : left(r) * secondsPerIteration);
+  let etaSeconds: number | null = 0;
+  const workers: number[] = [];
+  const ordered = [...open.filter((r) => r.state === 'running'), ...open.filter((r) => r.state !== 'running')];
+  for (const r of ordered) {
+    const d = duration(r);
+    if (d === null) {
+      etaSeconds = null;
+      break;
+    }
+    if (workers.length < parallelism) workers.push(d);
+    else {
+      const first = workers.indexOf(Math.min(...workers));
+      workers[first] += d;
+    }
+  }
+  if (etaSeconds !== null) etaSeconds = workers.length === 0 ? 0 : Math.max(...workers);
   return { runs, counts, secondsPerIteration, stepsPerSecond, remainingIterations, parallelism, etaSeconds };
 }
 
+/** One running run in a line: iteration, steps, rate, recent return, its own ETA, or how long it has been silent. */
+export function describeLive(r: RunStatus, now = Date.now()): string {
+  const live = r.live;
+  if (!live) return 'starting (no progress written yet)';
+  const age = progressAge(live, now);
+  const parts = [
+    `iter ${live.iteration + 1}/${live.iterations}${live.phase === 'eval' ? ' eval' : ''}`,
+    `${formatCount(live.runSteps)}/${formatCount(live.runTarget)} steps${live.warmupStepsLeft > 0 ? ' (warm-up)' : ''}`,
+    `${live.stepsPerSecond === null ? '?' : live.stepsPerSecond.toFixed(1)} steps/s`,
+    `return ${live.recentReturn === null ? '-' : live.recentReturn.toFixed(1)}`,
+  ];
+  if (age > STALE_PROGRESS_SECONDS) parts.push(`no progress for ${formatDuration(age)}`);
+  else {
+    const remaining = liveRemaining(r, now);
+    parts.push(remaining === null ? 'ETA ?' : `ETA ${live.etaAssumed ? '~' : ''}${formatDuration(remaining)}`);
+  }
+  return parts.join(' | ');
+}
+
 /** The text of `npm run sweep -- --status DIR`. */
-export function formatStatus(sweepDir: string, plan: SweepPlan, status: SweepStatus, verbose = false): string {
+export function formatStatus(sweepDir: string, plan: SweepPlan, status: SweepStatus, verbose = false, now = Date.now()): string {
   const lines: string[] = [];
   const c = status.counts;
   lines.push(`sweep ${sweepDir}: ${plan.runs.length} runs (${plan.grid.kind}, preset ${plan.grid.preset})`);
@@ -256,19 +330,23 @@ export function formatStatus(sweepDir: string, plan: SweepPlan, status: SweepSta
       `   diverged ${c.diverged}${c.corrupt > 0 ? `   corrupt ${c.corrupt}` : ''}`,
   );
   if (status.etaSeconds === 0) lines.push('  ETA: nothing left to run');
-  else if (status.etaSeconds === null) lines.push('  ETA: unknown until a run has completed an iteration');
+  else if (status.etaSeconds === null) lines.push('  ETA: unknown until a run has measured its learning rate (a few minutes into learning)');
   else {
-    const rate = status.stepsPerSecond === null ? '' : `, ${status.stepsPerSecond.toFixed(1)} agent steps/s per run`;
-    lines.push(
-      `  ETA: ${formatDuration(status.etaSeconds)} (${status.remainingIterations} iterations left at ` +
-        `${status.secondsPerIteration!.toFixed(1)} s each${rate}, ${status.parallelism} in parallel)`,
-    );
+    const details = [
+      `${status.remainingIterations} iterations left` +
+        (status.secondsPerIteration === null ? '' : ` at ${status.secondsPerIteration.toFixed(1)} s each`),
+      ...(status.stepsPerSecond === null ? [] : [`${status.stepsPerSecond.toFixed(1)} agent steps/s per run`]),
+      `${status.parallelism} in parallel`,
+      ...(status.runs.some((r) => r.live) ? ['running runs by their own rates'] : []),
+    ];
+    lines.push(`  ETA: ${formatDuration(status.etaSeconds)} (${details.join(', ')})`);
   }
   const order: RunState[] = ['corrupt', 'failed', 'diverged', 'running', 'interrupted'];
   for (const state of order) {
     for (const r of status.runs.filter((x) => x.state === state)) {
       const progress = r.iterationsPlanned === null ? `${r.iterationsCompleted} it` : `${r.iterationsCompleted}/${r.iterationsPlanned} it`;
       lines.push(`  ${state.padEnd(11)} ${r.run.id}  ${progress}${r.reason ? `  ${r.reason}` : ''}`);
+      if (state === 'running') lines.push(`              ${describeLive(r, now)}`);
     }
   }
   if (verbose) {

@@ -1,0 +1,113 @@
+// The live view of a sweep run on this machine, for the person watching it: on a terminal a block redrawn in place
+// — one header line (runs done / running / queued / failed, the sweep's ETA) and one line per running run (iteration,
+// steps, steps/s, recent return, its own ETA) — every line cut to the terminal's width, so nothing wraps and the
+// screen never scrolls; the driver's own lines (a run started, ended) print above the block. Off a terminal (a log
+// file, nohup) a plain timestamped summary line every `plainEverySeconds` instead.
+//
+// Everything shown comes from the sweep's files (sweepStatus: summaries, locks, each run's progress.json), the same
+// source as `--status`, so the view and --status never disagree.
+import { formatDuration } from '../format.ts';
+import type { SweepPlan } from './plan_file.ts';
+import { describeLive, sweepStatus, type SweepStatus } from './status.ts';
+
+export interface LiveViewOptions {
+  sweepDir: string;
+  plan: SweepPlan;
+  tty: boolean;
+  write: (text: string) => void;
+  /** The terminal's width (process.stdout.columns); default 80. */
+  columns?: () => number | undefined;
+  /** Redraw interval on a terminal (default 2 s: the status reads every run's files). */
+  everySeconds?: number;
+  /** Summary line interval off a terminal (default 600 s). */
+  plainEverySeconds?: number;
+  now?: () => number;
+}
+
+/** The header: how many runs are in each state and when the sweep should end. */
+export function summaryLine(status: SweepStatus): string {
+  const c = status.counts;
+  const queued = c.pending + c.interrupted;
+  const parts = [`${c.done} done`, `${c.running} running`, `${queued} queued`];
+  if (c.failed > 0) parts.push(`${c.failed} failed`);
+  if (c.diverged > 0) parts.push(`${c.diverged} diverged`);
+  if (c.corrupt > 0) parts.push(`${c.corrupt} corrupt`);
+  const eta = status.etaSeconds === null ? 'ETA ?' : `ETA ${formatDuration(status.etaSeconds)}`;
+  return `sweep: ${parts.join(' · ')} | ${eta}`;
+}
+
+/** Cut to `width` characters (a terminal line that wraps would scroll the screen at every redraw). */
+function fit(line: string, width: number): string {
+  return line.length > width ? `${line.slice(0, Math.max(0, width - 1))}…` : line;
+}
+
+export class SweepLiveView {
+  private drawn = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private lastPlain: number;
+  private readonly now: () => number;
+
+  constructor(private readonly options: LiveViewOptions) {
+    this.now = options.now ?? Date.now;
+    this.lastPlain = this.now();
+  }
+
+  /** The block's lines, each at most `width` characters: the header, then one line per running run. */
+  render(width: number): string[] {
+    const now = this.now();
+    const status = sweepStatus(this.options.sweepDir, this.options.plan, now);
+    const lines = [summaryLine(status)];
+    for (const r of status.runs.filter((x) => x.state === 'running')) lines.push(`  ${r.run.id}  ${describeLive(r, now)}`);
+    return lines.map((l) => fit(l, width));
+  }
+
+  start(): void {
+    if (this.timer) return;
+    const every = this.options.tty ? (this.options.everySeconds ?? 2) : Math.min(this.options.plainEverySeconds ?? 600, 60);
+    this.timer = setInterval(() => this.tick(), every * 1000);
+    this.timer.unref(); // never what keeps the driver alive
+    this.tick();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.clear();
+  }
+
+  /** A permanent line (the driver's start/done messages): above the block on a terminal. */
+  line(text: string): void {
+    this.clear();
+    this.options.write(`${text}\n`);
+    if (this.timer) this.draw();
+  }
+
+  tick(): void {
+    if (this.options.tty) {
+      this.clear();
+      this.draw();
+    } else if (this.now() - this.lastPlain >= (this.options.plainEverySeconds ?? 600) * 1000) {
+      this.lastPlain = this.now();
+      const status = sweepStatus(this.options.sweepDir, this.options.plan, this.now());
+      this.options.write(`${new Date(this.now()).toISOString().replace(/\.\d+Z$/, 'Z')} ${summaryLine(status)}\n`);
+    }
+  }
+
+  private width(): number {
+    return Math.max(20, (this.options.columns?.() ?? 80) - 1); // the last column would wrap on some terminals
+  }
+
+  private draw(): void {
+    if (!this.options.tty) return;
+    const lines = this.render(this.width());
+    this.options.write(`${lines.join('\n')}\n`);
+    this.drawn = lines.length;
+  }
+
+  /** Removes the block drawn last (cursor up over it, clear to the end of the screen). */
+  private clear(): void {
+    if (!this.options.tty || this.drawn === 0) return;
+    this.options.write(`\x1b[${this.drawn}A\r\x1b[J`);
+    this.drawn = 0;
+  }
+}

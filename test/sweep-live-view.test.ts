@@ -1,0 +1,92 @@
+// The sweep's live view: one header and one line per running run, never wider than the terminal, redrawn in place
+// with the driver's lines above it; off a terminal a plain timestamped summary now and then.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ProgressSnapshot } from '../src/run/progress.ts';
+import { RunDirectory } from '../src/run/run_directory.ts';
+import { SweepLiveView } from '../src/sweep/live_view.ts';
+import { buildPlan, crossGrid } from '../src/sweep/plan.ts';
+import { writeOrCheckPlan, type PlannedRun } from '../src/sweep/plan_file.ts';
+import { writeExecutorRecord } from '../src/sweep/status.ts';
+
+const temps: string[] = [];
+const held: RunDirectory[] = [];
+afterEach(() => {
+  for (const r of held.splice(0)) r.releaseLock();
+  for (const d of temps.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+const NOW = Date.parse('2026-12-02T17:00:00Z');
+
+function sweepWithRunning(): { dir: string; plan: ReturnType<typeof buildPlan> } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sweep-view-'));
+  temps.push(dir);
+  const plan = buildPlan(crossGrid({ games: ['breakout'], optimizers: ['adam-separated'], weightDecays: [1e-3], seeds: [0, 1, 2, 3], preset: 'smoke', overrides: { iterations: 6 } }));
+  writeOrCheckPlan(dir, plan);
+  writeExecutorRecord(dir, { kind: 'local', workers: 2, threads: 1, startedAt: 'x', host: os.hostname(), pid: 1 });
+  const done = RunDirectory.create(path.join(dir, plan.runs[0].dir), { game: 'Breakout', seed: 0 }, {});
+  for (let i = 0; i < 6; i++) done.appendMetrics({ iteration: i, env_steps: (i + 1) * 5000, wall_seconds: (i + 1) * 200 });
+  done.writeSummary({ status: 'completed', iterations_completed: 6, iterations_planned: 6, env_steps: 30_000, wall_seconds: 1200 });
+  done.releaseLock();
+  for (const run of plan.runs.slice(1, 3)) held.push(running(dir, run));
+  return { dir, plan };
+}
+
+function running(dir: string, run: PlannedRun): RunDirectory {
+  const rd = RunDirectory.create(path.join(dir, run.dir), { game: 'Breakout', seed: run.seed }, {});
+  rd.appendMetrics({ iteration: 0, env_steps: 5000, wall_seconds: 10 });
+  rd.writeSummary({ status: 'running', iterations_completed: 1, iterations_planned: 6, env_steps: 5000, wall_seconds: 10 });
+  const snapshot: ProgressSnapshot = {
+    updatedAt: new Date(NOW - 3000).toISOString(), iteration: 1, iterations: 6, phase: 'train', phaseSteps: 2500,
+    phaseTarget: 5000, runSteps: 7500, runTarget: 30_000, warmupStepsLeft: 0, stepsPerSecond: 20.25,
+    learningStepsPerSecond: 20, recentReturn: 1.5, recentEpisodes: 10, etaSeconds: 1125, etaAssumed: false,
+  };
+  rd.writeProgress(snapshot);
+  return rd;
+}
+
+describe('sweep live view', () => {
+  it('shows runs done/running/queued with the sweep ETA and one line per running run', () => {
+    const { dir, plan } = sweepWithRunning();
+    const view = new SweepLiveView({ sweepDir: dir, plan, tty: true, write: () => {}, now: () => NOW });
+    const lines = view.render(200);
+    expect(lines).toHaveLength(3);
+    // Running runs: 1122 s left each (their own ETA, aged 3 s); then the queued run: 6 iterations × 200 s (the finished run's pace).
+    expect(lines[0]).toBe('sweep: 1 done · 2 running · 1 queued | ETA 38m42s');
+    expect(lines[1]).toBe(`  ${plan.runs[1].id}  iter 2/6 | 7500/30.0k steps | 20.3 steps/s | return 1.5 | ETA 18m42s`);
+    expect(lines[2]).toContain(plan.runs[2].id);
+  });
+
+  it('never writes a line wider than the terminal, redraws in place, and prints driver lines above the block', () => {
+    const { dir, plan } = sweepWithRunning();
+    const out: string[] = [];
+    const view = new SweepLiveView({ sweepDir: dir, plan, tty: true, write: (t) => out.push(t), columns: () => 50, now: () => NOW });
+    view.start();
+    view.tick();
+    view.line('[3/4] done breakout-…');
+    view.stop();
+    const text = out.join('');
+    for (const line of text.replace(/\x1b\[\d+A\r\x1b\[J/g, '\n').split('\n')) expect(line.length).toBeLessThanOrEqual(49);
+    // Each redraw first moves up over the 3 lines drawn and clears them; stop() leaves no block behind.
+    expect(out.filter((t) => t === '\x1b[3A\r\x1b[J')).toHaveLength(3);
+    expect(out[out.length - 1]).toBe('\x1b[3A\r\x1b[J');
+    expect(out).toContain('[3/4] done breakout-…\n');
+  });
+
+  it('off a terminal: a timestamped summary line every plainEverySeconds, no escape codes', () => {
+    const { dir, plan } = sweepWithRunning();
+    const out: string[] = [];
+    let t = NOW;
+    const view = new SweepLiveView({ sweepDir: dir, plan, tty: false, write: (s) => out.push(s), plainEverySeconds: 600, now: () => t });
+    view.tick();
+    expect(out).toEqual([]); // not yet: the driver has just printed its own start lines
+    t += 600_000;
+    view.tick();
+    view.line('[3/4] start x');
+    expect(out[0]).toMatch(/^2026-12-02T17:10:00Z sweep: 1 done · 2 running · 1 queued \| ETA \S+\n$/);
+    expect(out[1]).toBe('[3/4] start x\n');
+    expect(out.join('')).not.toContain('\x1b');
+  });
+});
