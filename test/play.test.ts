@@ -15,6 +15,7 @@ import { decodeSafetensors } from '../src/io/safetensors.ts';
 import { findLatestCheckpoint } from '../src/run/checkpoints.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
+const CHROMIUM = '/usr/bin/chromium';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wd-play-'));
 const runDir = path.join(tmp, 'run');
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -91,6 +92,24 @@ describe('npm run play', () => {
     expect(head.subarray(0, 4).toString('hex')).toBe('1a45dfa3');
     expect(head.includes(Buffer.from('webm'))).toBe(true);
     expect(head.includes(Buffer.from('V_VP8'))).toBe(true);
+    // And Chromium plays it: a page probes a <video> of it and writes what the browser decoded into the DOM.
+    if (!fs.existsSync(CHROMIUM)) {
+      const why = `${CHROMIUM} is missing: run \`bash scripts/install-system-packages.sh\` (Debian's chromium package)`;
+      if (process.env.CI) throw new Error(why);
+      console.warn(`not checking the WebM in a browser: ${why}`);
+      return;
+    }
+    const page = path.join(tmp, 'probe.html');
+    fs.writeFileSync(page, `<pre id="out">pending</pre><script>
+      const v = document.createElement('video'); v.muted = true; v.src = 'x.webm';
+      v.onloadeddata = () => { document.getElementById('out').textContent = 'playable ' + v.videoWidth + 'x' + v.videoHeight + ' ' + v.duration.toFixed(2); };
+      v.onerror = () => { document.getElementById('out').textContent = 'error ' + (v.error && v.error.code); };
+      document.body.appendChild(v);</script>`);
+    const profile = fs.mkdtempSync(path.join(tmp, 'chromium-profile-'));
+    const dom = execFileSync(CHROMIUM, ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=${profile}`,
+      '--allow-file-access-from-files', '--virtual-time-budget=10000', '--dump-dom', `file://${page}`], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'ignore'] });
+    // 4 emulator frames per agent step and the reset screen, at 60 frames/s.
+    expect(dom).toContain(`playable 160x210 ${((4 * episode.steps + 1) / 60).toFixed(2)}`);
   }, 120_000);
 
   it('--export writes the online network as safetensors, the weights transposed from the checkpoint', async () => {
