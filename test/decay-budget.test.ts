@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { decoupledCoefficient } from '../src/optim/options.ts';
 import {
   decaySteps,
+  decoupledStepVanishesInFloat32,
   describeDecayBudget,
   PAPER_UPDATES,
   paperMatchedWeightDecay,
@@ -18,6 +19,21 @@ import { buildPlan, crossGrid } from '../src/sweep/plan.ts';
 
 const adamw = (weightDecay: number, schedule = 'constant'): DecoupledSettings => ({
   learningRate: DOPAMINE_ADAM.learningRate, weightDecay, schedule: parseWeightDecaySchedule(schedule), convention: 'lr-scaled',
+});
+
+describe('decoupled decay below float32 resolution', () => {
+  it("flags the λ whose per-step factor 1 − αλ is exactly 1 in float32 (Dopamine's α: λ below ~4.8e-4)", () => {
+    // What the optimizer multiplies the weights by: a float32 scalar, as tf.scalar (and PyTorch's p.mul_) make it.
+    const stepFactor = (lambda: number) => Float32Array.of(1 - DOPAMINE_ADAM.learningRate * lambda)[0];
+    expect(stepFactor(1e-4)).toBe(1);
+    expect(stepFactor(1e-5)).toBe(1);
+    expect(stepFactor(1e-3)).toBe(1 - 2 ** -24); // 5.96e-8 per step instead of 6.25e-8
+    for (const lambda of [1e-5, 1e-4, 4.7e-4]) expect(decoupledStepVanishesInFloat32(adamw(lambda)), String(lambda)).toBe(true);
+    for (const lambda of [4.9e-4, 1e-3, 1e-2]) expect(decoupledStepVanishesInFloat32(adamw(lambda)), String(lambda)).toBe(false);
+    expect(decoupledStepVanishesInFloat32(adamw(1e-4, 'every:4096'))).toBe(false); // applies (1 − c)^4096 at once
+    expect(describeDecayBudget('decoupled λ=1e-4', adamw(1e-4), 23_750)).toMatch(/; a float32 no-op: 1 − αλ rounds to 1/);
+    expect(describeDecayBudget('decoupled λ=1e-3', adamw(1e-3), 23_750)).not.toMatch(/no-op/);
+  });
 });
 
 describe('total decoupled decay over a budget', () => {

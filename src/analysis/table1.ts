@@ -9,7 +9,7 @@
 // always named in the cell, since a λ that makes runs diverge is itself a result.
 import { displayName } from '../../envs/games.ts';
 import { formatLambda } from '../format.ts';
-import { decoupledSettings, formatDecayFactor, PAPER_UPDATES, totalDecayFactor } from '../optim/decay_budget.ts';
+import { decoupledSettings, decoupledStepVanishesInFloat32, FLOAT32_NO_OP_NOTE, formatDecayFactor, PAPER_UPDATES, totalDecayFactor } from '../optim/decay_budget.ts';
 import { median, meanStd, type MeanStd } from './stats.ts';
 import { PAPER_GAMES, schemeLabel } from '../paper.ts';
 import { loadHumanReference, loadScoreRanges, paperValueFlag, type PaperRow } from './reference.ts';
@@ -300,7 +300,8 @@ export function decayBudgetLines(table: Table1): string[] {
     lines.push(
       `Decoupled decay, ${row.scheme} λ=${formatLambda(row.weightDecay)}${matched}: total decay factor ${formatDecayFactor(factor)} here ` +
         `(${updates.toLocaleString('en-US')} updates${measured.length > 1 ? `, median of ${measured.length} runs` : ''}), ` +
-        `${formatDecayFactor(totalDecayFactor(nominal, PAPER_UPDATES))} at the paper's budget (${PAPER_UPDATES.toLocaleString('en-US')} updates).`,
+        `${formatDecayFactor(totalDecayFactor(nominal, PAPER_UPDATES))} at the paper's budget (${PAPER_UPDATES.toLocaleString('en-US')} updates)` +
+        `${measured.some((m) => decoupledStepVanishesInFloat32(m.settings)) ? `; ${FLOAT32_NO_OP_NOTE}` : ''}.`,
     );
   }
   if (lines.length > 0 && lines.some((l) => !l.includes('to match the paper'))) {

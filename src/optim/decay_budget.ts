@@ -83,6 +83,22 @@ export function paperMatchedWeightDecay(s: DecoupledSettings, updates: number): 
   return s.convention === 'lr-scaled' ? matched / s.learningRate : matched;
 }
 
+/**
+ * Whether one step's decoupled decay is lost to float32, the weights' precision: the step multiplies every weight by
+ * float32(1 − c), which is exactly 1 for c < 2^-25 (≈ 2.98e-8), leaving the weights, and the whole run, bit for bit
+ * those of orig. PyTorch's AdamW (p.mul_(1 − αλ)) does the same. At Dopamine's α = 6.25e-5 that is every lr-scaled
+ * λ below ~4.8e-4, including the paper's decoupled rows at 1e-4 and 1e-5, at any budget. (every:K schedules apply
+ * (1 − c)^K at once and are not flagged.)
+ */
+export function decoupledStepVanishesInFloat32(s: DecoupledSettings): boolean {
+  if (s.schedule.kind === 'every') return false;
+  const c = decoupledCoefficient(s.convention, s.learningRate, 1, s.weightDecay);
+  return c > 0 && Math.fround(1 - c) === 1;
+}
+
+/** The note said wherever a decay factor is, for a run whose decay step float32 loses. */
+export const FLOAT32_NO_OP_NOTE = 'a float32 no-op: 1 − αλ rounds to 1, so this run computes exactly what orig does';
+
 /** A total decay factor as printed: 4 decimals near 1 (where the difference is the point), else 3 digits. */
 export function formatDecayFactor(f: number): string {
   return f > 0.99 ? f.toFixed(4) : f.toPrecision(3);
@@ -93,5 +109,6 @@ export function describeDecayBudget(label: string, s: DecoupledSettings, updates
   const here = totalDecayFactor(s, updates);
   const paper = totalDecayFactor(s, PAPER_UPDATES);
   const fmt = formatDecayFactor;
-  return `${label}: total decay factor ${fmt(here)} over ${updates.toLocaleString('en-US')} updates here, ${fmt(paper)} at the paper's budget (${PAPER_UPDATES.toLocaleString('en-US')} updates)`;
+  const noOp = decoupledStepVanishesInFloat32(s) ? `; ${FLOAT32_NO_OP_NOTE}` : '';
+  return `${label}: total decay factor ${fmt(here)} over ${updates.toLocaleString('en-US')} updates here, ${fmt(paper)} at the paper's budget (${PAPER_UPDATES.toLocaleString('en-US')} updates)${noOp}`;
 }
