@@ -27,8 +27,9 @@ export interface ProgressState {
 }
 
 /**
- * Learning-phase agent steps per second assumed until one is measured: the dopamine preset's training loop on the
- * project's 2-core machine (docs/performance.md: 52–64 measured; 40 with other work beside it).
+ * Learning-phase agent steps per second assumed until one is measured: one run of the dopamine preset on the
+ * project's 2-core machine (docs/performance.md: 52–64 measured on 2026-12-01; ~40 on 2026-12-02, and ~21 per run
+ * with two side by side: these VMs vary). The ETA says `~` until the real rate replaces it.
  */
 export const ASSUMED_LEARNING_STEPS_PER_SECOND = 45;
 
