@@ -10,20 +10,16 @@ import { fileURLToPath } from 'node:url';
 import { checkpointIterations, findCheckpoint, findLatestCheckpoint, type FoundCheckpoint } from '../run/checkpoints.ts';
 import { ConfigError, validateRunConfig, type RunConfig } from '../run/presets.ts';
 import { parseNonNegativeInteger, parsePositiveInteger, parseProbability } from './parse.ts';
+import type { PlayOptions } from '../run/play.ts';
 import { runMain } from './exit.ts';
 import { withVersion } from './version.ts';
 
 const VIDEO_EXTENSIONS = ['.mp4', '.webm'];
 
-export interface PlayCommand {
+/** What play runs: playRun's options from the command line (the printing and stopping are added by main). */
+export interface PlayCommand extends Pick<PlayOptions, 'config' | 'checkpoint' | 'episodes' | 'epsilon' | 'seed' | 'video'> {
   kind: 'play';
   runDir: string;
-  config: RunConfig;
-  checkpoint: FoundCheckpoint;
-  episodes: number;
-  epsilon: number;
-  seed: number;
-  video: string | null;
 }
 
 export interface ExportCommand {

@@ -51,15 +51,9 @@ export interface ProgressOptions {
 }
 
 /** What a run says about itself while it trains (RUN_DIR/progress.json; docs/run-format.md). */
-export interface ProgressSnapshot {
+export interface ProgressSnapshot
+  extends Pick<ProgressState, 'iteration' | 'iterations' | 'phase' | 'phaseSteps' | 'phaseTarget' | 'runSteps' | 'runTarget'> {
   updatedAt: string;
-  iteration: number;
-  iterations: number;
-  phase: 'train' | 'eval';
-  phaseSteps: number;
-  phaseTarget: number;
-  runSteps: number;
-  runTarget: number;
   warmupStepsLeft: number;
   /** Over the recent window (null until measured). */
   stepsPerSecond: number | null;
