@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 
 import {
   createOptimizer,
+  setFusedKernels,
   optimizerClasses,
   optimizerNames,
   SCHEMES,
@@ -319,5 +320,58 @@ describe('diagnostics', () => {
     expect(JSON.parse(JSON.stringify(d))).toEqual(d);
     opt.dispose();
     tf.dispose(vars);
+  });
+});
+
+describe('ε-dominance of Adam\'s denominator (issue 19), against a hand computation', () => {
+  // A constant gradient c gives v_t = (1 − β2^t)·c², so the bias-corrected √v̂ is exactly |c| at every t; without
+  // the bias correction √v would be √(1 − β2^t)·|c| ≈ 0.055·|c| after 3 steps and every weight would count.
+  const EPS = 1e-3;
+  const GRAD = [1e-4, 5e-4, 2e-3, 0];
+  // adam-separated's WD buffers see d = λ·w: with λ = 0.1 these weights give λ|w| = 1e-4, 5e-4, 2e-3, 5e-3.
+  const LAMBDA = 0.1;
+  const W0 = [1e-3, 5e-3, 2e-2, 5e-2];
+
+  for (const fused of [false, true]) {
+    for (const name of ['adam', 'adam-l2', 'adamw', 'adam-separated'] as const) {
+      it(`${name}, ${fused ? 'fused' : 'composite'} path: share of weights with √v̂ < ε and log10(√v̂/ε)`, () => {
+        const previous = setFusedKernels(fused);
+        try {
+          const w = tf.variable(tf.tensor1d(W0), true, `epsdom${++unique}`);
+          // A tiny learning rate keeps w (and so λw) where it started; adam-l2's gradient is c + λw, so it gets λ 0.
+          const wd = name === 'adam-separated' ? LAMBDA : name === 'adam' || name === 'adam-l2' ? 0 : 1e-3;
+          const opt = createOptimizer(name, { learningRate: 1e-9, epsilon: EPS, beta2: 0.999, weightDecay: wd });
+          for (let t = 0; t < 3; t++) tf.tidy(() => opt.applyGradients({ [w.name]: tf.tensor1d(GRAD) }));
+          const d = opt.diagnostics();
+          // √v̂ = 1e-4, 5e-4, 2e-3, 0 against ε = 1e-3: three of four below.
+          expect(d.epsDominatedShare).toBeCloseTo(0.75, 12);
+          // Quantiles over the weights with v > 0: log10(√v̂/ε) = −1, log10(0.5), log10(2).
+          expect(d.sqrtVHatOverEpsLog10!.count).toBe(3);
+          expect(d.sqrtVHatOverEpsLog10!.p50).toBeCloseTo(Math.log10(0.5), 5);
+          expect(d.sqrtVHatOverEpsLog10!.p5).toBeCloseTo(-1 + 0.1 * (Math.log10(0.5) + 1), 5);
+          // Only adam-separated has WD buffers: √v̂' = λ|w| = 1e-4, 5e-4, 2e-3, 5e-3 → two of four below ε.
+          if (name === 'adam-separated') expect(d.epsDominatedShareWd).toBeCloseTo(0.5, 12);
+          else expect(d.epsDominatedShareWd).toBeNull();
+          expect(JSON.parse(JSON.stringify(d))).toEqual(d);
+          opt.dispose();
+          w.dispose();
+        } finally {
+          setFusedKernels(previous);
+        }
+      });
+    }
+  }
+
+  it('is null before the first step and for families without a second moment of the gradient', () => {
+    const w = tf.variable(tf.tensor1d(W0), true, `epsdom${++unique}`);
+    const adam = createOptimizer('adam', { learningRate: 1e-3 });
+    expect(adam.diagnostics().epsDominatedShare).toBeNull();
+    const sgd = createOptimizer('sgd', { learningRate: 1e-3, momentum: 0.9 });
+    tf.tidy(() => sgd.applyGradients({ [w.name]: tf.tensor1d(GRAD) }));
+    const d = sgd.diagnostics();
+    expect([d.epsDominatedShare, d.epsDominatedShareWd, d.sqrtVHatOverEpsLog10]).toEqual([null, null, null]);
+    adam.dispose();
+    sgd.dispose();
+    w.dispose();
   });
 });

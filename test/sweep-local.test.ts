@@ -175,11 +175,17 @@ describe('local executor', () => {
       return fakeCommand(r, runDir, threads);
     };
     const lines: string[] = [];
-    const result = await new LocalExecutor({ sweepDir: dir, plan, workers: 1, threads: 1, command: racing, log: (l) => lines.push(l) }).run();
-    expect(result.attempts).toHaveLength(1);
+    const running = new LocalExecutor({ sweepDir: dir, plan, workers: 1, threads: 1, command: racing, log: (l) => lines.push(l) }).run();
+    // The refused attempt means the run is running: the driver waits for its holder, then ends.
+    await waitFor(() => lines.some((l) => /is already running \(pid \d+\); it counts against the 1 worker/.test(l)));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fs.existsSync(path.join(dir, 'sweep.lock'))).toBe(true);
+    held!.release();
+    const result = await running;
+    expect(result.attempts).toHaveLength(0);
+    expect(result.adopted).toEqual([run.id]);
     expect(JSON.parse(fs.readFileSync(path.join(dir, 'outcomes', `${run.id}.json`), 'utf8'))).toEqual(previous);
     expect(fs.readFileSync(path.join(dir, 'logs', `${run.id}.log`), 'utf8')).toMatch(/found the run already running \(pid \d+\); its outcome is not recorded/);
-    held!.release();
   }, 60_000);
 
   it('refuses a second executor on the same sweep while one runs', async () => {

@@ -1,7 +1,7 @@
 // `npm run atari -- --game Pong [...]`: trains one DQN run (default) or plays with a random agent. Parsing is
 // exported (and unit-tested) apart from the work, which is loaded lazily so `--help` and input errors answer at
 // once, and so thread settings are in the environment before TensorFlow loads.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +21,7 @@ import {
   type ProtocolName,
   type RunConfig,
 } from '../run/presets.ts';
-import { parseChoice, parseGameName, parseNonNegativeInteger, parsePositiveInteger, parsePositiveNumber, parseWeightDecay } from './parse.ts';
+import { parseChoice, parseGameName, parseNonNegativeInteger, parsePositiveInteger, parsePositiveNumber, parseSet, parseWeightDecay } from './parse.ts';
 import { DEFAULT_KEEP_CHECKPOINTS } from '../run/checkpoints.ts';
 import { runMain } from './exit.ts';
 import { withVersion } from './version.ts';
@@ -58,12 +58,6 @@ export interface TrainCommand {
 }
 
 export type AtariInvocation = RandomCommand | TrainCommand | { kind: 'list-games' } | { kind: 'list-presets' };
-
-function parseSet(value: string, previous: Array<[string, string]> = []): Array<[string, string]> {
-  const cut = value.indexOf('=');
-  if (cut <= 0) throw new InvalidArgumentError(`Expected key=value (e.g. agent.targetUpdatePeriodSteps=4000), got "${value}".`);
-  return [...previous, [value.slice(0, cut).trim(), value.slice(cut + 1).trim()]];
-}
 
 export function buildAtariProgram(): Command {
   const program = new Command('atari')

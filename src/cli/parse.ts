@@ -54,6 +54,13 @@ export function parseWeightDecay(value: string): number {
   return n;
 }
 
+/** A repeatable `--set key=value`: each occurrence adds a [key, value] pair to the list so far. */
+export function parseSet(value: string, previous: Array<[string, string]> = []): Array<[string, string]> {
+  const cut = value.indexOf('=');
+  if (cut <= 0) throw new InvalidArgumentError(`Expected key=value (e.g. agent.targetUpdatePeriodSteps=4000), got "${value}".`);
+  return [...previous, [value.slice(0, cut).trim(), value.slice(cut + 1).trim()]];
+}
+
 /** A comma-separated list, each item parsed by `item`; empty items and an empty list are errors. */
 export function parseList<T>(item: (value: string) => T): (value: string) => T[] {
   return (value: string) => {

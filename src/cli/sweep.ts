@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { optimizerNames, type OptimizerName } from '../optim/types.ts';
 import { buildPlan, crossGrid, paperGrid, PRESET_NAMES, SweepInputError, type PresetName } from '../sweep/plan.ts';
 import { PLAN_FILE, PlanMismatchError, readPlan, writeOrCheckPlan, type RunOverrides, type SweepPlan } from '../sweep/plan_file.ts';
-import { parseChoice, parseGameName, parseList, parseNonNegativeInteger, parsePositiveInteger, parseWeightDecay } from './parse.ts';
+import { parseChoice, parseGameName, parseList, parseNonNegativeInteger, parsePositiveInteger, parseSet, parseWeightDecay } from './parse.ts';
 import { TENSORBOARD_DIR, type RunOutputOptions } from '../sweep/command.ts';
 import { chooseSplit, oversubscription, slurmMemFor } from '../sweep/resources.ts';
 import { runMain } from './exit.ts';
@@ -73,6 +73,7 @@ export function buildSweepProgram(): Command {
     .addOption(new Option('--training-steps <n>', "agent steps per training phase (default: the preset's)").argParser(parsePositiveInteger))
     .addOption(new Option('--eval-steps <n>', "agent steps per evaluation phase, 0 = none (default: the preset's)").argParser(parseNonNegativeInteger))
     .addOption(new Option('--match-paper-decay', "scale λ of the decoupled runs so each run's updates apply the paper's total decoupled decay (see npm run atari -- --help); the other schemes are unchanged"))
+    .addOption(new Option('--set <key=value>', 'override a config value of every run, as npm run atari -- --set does (repeatable, e.g. agent.loss=mse); part of each run id').argParser(parseSet))
     .optionsGroup('Sweep directory:')
     .addOption(new Option('--out <dir>', 'the sweep directory, created if missing: plan.json, runs/<id>/, logs/ go inside it; rerun the same command (or --out DIR alone) to resume'))
     .addOption(new Option('--status <dir>', 'show done / running / failed / pending runs of the sweep in <dir> and an ETA, then exit'))
@@ -113,7 +114,7 @@ export function buildSweepProgram(): Command {
     .allowExcessArguments(false);
 }
 
-const GRID_OPTIONS = ['games', 'optimizers', 'wd', 'seeds', 'paperGrid', 'iterations', 'trainingSteps', 'evalSteps'] as const;
+const GRID_OPTIONS = ['games', 'optimizers', 'wd', 'seeds', 'paperGrid', 'iterations', 'trainingSteps', 'evalSteps', 'set'] as const;
 const SLURM_ONLY = ['dryRun', 'partition', 'account', 'qos', 'time', 'mem', 'maxParallel', 'jobName'] as const;
 
 function flag(key: string): string {
@@ -142,7 +143,15 @@ export function parseSweepArgs(argv: string[], program = buildSweepProgram()): S
     program.error('error: --workers applies to --executor local; with Slurm use --max-parallel');
   }
 
-  const overrides: RunOverrides = { iterations: o.iterations, trainingSteps: o.trainingSteps, evalSteps: o.evalSteps, ...(o.matchPaperDecay ? { matchPaperDecay: true as const } : {}) };
+  const set = (o.set ?? []) as Array<[string, string]>;
+  const setKeys = set.map(([key]) => key);
+  const repeated = setKeys.find((key, i) => setKeys.indexOf(key) !== i);
+  if (repeated !== undefined) program.error(`error: --set ${repeated} is given twice; give each key once`);
+  const overrides: RunOverrides = {
+    iterations: o.iterations, trainingSteps: o.trainingSteps, evalSteps: o.evalSteps,
+    ...(o.matchPaperDecay ? { matchPaperDecay: true as const } : {}),
+    ...(set.length > 0 ? { set: Object.fromEntries(set) } : {}),
+  };
   const preset = o.preset as PresetName;
   let plan: SweepPlan | null;
   try {

@@ -2,7 +2,7 @@
 // docs/optimizers.md). Composite ops for the reference path, TensorFlow's ResourceApplyAdam (and, for
 // adam-separated, ResourceApplyAdagradV2) for the fused one.
 import * as tf from '../tf.ts';
-import { free, WeightDecayOptimizer, type FusedKernel, type MomentSplit, type SlotSpec, type StepInfo, type VariableStep } from './base.ts';
+import { free, WeightDecayOptimizer, type FusedKernel, type MomentSplit, type SecondMoments, type SlotSpec, type StepInfo, type VariableStep } from './base.ts';
 import { applyKernel, noNesterov, noSlotUpdate, readResource } from './fused.ts';
 import { adamDirection, emaSquareInto, lerpInto, slot } from './ops.ts';
 
@@ -208,6 +208,19 @@ export class AdamFamilyOptimizer extends WeightDecayOptimizer<AdamScalars> {
 
   protected override firstMomentSlot(): { slot: string; scale: number } | null {
     return this.decay === 'separated' ? { slot: 'msum', scale: 1 - this.opts.beta1 } : { slot: 'm', scale: 1 };
+  }
+
+  /** v = vsum·(1 − β2) and v' = wsum2·λ²·(1 − β2) for adam-separated (its unnormalised sums); v itself otherwise. */
+  protected override secondMoments(): SecondMoments {
+    const { epsilon, beta2, weightDecay } = this.opts;
+    if (this.decay === 'separated') {
+      return {
+        epsilon, beta2,
+        grad: { slot: 'vsum', scale: 1 - beta2 },
+        wd: weightDecay > 0 ? { slot: 'wsum2', scale: weightDecay * weightDecay * (1 - beta2) } : null,
+      };
+    }
+    return { epsilon, beta2, grad: { slot: 'v', scale: 1 }, wd: null };
   }
 
   protected override momentSplit(): MomentSplit {

@@ -106,6 +106,17 @@ export interface StepInfo {
   decayFactor: number;
 }
 
+/**
+ * Where the diagnostics find Adam's second moments: v̂_i = scale·slot_i/(1 − β2^t) for the gradient buffer and, for
+ * adam-separated, its weight-decay buffer; ε is the denominator's constant (issue 19's ε-dominance).
+ */
+export type SecondMoments = {
+  epsilon: number;
+  beta2: number;
+  grad: { slot: string; scale: number };
+  wd: { slot: string; scale: number } | null;
+} | null;
+
 /** Where the diagnostics find the WD share of the first moment. */
 export type MomentSplit = {
   /** Slot holding the WD part, in units of m after multiplying by wdScale. */
@@ -162,6 +173,10 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
   protected beforeFusedStep(_step: VariableStep<S>): void {}
   /** Where the WD part of the first moment lives, or null. */
   protected momentSplit(): MomentSplit {
+    return null;
+  }
+  /** Where Adam's second moments live (ε-dominance), or null for families without them. */
+  protected secondMoments(): SecondMoments {
     return null;
   }
 
@@ -482,6 +497,7 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
       trackLastStep: this.opts.trackLastStep,
       momentSlot: this.firstMomentSlot(),
       split: this.momentSplit(),
+      secondMoments: this.secondMoments(),
       states: this.states,
     });
   }

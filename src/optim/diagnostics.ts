@@ -1,8 +1,9 @@
 // The optimizer's diagnostics: plain numbers about its weights and buffers after a step (weight norms, |m|/|w|,
-// the weight-decay signal against the gradient, the WD share of the first moment, the update's relative size),
+// the weight-decay signal against the gradient, the WD share of the first moment, the update's relative size, the
+// share of weights whose Adam denominator ε dominates),
 // read back with dataSync — O(number of weights), so the trainer calls it once per iteration, not per step.
 import * as tf from '../tf.ts';
-import type { MomentSplit, VariableState } from './base.ts';
+import type { MomentSplit, SecondMoments, VariableState } from './base.ts';
 import { fiveQuantiles, median, SampleBuffer, sumSquares } from './stats.ts';
 import type { OptimizerDiagnostics, OptimizerName } from './types.ts';
 
@@ -17,6 +18,7 @@ export interface DiagnosticsInput {
   /** The first-moment slot and the factor that turns it into m, or null. */
   momentSlot: { slot: string; scale: number } | null;
   split: MomentSplit;
+  secondMoments: SecondMoments;
   /** Variable name → state; variables no longer registered are skipped. */
   states: ReadonlyMap<string, VariableState>;
 }
@@ -44,6 +46,14 @@ export function computeDiagnostics(input: DiagnosticsInput): OptimizerDiagnostic
   const updateNormRatios: Record<string, number> = {};
   let deltaSq = 0;
   let beforeSq = 0;
+  // ε-dominance: √v̂_i < ε with v̂ = scale·slot/(1 − β2^t).
+  const moments = input.secondMoments !== null && input.step > 0 ? input.secondMoments : null;
+  const biasCorrection2 = moments === null ? 0 : 1 - Math.pow(moments.beta2, input.step);
+  const sqrtVHatOverEps = new SampleBuffer();
+  let gradDominated = 0;
+  let gradCount = 0;
+  let wdDominated = 0;
+  let wdCount = 0;
 
   for (const [name, state] of states) {
     const variable = registered[name];
@@ -64,6 +74,29 @@ export function computeDiagnostics(input: DiagnosticsInput): OptimizerDiagnostic
         const a = scale * Math.abs(m[i]);
         const b = Math.abs(w[i]);
         if (a > 0 && b > 0) logRatios.push(Math.log10(a / b));
+      }
+    }
+
+    if (moments !== null) {
+      const v = state.slots.get(moments.grad.slot);
+      if (v !== undefined) {
+        const values = v.dataSync() as Float32Array;
+        const toVHat = moments.grad.scale / biasCorrection2;
+        const eps = moments.epsilon;
+        sqrtVHatOverEps.reserve(values.length);
+        for (let i = 0; i < values.length; i++) {
+          const root = Math.sqrt(toVHat * values[i]);
+          if (root < eps) gradDominated++;
+          if (root > 0) sqrtVHatOverEps.push(Math.log10(root / eps));
+        }
+        gradCount += values.length;
+      }
+      const vWd = moments.wd === null || !state.decays ? undefined : state.slots.get(moments.wd.slot);
+      if (vWd !== undefined) {
+        const values = vWd.dataSync() as Float32Array;
+        const toVHat = moments.wd!.scale / biasCorrection2;
+        for (let i = 0; i < values.length; i++) if (Math.sqrt(toVHat * values[i]) < moments.epsilon) wdDominated++;
+        wdCount += values.length;
       }
     }
 
@@ -130,6 +163,9 @@ export function computeDiagnostics(input: DiagnosticsInput): OptimizerDiagnostic
     momentWdToGradMedian: anySplit ? median(momentWd.view()) : null,
     momentWdToGradNormRatio: anySplit ? ratio(momentWdSq, momentGradSq) : null,
     momentWdShare: anySplit && momentWdShare.view().length > 0 ? fiveQuantiles(momentWdShare.view()) : null,
+    epsDominatedShare: gradCount > 0 ? gradDominated / gradCount : null,
+    epsDominatedShareWd: wdCount > 0 ? wdDominated / wdCount : null,
+    sqrtVHatOverEpsLog10: sqrtVHatOverEps.view().length > 0 ? fiveQuantiles(sqrtVHatOverEps.view()) : null,
     updateNormRatio: tracked ? ratio(deltaSq, beforeSq) : null,
     updateNormRatios: tracked ? updateNormRatios : null,
   };

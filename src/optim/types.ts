@@ -141,6 +141,18 @@ export interface OptimizerDiagnostics {
    * with both parts 0 left out. Decoupled schemes keep WD out of m: their share is 0 by construction (null here).
    */
   momentWdShare: Quantiles | null;
+  /**
+   * ε-dominance of Adam's denominator: the share of weights whose √v̂_i < ε, v̂ being the bias-corrected second
+   * moment of the gradient. Where √v̂ ≪ ε the step is ≈ α·m̂/ε — momentum SGD with step α/ε — so a λ·w term in a
+   * buffer normalised this way shrinks w by ≈ α·λ/ε per update (issue 19). Adam family only (adam-separated: its
+   * gradient buffers); null for the other families and before the first step. On the fused path v is stored as κ·v,
+   * κ = 1 − 1.3e-5 (adam.ts, adamKernelScale): immaterial for a share.
+   */
+  epsDominatedShare: number | null;
+  /** adam-separated with λ > 0, over decaying weights: the same share for its weight-decay buffers (√v̂'_i < ε). */
+  epsDominatedShareWd: number | null;
+  /** Quantiles over weights of log10(√v̂_i / ε) (the gradient buffers; weights with v_i = 0 left out). */
+  sqrtVHatOverEpsLog10: Quantiles | null;
   /** Last step: ‖Δw‖ / ‖w_before‖ globally. Needs trackLastStep. */
   updateNormRatio: number | null;
   /** Last step: ‖Δw‖ / ‖w_before‖ per variable. Needs trackLastStep. */

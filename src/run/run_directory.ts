@@ -35,6 +35,11 @@ export const RUN_FILES = {
   lock: 'run.lock',
   /** Where a running run stands, rewritten every few seconds (for the sweep's live view and --status; not a result). */
   progress: 'progress.json',
+  /**
+   * The optimizer's diagnostics every few thousand agent steps inside iterations (weight norm, ε-dominance, WD share
+   * of m): one JSON object a line, like metrics.jsonl; a resume drops the lines its checkpoint does not cover.
+   */
+  diagnostics: 'diagnostics.jsonl',
 } as const;
 
 /** One differing config value; `old`/`new` are undefined when the key is absent on that side. */
@@ -267,6 +272,7 @@ export class RunDirectory {
       checkpoints: path.join(dir, RUN_FILES.checkpoints),
       lock: path.join(dir, RUN_FILES.lock),
       progress: path.join(dir, RUN_FILES.progress),
+      diagnostics: path.join(dir, RUN_FILES.diagnostics),
     };
   }
 
@@ -401,12 +407,53 @@ export class RunDirectory {
    * not cover, and no iteration can be missing.
    */
   appendMetrics(record: MetricsRecord): void {
+    this.appendRecord(this.paths.metrics, record);
+  }
+
+  /**
+   * Appends one diagnostics record (diagnostics.jsonl: `iteration` is the iteration in progress, `env_steps` the
+   * agent steps so far), as appendMetrics does.
+   */
+  appendDiagnostics(record: MetricsRecord & { env_steps: number }): void {
+    this.appendRecord(this.paths.diagnostics, record);
+  }
+
+  /** diagnostics.jsonl's records, in order (a damaged last line dropped; none if the file is missing). */
+  readDiagnostics(): MetricsRecord[] {
+    if (!fs.existsSync(this.paths.diagnostics)) return [];
+    return parseMetrics(fs.readFileSync(this.paths.diagnostics, 'utf8'), this.paths.diagnostics).entries.map((e) => e.record);
+  }
+
+  /**
+   * On resume: drops diagnostics records past the checkpoint's agent steps (and a damaged last line). Returns a
+   * warning when the file was damaged beyond its last line (it is set aside, never worth the run).
+   */
+  truncateDiagnosticsAfter(envSteps: number): string | null {
+    this.assertWritable();
+    if (!fs.existsSync(this.paths.diagnostics)) return null;
+    const text = fs.readFileSync(this.paths.diagnostics, 'utf8');
+    let kept: string;
+    try {
+      kept = parseMetrics(text, this.paths.diagnostics).entries
+        .filter((e) => typeof e.record.env_steps === 'number' && e.record.env_steps <= envSteps)
+        .map((e) => `${e.line}\n`).join('');
+    } catch (err) {
+      // A diagnostics trace is never worth a run: a damaged one is set aside and a new one begun.
+      const aside = `${this.paths.diagnostics}.damaged-${Date.now()}`;
+      fs.renameSync(this.paths.diagnostics, aside);
+      return `${(err as Error).message.split('.')[0]}: moved it to ${aside} and began a new one`;
+    }
+    if (kept !== text) writeFileAtomic(this.paths.diagnostics, kept);
+    return null;
+  }
+
+  private appendRecord(file: string, record: MetricsRecord): void {
     this.assertWritable();
     if (!isPlainObject(record) || typeof record.iteration !== 'number' || !Number.isFinite(record.iteration)) {
       throw new TypeError('a metrics record must be an object with a finite numeric "iteration"');
     }
     const line = Buffer.from(`${JSON.stringify(record)}\n`);
-    const fd = fs.openSync(this.paths.metrics, 'a');
+    const fd = fs.openSync(file, 'a');
     let sizeBefore = 0;
     try {
       sizeBefore = fs.fstatSync(fd).size;

@@ -56,6 +56,8 @@ export interface TrainOptions {
    * (ε_eval, own emulator process and generators, so training is unchanged) into videos/iter-<N>.mp4. Off if unset.
    */
   captureVideoEvery?: number | null;
+  /** Agent steps between diagnostics.jsonl records (default defaultDiagnosticsEvery; not part of the config). */
+  diagnosticsEvery?: number;
 }
 
 export type TrainStatus = 'completed' | 'interrupted' | 'diverged' | 'failed' | 'already-completed';
@@ -79,6 +81,16 @@ const STOP_GRACE_MS = 2000;
  */
 const TENSORBOARD_LOSS_EVERY_STEPS = 1000;
 const lossScalarEvery = (trainingSteps: number) => Math.max(1, Math.min(TENSORBOARD_LOSS_EVERY_STEPS, Math.floor(trainingSteps / 4)));
+
+/**
+ * diagnostics.jsonl gets a record every this many agent steps by default: 50 an iteration, at least 1,000 steps
+ * apart (dopamine preset: every 5,000 steps; reduced: 1,000). A record reads every weight and buffer back (~0.1 s
+ * on the dopamine network), so this costs well under 1 % of a run; a per-iteration record alone (2 points in a
+ * 2-iteration run) could not show how fast ‖w‖ shrinks before it settles.
+ */
+export function defaultDiagnosticsEvery(trainingSteps: number): number {
+  return Math.max(1000, Math.floor(trainingSteps / 50));
+}
 
 /** The TensorBoard tag of a metrics.jsonl key: grouped as train/, eval/, optim/ (the weight-decay signals), perf/. */
 export function scalarTag(key: string): string {
@@ -223,6 +235,7 @@ export class Trainer {
   private wallAtSessionStart = 0;
   private writer: { scalar(name: string, value: number, step: number): void; flush(): void } | null = null;
   private keepCheckpoints = DEFAULT_KEEP_CHECKPOINTS;
+  private diagnosticsEvery = 1000;
 
   constructor(private readonly options: TrainOptions) {}
 
@@ -284,6 +297,7 @@ export class Trainer {
       throw new Error(`${this.run.paths.config}: settings.keepCheckpoints must be a whole number >= 1, got ${JSON.stringify(keep)} (edit it, or give --keep-checkpoints N)`);
     }
     this.keepCheckpoints = keep as number;
+    this.diagnosticsEvery = this.options.diagnosticsEvery ?? defaultDiagnosticsEvery(config.trainingSteps);
     this.state = { format: 1, nextIteration: 0, envSteps: 0, wallSeconds: 0, partial: null, lastTrainReturn: null, lastEvalReturn: null };
     let resumedFrom: number | null = null;
     let agentState: AgentState | null = null;
@@ -303,6 +317,8 @@ export class Trainer {
         replayDir = replay && fs.existsSync(replay) ? replay : null;
       }
       this.run.truncateMetricsAfter(this.state.nextIteration - 1);
+      const damaged = this.run.truncateDiagnosticsAfter(this.state.envSteps);
+      if (damaged) this.log(`warning: ${damaged}`);
     }
 
     // Environments: the training one, and the evaluation ones stepped together. Seeds are derived from the run
@@ -432,6 +448,10 @@ export class Trainer {
       iteration_seconds: (performance.now() - iterationStart) / 1000,
       wall_seconds: this.wallSeconds(),
       weight_norm: this.onlineWeightNorm(),
+      decayed_weight_norm: d.step > 0 ? d.decayedWeightNorm : null,
+      eps_dominated_share: d.epsDominatedShare,
+      eps_dominated_share_wd: d.epsDominatedShareWd,
+      sqrt_vhat_over_eps_log10: d.sqrtVHatOverEpsLog10,
       m_over_w_log10: d.momentToWeightLog10,
       wd_to_grad_median: d.wdToGradMedian,
       wd_to_grad_norm_ratio: d.wdToGradNormRatio,
@@ -477,6 +497,25 @@ export class Trainer {
     }
   }
 
+  /** One diagnostics.jsonl record: the weights and the optimizer's buffers now (see RUN_FILES.diagnostics). */
+  private appendDiagnostics(iteration: number): void {
+    const d = this.agent.optimizer.diagnostics();
+    this.run.appendDiagnostics({
+      iteration,
+      env_steps: this.state.envSteps,
+      updates: this.agent.updates,
+      weight_norm: this.onlineWeightNorm(),
+      decayed_weight_norm: d.step > 0 ? d.decayedWeightNorm : null,
+      eps_dominated_share: d.epsDominatedShare,
+      eps_dominated_share_wd: d.epsDominatedShareWd,
+      sqrt_vhat_over_eps_log10: d.sqrtVHatOverEpsLog10,
+      m_over_w_log10: d.momentToWeightLog10,
+      moment_wd_share: d.momentWdShare,
+      wd_to_grad_median: d.wdToGradMedian,
+      update_norm_ratio: d.updateNormRatio,
+    });
+  }
+
   private onlineWeightNorm(): number {
     return tf.tidy(() => Math.sqrt(tf.addN(this.agent.online.variables.map((v) => tf.sum(tf.square(v)))).dataSync()[0]));
   }
@@ -488,7 +527,7 @@ export class Trainer {
     for (const [key, value] of Object.entries(record)) {
       if (typeof value === 'number' && key !== 'iteration' && key !== 'env_steps') this.writer.scalar(scalarTag(key), value, step);
     }
-    for (const key of ['m_over_w_log10', 'moment_wd_share'] as const) {
+    for (const key of ['m_over_w_log10', 'moment_wd_share', 'sqrt_vhat_over_eps_log10'] as const) {
       const q = record[key] as Record<string, number> | null;
       if (q) for (const k of ['p5', 'p25', 'p50', 'p75', 'p95']) if (typeof q[k] === 'number') this.writer.scalar(`optim/${key}/${k}`, q[k], step);
     }
@@ -557,6 +596,7 @@ export class Trainer {
       p.trainSteps += 1;
       this.state.envSteps += 1;
       if (this.writer && this.state.envSteps % lossScalarEvery(this.config.trainingSteps) === 0) this.writeLossScalar();
+      if (this.state.envSteps % this.diagnosticsEvery === 0) this.appendDiagnostics(iteration);
       this.reportProgress(iteration, 'train', p.trainSteps, this.config.trainingSteps);
       const outcome = stepOutcome(step);
       if (outcome === 'episode-over') {

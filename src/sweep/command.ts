@@ -55,6 +55,7 @@ export function runArguments(run: PlannedRun, runDir: string, threads: number, o
   if (run.overrides.trainingSteps !== undefined) args.push('--training-steps', String(run.overrides.trainingSteps));
   if (run.overrides.evalSteps !== undefined) args.push('--eval-steps', String(run.overrides.evalSteps));
   if (run.overrides.matchPaperDecay) args.push('--match-paper-decay');
+  for (const [key, value] of Object.entries(run.overrides.set ?? {})) args.push('--set', `${key}=${value}`);
   if (output.saveReplay === false) args.push('--no-save-replay');
   if (output.keepCheckpoints !== undefined) args.push('--keep-checkpoints', String(output.keepCheckpoints));
   if (output.tensorboardDir !== undefined) args.push('--tensorboard', path.join(output.tensorboardDir, run.id));

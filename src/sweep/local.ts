@@ -77,7 +77,16 @@ interface Active {
   run: PlannedRun;
   child: ChildProcess;
   started: number;
-  done: Promise<void>;
+  /** Resolves when the attempt ends: null, or the pid of another live process whose lock refused the attempt. */
+  done: Promise<number | null>;
+}
+
+/**
+ * The order runs are started in: seed by seed (within a seed, the plan's order), so a sweep stopped or cut short
+ * halfway has every arm at its first seeds, a comparable table, rather than every seed of the first arms only.
+ */
+export function seedMajor(runs: readonly PlannedRun[]): PlannedRun[] {
+  return runs.map((run, index) => ({ run, index })).sort((a, b) => a.run.seed - b.run.seed || a.index - b.index).map((e) => e.run);
 }
 
 export function describeRun(run: PlannedRun): string {
@@ -133,7 +142,7 @@ export class LocalExecutor {
 
       const skipped: RunStatus[] = [];
       const queue: PlannedRun[] = [];
-      for (const run of plan.runs) {
+      for (const run of seedMajor(plan.runs)) {
         const status = runStatus(sweepDir, run);
         const retry = status.state === 'failed' && (this.options.retryFailed ?? true);
         if (status.state === 'pending' || status.state === 'interrupted' || retry) queue.push(run);
@@ -147,6 +156,7 @@ export class LocalExecutor {
       // Runs still training under a driver that died count against --workers, and are waited for: a restarted
       // driver never has more than `workers` runs going at once.
       const orphans = new Set(byState('running').map((r) => r.run.id));
+      const adoptedLater: string[] = [];
       for (const r of byState('running')) this.log(`  waiting for ${r.run.id}: already running (${r.reason}); it counts against the ${workers} worker(s)`);
       for (const r of byState('corrupt')) this.log(`  skipping ${r.run.id}: ${r.reason}`);
       for (const r of byState('failed')) this.log(`  not retrying ${r.run.id}: ${r.reason}`);
@@ -167,14 +177,25 @@ export class LocalExecutor {
       await new Promise<void>((resolve) => {
         let poll: NodeJS.Timeout | null = null;
         const pump = () => {
-          const busy = () => this.active.size + liveOrphans();
-          while (!this.stopping && next < queue.length && busy() < workers) {
+          // Orphans are looked at on every pass, also when nothing is left to start: a driver whose queue is empty
+          // must still see its adopted runs end, or it would wait for them forever.
+          liveOrphans();
+          while (!this.stopping && next < queue.length && this.active.size + orphans.size < workers) {
             const run = queue[next++];
             const index = next;
             const active = this.start(run);
             this.log(`[${index}/${total}] start ${run.id} (${describeRun(run)})`);
-            active.done.then(() => {
+            active.done.then((refusedBy) => {
               this.active.delete(run.id);
+              if (refusedBy !== null) {
+                // Another live process holds the run (a dead driver's run that took its lock after this driver
+                // looked): it is running, so it counts against the workers, as an orphan, until its holder exits.
+                orphans.add(run.id);
+                adoptedLater.push(run.id);
+                this.log(`[${index}/${total}] ${run.id} is already running (pid ${refusedBy}); it counts against the ${workers} worker(s)`);
+                pump();
+                return;
+              }
               const status = runStatus(sweepDir, run);
               const seconds = (Date.now() - active.started) / 1000;
               // A run that exited and left its lock behind cannot be 'running'; classify by the rest of its files.
@@ -190,12 +211,15 @@ export class LocalExecutor {
             resolve();
           } else if (orphans.size > 0 && poll === null) {
             poll = setInterval(pump, ORPHAN_POLL_MS); // an orphan's end frees a worker: nothing else would tell us
+          } else if (orphans.size === 0 && poll !== null) {
+            clearInterval(poll);
+            poll = null;
           }
         };
         pump();
       });
       for (const run of queue.slice(next)) skipped.push(runStatus(sweepDir, run));
-      return { attempts, adopted: [...byState('running').map((r) => r.run.id)], skipped, stopped: this.stopping };
+      return { attempts, adopted: [...byState('running').map((r) => r.run.id), ...adoptedLater], skipped, stopped: this.stopping };
     } finally {
       lock.release();
     }
@@ -223,7 +247,7 @@ export class LocalExecutor {
       fs.closeSync(fd); // the child has its own copy
     }
     writeOutcome(sweepDir, { id: run.id, executor: 'local', startedAt, host: os.hostname(), pid: child.pid });
-    const done = new Promise<void>((resolve) => {
+    const done = new Promise<number | null>((resolve) => {
       let settled = false;
       const finish = (exitCode: number | null, signal: NodeJS.Signals | null, spawnError?: Error) => {
         if (settled) return;
@@ -236,7 +260,7 @@ export class LocalExecutor {
         if (!spawnError && holder.live && holder.pid !== child.pid) {
           fs.appendFileSync(log, `=== that attempt found the run already running (pid ${holder.pid}); its outcome is not recorded\n`);
           if (previousOutcome) writeOutcome(sweepDir, previousOutcome);
-          resolve();
+          resolve(holder.pid ?? -1);
           return;
         }
         writeOutcome(sweepDir, {
@@ -250,7 +274,7 @@ export class LocalExecutor {
           host: os.hostname(),
           pid: child.pid,
         });
-        resolve();
+        resolve(null);
       };
       child.on('error', (err) => finish(null, null, err));
       child.on('exit', (code, signal) => finish(code, signal));

@@ -9,7 +9,7 @@ import { canonicalJson } from '../io/canonical_json.ts';
 import { NO_DECAY_SCHEMES, SCHEMES } from '../optim/schemes.ts';
 import { optimizerNames, type OptimizerName } from '../optim/types.ts';
 import { PAPER_GAMES, PAPER_ROWS, PAPER_SEEDS } from '../paper.ts';
-import { PRESET_NAMES, type PresetName } from '../run/presets.ts';
+import { ConfigError, PRESET_NAMES, resolveRunConfig, type PresetName } from '../run/presets.ts';
 import { RUNS_DIR, type GridRow, type PlannedRun, type RunOverrides, type SweepGrid, type SweepPlan } from './plan_file.ts';
 
 export { PRESET_NAMES, type PresetName };
@@ -78,6 +78,7 @@ function validateCommon(games: readonly string[], seeds: readonly number[], pres
       if (value !== true) throw new SweepInputError(`matchPaperDecay must be true when present, got ${String(value)}.`);
       continue;
     }
+    if (key === 'set') continue; // checked against a resolved config, per scheme (checkSetOverrides)
     if (!['iterations', 'trainingSteps', 'evalSteps'].includes(key)) throw new SweepInputError(`unknown override "${key}".`);
     const min = key === 'evalSteps' ? 0 : 1;
     if (value !== undefined && (!Number.isSafeInteger(value) || value < min)) {
@@ -118,6 +119,7 @@ export function crossGrid(request: GridRequest): SweepGrid {
   assertUnique(request.optimizers, 'optimizer scheme');
   const rows = expandRows(request.optimizers, request.weightDecays);
   validateRows(rows);
+  checkSetOverrides(rows, request.preset, overrides, request.games[0]);
   return {
     kind: 'cross',
     games: [...request.games],
@@ -143,6 +145,7 @@ export function paperGrid(options: {
   validateCommon(games, seeds, options.preset, overrides);
   const rows = PAPER_ROWS.map((r) => ({ optimizer: r.optimizer, weightDecays: [...r.weightDecays] }));
   validateRows(rows);
+  checkSetOverrides(rows, options.preset, overrides, games[0]);
   return { kind: 'paper-grid', games, rows, seeds, preset: options.preset, overrides };
 }
 
@@ -152,7 +155,39 @@ function cleanOverrides(overrides: RunOverrides): RunOverrides {
   if (overrides.trainingSteps !== undefined) out.trainingSteps = overrides.trainingSteps;
   if (overrides.evalSteps !== undefined) out.evalSteps = overrides.evalSteps;
   if (overrides.matchPaperDecay) out.matchPaperDecay = true;
+  const set = Object.entries(overrides.set ?? {});
+  if (set.length > 0) out.set = Object.fromEntries(set.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return out;
+}
+
+/** Keys a sweep sets through its own flags: `--set` may not give them (one way to say each thing). */
+const SWEEP_OWN_KEYS: Record<string, string> = {
+  iterations: '--iterations', trainingSteps: '--training-steps', evalSteps: '--eval-steps',
+  'agent.optimizer.weightDecay': '--wd',
+};
+
+/**
+ * The sweep's --set overrides, checked as every run will apply them: a run config is resolved for each scheme of
+ * the grid (an unknown key, a wrong type or an invalid value is refused now, not when a run starts hours later).
+ */
+function checkSetOverrides(rows: readonly GridRow[], preset: PresetName, overrides: RunOverrides, game: string): void {
+  const set = overrides.set;
+  if (set === undefined) return;
+  for (const [key, value] of Object.entries(set)) {
+    if (typeof value !== 'string') throw new SweepInputError(`--set ${key}: the value must be a string, got ${JSON.stringify(value)}.`);
+    if (Object.hasOwn(SWEEP_OWN_KEYS, key)) throw new SweepInputError(`--set ${key}: use the sweep's ${SWEEP_OWN_KEYS[key]} flag instead.`);
+  }
+  for (const row of rows) {
+    try {
+      resolveRunConfig({
+        game, seed: 0, preset, optimizer: row.optimizer, weightDecay: row.weightDecays[0] ?? 0,
+        set: Object.entries(set),
+      });
+    } catch (error) {
+      if (error instanceof ConfigError) throw new SweepInputError(`${row.optimizer}: ${error.message}`);
+      throw error;
+    }
+  }
 }
 
 /** What identifies a run: everything that changes its result. The id's hash is taken over exactly this. */

@@ -27,6 +27,11 @@ export interface RunOverrides {
   evalSteps?: number;
   /** --match-paper-decay: kept only on the runs of decoupled schemes, the only ones it changes. */
   matchPaperDecay?: true;
+  /**
+   * --set key=value given to every run (dotted config keys, as `npm run atari -- --set`), keys sorted. Absent when
+   * none was given, so the ids of sweeps without it are unchanged; present, it is part of every run's id.
+   */
+  set?: Record<string, string>;
 }
 
 /** One row of a grid: a scheme and the λ values it runs at. */
@@ -137,7 +142,8 @@ export function readPlan(dir: string): SweepPlan {
 
 function describeGrid(grid: SweepGrid): string {
   const rows = grid.rows.map((r) => `${r.optimizer}@${r.weightDecays.map(formatLambda).join('/')}`).join(' ');
-  const o = Object.entries(grid.overrides).map(([k, v]) => ` ${k}=${v}`).join('');
+  const o = Object.entries(grid.overrides).map(([k, v]) =>
+    k === 'set' ? Object.entries(v as Record<string, string>).map(([key, value]) => ` --set ${key}=${value}`).join('') : ` ${k}=${v}`).join('');
   return `${grid.kind}: games ${grid.games.join(',')}; ${rows}; seeds ${grid.seeds.join(',')}; preset ${grid.preset}${o}`;
 }
 
