@@ -96,6 +96,18 @@ describe('sweep arguments', () => {
     }
   });
 
+  it('--set key=value reaches every run (and its id); a key given twice or a bad key is refused in one line', () => {
+    const r = parse('--games Breakout --optimizers adam-l2,adam --wd 1e-3 --iterations 2 --set agent.loss=mse --out /tmp/x');
+    if (typeof r === 'string' || r.kind !== 'run') throw new Error(String(r));
+    for (const run of r.plan!.runs) expect(run.overrides).toEqual({ iterations: 2, set: { 'agent.loss': 'mse' } });
+    expect(r.plan!.runs.map((run) => run.id)).toContain('breakout-adam-l2-wd1e-3-s0-d19eeff0');
+    expect(parse('--games Breakout --optimizers adam --set agent.loss=mse --set agent.loss=huber --out /tmp/x')).toMatch(/--set agent\.loss is given twice/);
+    expect(parse('--games Breakout --optimizers adam --set agent.los=mse --out /tmp/x')).toMatch(/error: adam: .*agent\.los/);
+    expect(parse('--games Breakout --optimizers adam --set loss --out /tmp/x')).toMatch(/Expected key=value/);
+    // Not a resume of the plan in DIR: --set is part of the grid.
+    expect(parse('--set agent.loss=mse --out /tmp/x')).toMatch(/--games is required/);
+  });
+
   it('--version and grouped --help', () => {
     const { version } = JSON.parse(fs.readFileSync(path.resolve(here, '../package.json'), 'utf8'));
     expect(parse('--version')).toBe(`wd-dqn-harness ${version}\n`);

@@ -227,10 +227,54 @@ describe('local executor', () => {
     }
   }, 120_000);
 
+  it('a driver whose queue is empty but that adopted running runs ends when they end (it used to wait forever)', async () => {
+    const { dir, plan } = newSweep({ games: ['pong'], optimizers: ['adamw'], weightDecays: [1e-4], seeds: [0, 1], preset: 'smoke', overrides: { iterations: 4 } });
+    const child = spawn(process.execPath, ['--import', tsxLoaderUrl(), writeDriver(dir)], { stdio: 'ignore', env: { ...process.env, FAKE_ITERATION_MS: '300' } });
+    await waitFor(() => plan.runs.every((r) => runStatus(dir, r).state === 'running'));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const lines: string[] = [];
+    const result = await executor(dir, plan, { lines }).run(); // nothing to start: both runs are another's
+    expect(result.attempts).toEqual([]);
+    expect(result.adopted).toEqual(plan.runs.map((r) => r.id));
+    expect(lines.filter((l) => l.includes('has ended'))).toHaveLength(2);
+    expect(sweepStatus(dir, plan).counts.done).toBe(2);
+  }, 60_000);
+
+  it('a driver killed after starting runs but before they took their locks: the next one never has more than --workers going', async () => {
+    const { dir, plan } = newSweep({ games: ['pong'], optimizers: ['adamw'], weightDecays: [1e-4], seeds: [0, 1, 2, 3], preset: 'smoke', overrides: { iterations: 3 } });
+    // The dead driver's runs wait 1.5 s before they lock their directories (kill the driver inside that window),
+    // then train for 9 s; the next driver's attempts wait 3 s, so the dead driver's runs always win the locks and
+    // are still going when the refused attempts end, which is when the defect started the next two runs beside them.
+    const env = { ...process.env, FAKE_ITERATION_MS: '3000', FAKE_LOCK_DELAY_MS: '1500' };
+    const child = spawn(process.execPath, ['--import', tsxLoaderUrl(), writeDriver(dir)], { stdio: 'ignore', env });
+    const started = (r: SweepPlan['runs'][number]) => fs.existsSync(path.join(dir, 'outcomes', `${r.id}.json`));
+    await waitFor(() => plan.runs.filter(started).length === 2);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    expect(plan.runs.filter((r) => runStatus(dir, r).state === 'running')).toHaveLength(0); // none locked yet
+    let maxLive = 0;
+    const sample = setInterval(() => {
+      maxLive = Math.max(maxLive, plan.runs.filter((r) => runStatus(dir, r).state === 'running').length);
+    }, 20);
+    const lines: string[] = [];
+    try {
+      const next = { ...process.env, FAKE_ITERATION_MS: '200', FAKE_LOCK_DELAY_MS: '3000' };
+      await new LocalExecutor({ sweepDir: dir, plan, workers: 2, threads: 1, command: fakeCommand, env: next, log: (l) => lines.push(l) }).run();
+    } finally {
+      clearInterval(sample);
+    }
+    expect(maxLive).toBe(2);
+    expect(lines.filter((l) => /is already running \(pid \d+\); it counts against the 2 worker/.test(l))).toHaveLength(2);
+    expect(sweepStatus(dir, plan).counts.done).toBe(4);
+    for (const r of plan.runs) expect(iterations(dir, plan, r.id)).toEqual([0, 1, 2]);
+  }, 60_000);
+
   it('kill chaos: drivers and runs SIGKILLed over and over never put more than --workers runs to work, and lose or repeat nothing', async () => {
     const { dir, plan } = newSweep({ games: ['pong'], optimizers: ['adamw'], weightDecays: [1e-4], seeds: [0, 1, 2, 3, 4], preset: 'smoke', overrides: { iterations: 5 } });
     const driver = writeDriver(dir);
-    const env = { ...process.env, FAKE_ITERATION_MS: '150' };
+    // Runs take 400 ms to lock their directories, so many kills land between a driver starting runs and their locks.
+    const env = { ...process.env, FAKE_ITERATION_MS: '150', FAKE_LOCK_DELAY_MS: '400' };
     const startDriver = () => spawn(process.execPath, ['--import', tsxLoaderUrl(), driver], { stdio: 'ignore', env });
     let maxLive = 0;
     let runsKilled = 0;

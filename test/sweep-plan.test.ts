@@ -10,6 +10,8 @@ import { PRESET_NAMES as RUN_PRESET_NAMES } from '../src/run/presets.ts';
 import { NO_DECAY_SCHEMES } from '../src/optim/schemes.ts';
 import { buildPlan, crossGrid, paperGrid, PRESET_NAMES, runId, SweepInputError } from '../src/sweep/plan.ts';
 import { PlanMismatchError, readPlan, writeOrCheckPlan } from '../src/sweep/plan_file.ts';
+import { runArguments } from '../src/sweep/command.ts';
+import { seedMajor } from '../src/sweep/local.ts';
 
 const temps: string[] = [];
 function tempDir(): string {
@@ -101,6 +103,35 @@ describe('run ids', () => {
     expect(runId({ ...run, overrides: { iterations: undefined } })).toBe(runId(run));
   });
 
+  it('--set overrides are part of the id, whatever their order; a sweep without them keeps its ids', () => {
+    const grid = (set?: Record<string, string>) =>
+      buildPlan(crossGrid({ games: ['breakout'], optimizers: ['adam-l2'], weightDecays: [1e-3], seeds: [0], preset: 'dopamine', overrides: { iterations: 2, ...(set ? { set } : {}) } })).runs[0];
+    const plain = grid();
+    const mse = grid({ 'agent.loss': 'mse' });
+    expect(mse.id).not.toBe(plain.id);
+    expect(mse.overrides).toEqual({ iterations: 2, set: { 'agent.loss': 'mse' } });
+    expect(grid({}).id).toBe(plain.id); // an empty --set list is no override
+    const two = grid({ 'agent.targetUpdatePeriodSteps': '4000', 'agent.loss': 'mse' });
+    expect(Object.keys(two.overrides.set!)).toEqual(['agent.loss', 'agent.targetUpdatePeriodSteps']);
+    expect(grid({ 'agent.loss': 'mse', 'agent.targetUpdatePeriodSteps': '4000' }).id).toBe(two.id);
+    // Pinned: the headline study's sweep directory (results/published/headline-breakout) depends on these ids.
+    expect(mse.id).toBe('breakout-adam-l2-wd1e-3-s0-d19eeff0');
+    // Each run gets them on its command line.
+    const args = runArguments(two, '/tmp/x', 1);
+    expect(args.join(' ')).toContain('--set agent.loss=mse --set agent.targetUpdatePeriodSteps=4000');
+  });
+});
+
+describe('seed-major start order', () => {
+  it('starts the first seed of every arm before any second seed, keeping the plan order within a seed', () => {
+    const plan = buildPlan(crossGrid({ games: ['pong', 'breakout'], optimizers: ['adam', 'adamw'], weightDecays: [1e-4], seeds: [0, 1, 2], preset: 'smoke' }));
+    const order = seedMajor(plan.runs).map((r) => `${r.game}/${r.optimizer}/${r.seed}`);
+    expect(order).toEqual([
+      'pong/adam/0', 'pong/adamw/0', 'breakout/adam/0', 'breakout/adamw/0',
+      'pong/adam/1', 'pong/adamw/1', 'breakout/adam/1', 'breakout/adamw/1',
+      'pong/adam/2', 'pong/adamw/2', 'breakout/adam/2', 'breakout/adamw/2',
+    ]);
+  });
 });
 
 describe('bad input', () => {
@@ -123,6 +154,11 @@ describe('bad input', () => {
     ['a NaN λ', { weightDecays: [Number.NaN] }, /weight decay NaN/],
     ['duplicate λ', { weightDecays: [1e-4, 0.0001] }, /duplicate weight decay 1e-4/],
     ['a bad override', { overrides: { iterations: 0 } }, /iterations must be a whole number >= 1/],
+    ['an unknown --set key', { overrides: { set: { 'agent.lossx': 'mse' } } }, /adamw: .*agent\.lossx/],
+    ['a --set value of the wrong type', { overrides: { set: { 'agent.gamma': 'high' } } }, /agent\.gamma=high: expected a decimal number/],
+    ['a --set key a sweep flag owns', { overrides: { set: { iterations: '3' } } }, /--set iterations: use the sweep's --iterations flag/],
+    ['a --set of λ', { overrides: { set: { 'agent.optimizer.weightDecay': '1e-3' } } }, /use the sweep's --wd flag/],
+    ['a --set of the game', { overrides: { set: { game: 'pong' } } }, /--set game: use the --game flag/],
   ] as Array<[string, Partial<Parameters<typeof crossGrid>[0]>, RegExp]>)('%s', (_what, over, message) => {
     expect(ask(over)).toThrow(SweepInputError);
     expect(ask(over)).toThrow(message);

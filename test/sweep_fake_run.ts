@@ -10,6 +10,8 @@
 //   crash-once  'crash' on the first attempt only (a marker file in the run dir), then normal
 //   bad-args    exit 1 before creating the run directory
 // FAKE_ITERATION_MS (default 40) is the length of one iteration; FAKE_ITERATIONS the default iteration count.
+// FAKE_LOCK_DELAY_MS (default 0): how long the process lives before it takes the run's lock (Node and tsx start-up
+// on a loaded machine), the window in which a driver that started it can die and another driver look at the run.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,6 +36,9 @@ if (behaviour === 'bad-args') {
   console.error('error: simulated bad input before the run directory exists');
   process.exit(1);
 }
+
+const lockDelayMs = Number(process.env.FAKE_LOCK_DELAY_MS ?? 0);
+if (lockDelayMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, lockDelayMs);
 
 const config = {
   game: args.game,
