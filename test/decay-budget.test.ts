@@ -1,9 +1,13 @@
 // What a budget can show about decoupled decay: the total decay factor over a run, the paper's budget, the
 // --match-paper-decay scaling (atari and sweep), and where it is said (presets, Table 1's caption).
+import seedrandom from 'seedrandom';
 import { describe, expect, it } from 'vitest';
+import * as tf from '../src/tf.ts';
 import { decoupledCoefficient } from '../src/optim/options.ts';
 import {
+  appliedDecayFactor,
   decaySteps,
+  float32Shrink,
   decoupledStepVanishesInFloat32,
   describeDecayBudget,
   PAPER_UPDATES,
@@ -36,6 +40,63 @@ describe('decoupled decay below float32 resolution', () => {
   });
 });
 
+describe('the decay float32 actually applies (issue 19)', () => {
+  /** The optimizer's arithmetic, one step at a time: a float32 product of the weight and the float32 factor. */
+  const brute = (w0: number, f: number, n: number) => {
+    let w = Math.fround(w0);
+    for (let k = 0; k < n; k++) w = Math.fround(w * f);
+    return w;
+  };
+
+  it('float32Shrink is bit for bit n float32 products, for the factors that matter and a wide range of weights', () => {
+    const rng = seedrandom('float32-shrink');
+    const factors = [1e-3, 5.26e-1, 1e-2, 2e-3, 0.3e4].map((lambda) => Math.fround(1 - DOPAMINE_ADAM.learningRate * lambda));
+    factors.push(Math.fround(1 - 2 ** -24), Math.fround(1 - 3 * 2 ** -24), 0.7);
+    for (const f of factors) {
+      for (let i = 0; i < 25; i++) {
+        const w0 = Math.fround(Math.exp(-12 * rng()));
+        const n = 1 + Math.floor(rng() * 200_000);
+        expect(float32Shrink(w0, f, n), `f=${f} w0=${w0} n=${n}`).toBe(brute(w0, f, n));
+      }
+    }
+    expect(float32Shrink(1, Math.fround(1 - 2 ** -26), 1000)).toBe(1); // 1 − 2^-26 rounds to 1: a fixed point
+  });
+
+  it('is what TensorFlow\'s float32 multiply does to a realistic layer of weights', () => {
+    // He-normal weights of a 3,136 → 512 layer (DQN's dense kernel), a sample of 4,096; the optimizer's op.
+    const rng = seedrandom('he-normal');
+    const w0 = Float32Array.from({ length: 4096 }, () => Math.sqrt(2 / 3136) * Math.sqrt(-2 * Math.log(Math.max(rng(), 1e-12))) * Math.cos(2 * Math.PI * rng()));
+    const f = Math.fround(1 - DOPAMINE_ADAM.learningRate * 1e-3);
+    const steps = 2000;
+    const final = tf.tidy(() => {
+      let w: tf.Tensor = tf.tensor1d(w0);
+      const factor = tf.scalar(f);
+      for (let k = 0; k < steps; k++) w = tf.mul(w, factor);
+      return w.dataSync() as Float32Array;
+    });
+    for (let i = 0; i < w0.length; i++) expect(float32Shrink(w0[i], f, steps)).toBe(Math.abs(final[i])); // float32Shrink works on |w|
+    // One ulp a step: 2^-23/s of a weight with significand s, more than the intended 6.25e-8 for every s < 1.91.
+    const rates = Array.from(w0, (w, i) => Math.log(w / final[i]) / steps).filter(Number.isFinite);
+    const meanRate = rates.reduce((a, b) => a + b, 0) / rates.length;
+    expect(meanRate).toBeGreaterThan(8.0e-8);
+    expect(meanRate).toBeLessThan(9.2e-8);
+  });
+
+  it('the applied factor at λ = 1e-3: 0.356 over the paper\'s 12.5M updates instead of 0.458; 1 below λ ≈ 4.8e-4', () => {
+    expect(appliedDecayFactor(adamw(1e-3), PAPER_UPDATES)).toBeCloseTo(0.356, 3);
+    expect(totalDecayFactor(adamw(1e-3), PAPER_UPDATES)).toBeCloseTo(0.458, 3);
+    // Over many binades a weight loses one ulp a step, so ln w falls by ln 2 every 2^23 steps: exp(−n·ln2/2^23).
+    expect(Math.log(appliedDecayFactor(adamw(1e-3), PAPER_UPDATES))).toBeCloseTo(-PAPER_UPDATES * Math.LN2 / 2 ** 23, 2);
+    expect(appliedDecayFactor(adamw(1e-4), PAPER_UPDATES)).toBe(1);
+    // Against brute force over the same significands, at a budget brute force can afford.
+    const f = Math.fround(1 - DOPAMINE_ADAM.learningRate * 1e-3);
+    const logs = Array.from({ length: 64 }, (_, i) => 2 ** ((i + 0.5) / 64)).map((w) => Math.log(brute(w, f, 300_000) / Math.fround(w)));
+    expect(appliedDecayFactor(adamw(1e-3), 300_000)).toBeCloseTo(Math.exp(logs.reduce((a, b) => a + b, 0) / 64), 12);
+    // A large λ (e.g. --match-paper-decay's) is applied nearly as intended.
+    expect(appliedDecayFactor(adamw(0.526), 23_750)).toBeCloseTo(totalDecayFactor(adamw(0.526), 23_750), 3);
+  });
+});
+
 describe('total decoupled decay over a budget', () => {
   it("the reduced preset's ~23.7k updates against the paper's ~12.5M (Dopamine's rule: one every 4 steps after warm-up)", () => {
     expect(plannedUpdates({ iterations: 10, trainingSteps: 10_000, minReplayHistory: 5_000, updatePeriodSteps: 4 })).toBe(23_750);
@@ -65,8 +126,9 @@ describe('total decoupled decay over a budget', () => {
 
   it('is said in words, and in the description of every preset with a smaller budget', () => {
     expect(describeDecayBudget('decoupled λ=1e-3', adamw(1e-3), 23_750)).toBe(
-      "decoupled λ=1e-3: total decay factor 0.9985 over 23,750 updates here, 0.458 at the paper's budget (12,495,000 updates)");
-    expect(presetDecayNote('reduced')).toMatch(/23,750 updates.*λ=0.001: total decay factor 0.9985 here, 0.458 at the paper's budget/);
+      "decoupled λ=1e-3: total decay factor 0.9980 (exact arithmetic: 0.9985) over 23,750 updates here, " +
+      "0.356 (exact arithmetic: 0.458) at the paper's budget (12,495,000 updates)");
+    expect(presetDecayNote('reduced')).toMatch(/23,750 updates.*λ=0.001: total decay factor 0.9980 \(exact arithmetic: 0.9985\) here, 0.356 \(exact arithmetic: 0.458\) at the paper's budget/);
     expect(presetDecayNote('dopamine')).toBeNull();
   });
 });

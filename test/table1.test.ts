@@ -158,7 +158,8 @@ describe('Table 1 renderings', () => {
     const md = renderMarkdown(buildTable1(loadSweep(root), { score: parseScoreSpec('final'), paper }));
     // decoupled λ=1e-4: 4 runs with 30, 30, 20 and 20 updates (the fixture logs 10 per iteration).
     // ... and at Dopamine's α, λ = 1e-4's step factor 1 − αλ is 1 in float32: those runs are orig bit for bit.
-    expect(md).toContain("Decoupled decay, decoupled λ=1e-4: total decay factor 1.0000 here (25 updates, median of 4 runs), 0.925 at the paper's budget (12,495,000 updates); a float32 no-op: 1 − αλ rounds to 1, so this run computes exactly what orig does.");
+    expect(md).toContain("Decoupled decay, decoupled λ=1e-4: total decay factor 1.0000 here (25 updates, median of 4 runs), 1.0000 (exact arithmetic: 0.925) at the paper's budget (12,495,000 updates); a float32 no-op: 1 − αλ rounds to 1, so this run computes exactly what orig does.");
+    expect(md).toContain('Decay factors are what float32 applies to the weights');
     expect(md).toMatch(/decoupled decay has barely acted and its row equals orig by construction/);
   });
 

@@ -9,7 +9,7 @@
 // always named in the cell, since a λ that makes runs diverge is itself a result.
 import { displayName } from '../../envs/games.ts';
 import { formatLambda } from '../format.ts';
-import { decoupledSettings, decoupledStepVanishesInFloat32, FLOAT32_NO_OP_NOTE, formatDecayFactor, PAPER_UPDATES, totalDecayFactor } from '../optim/decay_budget.ts';
+import { appliedDecayFactor, decoupledSettings, decoupledStepVanishesInFloat32, FLOAT32_NO_OP_NOTE, formatAppliedFactor, formatDecayFactor, PAPER_UPDATES, totalDecayFactor } from '../optim/decay_budget.ts';
 import { median, meanStd, type MeanStd } from './stats.ts';
 import { PAPER_GAMES, schemeLabel } from '../paper.ts';
 import { loadHumanReference, loadScoreRanges, paperValueFlag, type PaperRow } from './reference.ts';
@@ -290,19 +290,24 @@ export function decayBudgetLines(table: Table1): string[] {
     const measured = runs.flatMap((run) => {
       const settings = decoupledSettings(run.config.agent && typeof run.config.agent === 'object' ? ((run.config.agent as Record<string, unknown>).optimizer as Record<string, unknown>) : undefined);
       const updates = run.records.at(-1)?.updates;
-      return settings && typeof updates === 'number' ? [{ settings, updates, factor: totalDecayFactor(settings, updates) }] : [];
+      return settings && typeof updates === 'number' ? [{ settings, updates, factor: appliedDecayFactor(settings, updates), exact: totalDecayFactor(settings, updates) }] : [];
     });
     if (measured.length === 0) continue;
     const factor = median(measured.map((m) => m.factor));
+    const exact = median(measured.map((m) => m.exact));
     const updates = median(measured.map((m) => m.updates));
     const nominal = { ...measured[0].settings, weightDecay: row.weightDecay };
     const matched = row.schedule.includes(PAPER_MATCHED) ? ` (λ scaled to ${measured[0].settings.weightDecay.toPrecision(3)} to match the paper's decay)` : '';
     lines.push(
       `Decoupled decay, ${row.scheme} λ=${formatLambda(row.weightDecay)}${matched}: total decay factor ${formatDecayFactor(factor)} here ` +
-        `(${updates.toLocaleString('en-US')} updates${measured.length > 1 ? `, median of ${measured.length} runs` : ''}), ` +
-        `${formatDecayFactor(totalDecayFactor(nominal, PAPER_UPDATES))} at the paper's budget (${PAPER_UPDATES.toLocaleString('en-US')} updates)` +
+        `(${updates.toLocaleString('en-US')} updates${measured.length > 1 ? `, median of ${measured.length} runs` : ''}` +
+        `${formatDecayFactor(exact) === formatDecayFactor(factor) ? '' : `; exact arithmetic: ${formatDecayFactor(exact)}`}), ` +
+        `${formatAppliedFactor(nominal, PAPER_UPDATES)} at the paper's budget (${PAPER_UPDATES.toLocaleString('en-US')} updates)` +
         `${measured.some((m) => decoupledStepVanishesInFloat32(m.settings)) ? `; ${FLOAT32_NO_OP_NOTE}` : ''}.`,
     );
+  }
+  if (lines.length > 0) {
+    lines.push('Decay factors are what float32 applies to the weights (w·float32(1 − αλ) per step, rounded), not (1 − αλ)^n.');
   }
   if (lines.length > 0 && lines.some((l) => !l.includes('to match the paper'))) {
     lines.push(

@@ -1,8 +1,10 @@
 // How much a decoupled scheme shrinks the weights over a whole run: the total decay factor ∏ (1 − c)^{s_k} over its
-// gradient steps, with c = α·λ (lr-scaled) or λ (schedule-scaled) and s_k the λ schedule. It depends on the number
-// of updates, so the paper's λ decays far less in a short run: at λ = 1e-3 and Dopamine's α = 6.25e-5, 0.9985 over
-// the reduced preset's ~23.7k updates against 0.458 over the paper's ~12.5M. L2 and separated schemes put λw inside
-// Adam's normalisation, where it acts at once whatever the budget, so no such factor describes them.
+// gradient steps, with c = α·λ (lr-scaled) or λ (schedule-scaled) and s_k the λ schedule, and what float32 actually
+// applies (appliedDecayFactor: one ulp a step at λ = 1e-3, more than intended; nothing below λ ≈ 4.8e-4). It depends
+// on the number of updates, so the paper's λ decays far less in a short run: at λ = 1e-3 and Dopamine's α = 6.25e-5,
+// 0.9980 over the reduced preset's ~23.7k updates against 0.356 over the paper's ~12.5M (0.9985 and 0.458 in exact
+// arithmetic). L2 and separated schemes put λw inside Adam's normalisation, where it acts at once whatever the
+// budget, so no such factor describes them.
 import { PAPER_BUDGET } from '../paper.ts';
 import { decoupledCoefficient, isOptimizerName } from './options.ts';
 import { SCHEMES } from './schemes.ts';
@@ -49,10 +51,65 @@ export interface DecoupledSettings {
   convention: DecoupledConvention;
 }
 
-/** The factor by which decoupled decay alone shrinks every weight over `updates` steps: (1 − c)^{Σ s_k}. */
+/**
+ * The factor by which decoupled decay alone shrinks every weight over `updates` steps in exact arithmetic:
+ * (1 − c)^{Σ s_k}. What float32 applies differs (appliedDecayFactor); --match-paper-decay scales λ by this one.
+ */
 export function totalDecayFactor(s: DecoupledSettings, updates: number): number {
   const c = decoupledCoefficient(s.convention, s.learningRate, 1, s.weightDecay);
   return Math.exp(decaySteps(s.schedule, updates) * Math.log1p(-c));
+}
+
+/**
+ * A weight w after n decoupled steps w ← float32(w·f), f a float32 factor below 1: what the optimizer does to each
+ * weight (both code paths multiply the weights by the float32 scalar f before the Adam step). Bit-exact, in
+ * O(binades crossed × distinct roundings) instead of O(n): inside one binade [2^e, 2^(e+1)) the product loses
+ * round(w·(1 − f)/ulp) ulps, the same count over long stretches, which are taken at once. A weight whose product
+ * rounds back to itself stops decaying (a fixed point).
+ */
+export function float32Shrink(w0: number, f: number, n: number): number {
+  const delta = 1 - f; // exact: f is a float32 in (0.5, 1)
+  let w = Math.fround(Math.abs(w0));
+  let k = 0;
+  while (k < n && w > 0) {
+    const next = Math.fround(w * f); // a float32 product: exact in a double, then rounded to nearest even
+    const d = w - next;
+    if (d === 0) break;
+    let e = Math.floor(Math.log2(w));
+    if (2 ** e > w) e--;
+    else if (2 ** (e + 1) <= w) e++;
+    const low = 2 ** e;
+    const ulp = 2 ** (e - 23);
+    const j = d / ulp; // ulps lost, while the result stays in w's binade
+    // Steps from w, w − d, w − 2d, … all lose j ulps while the result stays ≥ low and w'·δ/ulp stays above j − ½
+    // (one ulp of margin keeps ties, the only place round-to-even matters, for single steps).
+    const floor = Math.max(low + d, ((j - 0.5) * ulp) / delta) + ulp;
+    const m = w - d >= low && w > floor ? Math.min(n - k, Math.floor((w - floor) / d) + 1) : 1;
+    w = m === 1 ? next : w - m * d;
+    k += m;
+  }
+  return w;
+}
+
+/** Log-uniform significands in [1, 2): the weights of a network spread over several binades (Benford's law). */
+const SIGNIFICANDS = Array.from({ length: 64 }, (_, i) => 2 ** ((i + 0.5) / 64));
+
+/**
+ * The total decay factor float32 actually applies over `updates` steps: the geometric mean over log-uniform
+ * significands of float32Shrink(w)/w (it depends on w only through its significand). At Dopamine's α and λ = 1e-3,
+ * float32(1 − 6.25e-8) = 1 − 2^-24 takes exactly one ulp off a weight per step, 2^-23/s of it for significand s:
+ * ~8.6e-8 per step on average, 38 % more than intended — 0.341 instead of 0.458 over the paper's 12.5M updates.
+ * Below λ ≈ 4.8e-4 the factor rounds to 1 and nothing is applied (decoupledStepVanishesInFloat32).
+ */
+export function appliedDecayFactor(s: DecoupledSettings, updates: number): number {
+  const c = decoupledCoefficient(s.convention, s.learningRate, 1, s.weightDecay);
+  // every:K applies (1 − c)^K on every K-th step; the other schedules 1 − c on each decaying step.
+  const perStep = s.schedule.kind === 'every' ? Math.pow(1 - c, s.schedule.steps) : 1 - c;
+  const steps = s.schedule.kind === 'every' ? decaySteps(s.schedule, updates) / s.schedule.steps : decaySteps(s.schedule, updates);
+  const f = Math.fround(perStep);
+  if (f >= 1 || steps === 0) return 1;
+  const logs = SIGNIFICANDS.map((w) => Math.log(float32Shrink(w, f, steps) / Math.fround(w)));
+  return Math.exp(logs.reduce((a, b) => a + b, 0) / logs.length);
 }
 
 /**
@@ -104,11 +161,19 @@ export function formatDecayFactor(f: number): string {
   return f > 0.99 ? f.toFixed(4) : f.toPrecision(3);
 }
 
-/** "decoupled λ=1e-3: total decay factor 0.9985 here, 0.458 at the paper's budget" */
+/**
+ * The float32-applied factor, with the exact-arithmetic one beside it where the two differ when printed:
+ * "0.9994 (exact arithmetic: 0.9996)".
+ */
+export function formatAppliedFactor(s: DecoupledSettings, updates: number): string {
+  const applied = formatDecayFactor(appliedDecayFactor(s, updates));
+  const exact = formatDecayFactor(totalDecayFactor(s, updates));
+  return applied === exact ? applied : `${applied} (exact arithmetic: ${exact})`;
+}
+
+/** "decoupled λ=1e-3: total decay factor 0.9980 (exact arithmetic: 0.9985) over 23,750 updates here, 0.356 (…) at the paper's budget" */
 export function describeDecayBudget(label: string, s: DecoupledSettings, updates: number): string {
-  const here = totalDecayFactor(s, updates);
-  const paper = totalDecayFactor(s, PAPER_UPDATES);
-  const fmt = formatDecayFactor;
   const noOp = decoupledStepVanishesInFloat32(s) ? `; ${FLOAT32_NO_OP_NOTE}` : '';
-  return `${label}: total decay factor ${fmt(here)} over ${updates.toLocaleString('en-US')} updates here, ${fmt(paper)} at the paper's budget (${PAPER_UPDATES.toLocaleString('en-US')} updates)${noOp}`;
+  return `${label}: total decay factor ${formatAppliedFactor(s, updates)} over ${updates.toLocaleString('en-US')} updates here, ` +
+    `${formatAppliedFactor(s, PAPER_UPDATES)} at the paper's budget (${PAPER_UPDATES.toLocaleString('en-US')} updates)${noOp}`;
 }
