@@ -9,7 +9,7 @@ import { harnessVersion } from '../src/cli/version.ts';
 const REPO = path.resolve(import.meta.dirname, '..');
 const { version } = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
 // play.ts is a later command line; it is checked once it exists.
-const CLIS = ['atari', 'sweep', 'table1', 'report', 'baseline', 'play'].filter((name) => fs.existsSync(path.join(REPO, 'src', 'cli', `${name}.ts`)));
+const CLIS = ['atari', 'sweep', 'table1', 'compare', 'report', 'baseline', 'play'].filter((name) => fs.existsSync(path.join(REPO, 'src', 'cli', `${name}.ts`)));
 
 function cli(name: string, args: string[]) {
   return spawnSync(process.execPath, ['--import', 'tsx', `src/cli/${name}.ts`, ...args], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });

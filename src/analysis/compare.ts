@@ -1,0 +1,138 @@
+// Arms against a reference arm, seed by seed: the table of a small study (a few seeds per weight-decay scheme and λ,
+// e.g. results/published/headline-breakout). Every seed's score is shown; per arm the mean ± sd; against the
+// reference arm of the same game (orig: adam at λ 0 by default) Welch's 95 % interval of the difference of means and
+// the exact one-sided permutation p in both directions (small_sample.ts). No bootstrap: see small_sample.ts.
+import { displayName } from '../../envs/games.ts';
+import { formatLambda } from '../format.ts';
+import { schemeLabel } from '../paper.ts';
+import { describeScore, scoreRun, type ScoreSpec } from './score.ts';
+import { exactPermutationTest, welchInterval, type PermutationResult, type WelchInterval } from './small_sample.ts';
+import { budgetsOf, formatBudget, rowKeyString, type LoadedRun, type RowKey, type SweepResults } from './sweep_results.ts';
+
+export interface SeedScore {
+  seed: number;
+  runId: string;
+  /** Null when the run does not count (not completed, or no score), with the reason. */
+  score: number | null;
+  reason?: string;
+}
+
+export interface Arm extends RowKey {
+  game: string;
+  /** "WD (adam-l2) λ=1e-3". */
+  label: string;
+  seeds: SeedScore[];
+  /** The counted scores, in seed order. */
+  scores: number[];
+  mean: number | null;
+  /** Sample sd (ddof 1); null below two scores. */
+  sd: number | null;
+  /** Against the reference arm of the same game; null for the reference itself or when either has no score. */
+  versusReference: { difference: number; welch: WelchInterval | null; permutation: PermutationResult } | null;
+}
+
+export interface Comparison {
+  score: ScoreSpec;
+  reference: string;
+  budget: string;
+  arms: Arm[];
+  /** Games without a reference arm (their arms have no comparison). */
+  gamesWithoutReference: string[];
+}
+
+export class CompareInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CompareInputError';
+  }
+}
+
+function armLabel(k: RowKey): string {
+  const schedule = k.schedule === 'constant' ? '' : `, ${k.schedule}`;
+  return `${schemeLabel(k.optimizer)} (${k.optimizer}) λ=${formatLambda(k.weightDecay)}${schedule}`;
+}
+
+function seedScore(run: LoadedRun, spec: ScoreSpec): SeedScore {
+  const base = { seed: run.seed, runId: run.id };
+  if (run.status !== 'completed') return { ...base, score: null, reason: `${run.status}, ${run.records.length}/${run.iterationsPlanned} iterations` };
+  const s = scoreRun(run, spec);
+  return s.value === null ? { ...base, score: null, reason: s.reason } : { ...base, score: s.value };
+}
+
+/**
+ * Groups the sweep's runs into arms (game × scheme × schedule × λ) and compares each with the reference arm of its
+ * game. Runs of different budgets are never pooled: a sweep holding several is refused.
+ */
+export function buildComparison(sweep: SweepResults, options: { score: ScoreSpec; reference?: string }): Comparison {
+  const reference = options.reference ?? 'adam';
+  const budgets = budgetsOf(sweep.runs);
+  if (budgets.length === 0) throw new CompareInputError(`no readable runs in ${sweep.root}.`);
+  if (budgets.length > 1) {
+    throw new CompareInputError(`${sweep.root} holds runs of ${budgets.length} budgets (${budgets.map(formatBudget).join('; ')}); compare one budget at a time.`);
+  }
+  const groups = new Map<string, LoadedRun[]>();
+  for (const run of sweep.runs) {
+    const key = `${run.game}|${rowKeyString(run)}`;
+    groups.set(key, [...(groups.get(key) ?? []), run]);
+  }
+  const arms: Arm[] = [...groups.values()].map((runs) => {
+    const first = runs[0];
+    const seeds = runs.map((r) => seedScore(r, options.score)).sort((a, b) => a.seed - b.seed);
+    const scores = seeds.flatMap((s) => (s.score === null ? [] : [s.score]));
+    const mean = scores.length > 0 ? scores.reduce((a, b) => a + b, 0) / scores.length : null;
+    const sd = scores.length > 1 ? Math.sqrt(scores.reduce((a, v) => a + (v - mean!) ** 2, 0) / (scores.length - 1)) : null;
+    const key = { optimizer: first.optimizer, schedule: first.schedule, weightDecay: first.weightDecay };
+    return { game: first.game, ...key, label: armLabel(key), seeds, scores, mean, sd, versusReference: null };
+  });
+  const isReference = (a: Arm) => a.optimizer === reference && a.weightDecay === 0 && a.schedule === 'constant';
+  const gamesWithoutReference: string[] = [];
+  for (const game of [...new Set(arms.map((a) => a.game))]) {
+    const ref = arms.find((a) => a.game === game && isReference(a));
+    if (ref === undefined || ref.scores.length === 0) {
+      gamesWithoutReference.push(game);
+      continue;
+    }
+    for (const arm of arms) {
+      if (arm.game !== game || arm === ref || arm.scores.length === 0) continue;
+      arm.versusReference = {
+        difference: arm.mean! - ref.mean!,
+        welch: welchInterval(arm.scores, ref.scores),
+        permutation: exactPermutationTest(arm.scores, ref.scores),
+      };
+    }
+  }
+  // The reference first, then the plan's order of schemes and λ as the paper lists them: by label.
+  arms.sort((a, b) => a.game.localeCompare(b.game) || Number(isReference(b)) - Number(isReference(a)) || a.label.localeCompare(b.label));
+  return { score: options.score, reference, budget: formatBudget(budgets[0]), arms, gamesWithoutReference };
+}
+
+const num = (v: number, digits = 2) => v.toFixed(digits);
+
+/** The comparison as Markdown: one table, then what every column means and which runs do not count. */
+export function renderComparisonMarkdown(c: Comparison): string {
+  const lines = [
+    `**Arms against ${schemeLabel(c.reference)} (${c.reference}, λ 0), seed by seed**`,
+    `Budget: ${c.budget}.  `,
+    `${describeScore(c.score)}  `,
+    'mean ± sd: over the counted seeds (sd with ddof 1). Δ: mean of the arm − mean of the reference, with Welch\'s 95 % ' +
+      'interval (unequal variances, Welch–Satterthwaite df). p(<), p(>): exact one-sided permutation p of "the arm scores ' +
+      'below / above the reference", every split of the pooled seeds enumerated (3 against 3: 20 splits, smallest p 0.05).',
+    '',
+    '| game | arm | seeds: score | n | mean ± sd | Δ [Welch 95 %] | p(<) | p(>) |',
+    '|:---|:---|:---|---:|---:|:---|---:|---:|',
+  ];
+  const notCounted: string[] = [];
+  for (const a of c.arms) {
+    const seeds = a.seeds.map((s) => `s${s.seed}: ${s.score === null ? '—' : num(s.score)}`).join(', ');
+    const meanSd = a.mean === null ? '—' : `${num(a.mean)}${a.sd === null ? '' : ` ± ${num(a.sd)}`}`;
+    const v = a.versusReference;
+    const delta = v === null ? (a.optimizer === c.reference && a.weightDecay === 0 ? 'reference' : '—')
+      : v.welch === null ? `${num(v.difference)} (n < 2: no interval)`
+      : `${num(v.welch.difference)} [${num(v.welch.low)}, ${num(v.welch.high)}]`;
+    const p = (x: number | undefined) => (x === undefined ? '—' : num(x, 3));
+    lines.push(`| ${displayName(a.game)} | ${a.label} | ${seeds} | ${a.scores.length} | ${meanSd} | ${delta} | ${p(v?.permutation.less)} | ${p(v?.permutation.greater)} |`);
+    for (const s of a.seeds) if (s.score === null) notCounted.push(`- not counted: ${displayName(a.game)} ${a.label} seed ${s.seed} — ${s.reason} (${s.runId})`);
+  }
+  for (const g of c.gamesWithoutReference) notCounted.push(`- ${displayName(g)}: no counted run of the reference arm, so no comparison.`);
+  return `${[...lines, ...(notCounted.length > 0 ? ['', ...notCounted] : [])].join('\n')}\n`;
+}

@@ -1,0 +1,51 @@
+// `npm run compare -- DIR [--reference adam] [--score final]`: the arms of a small study against its reference arm,
+// seed by seed, with Welch's interval and the exact permutation p (src/analysis/compare.ts). Prints Markdown.
+// Parsing is exported (and unit-tested) apart from the work.
+import { Command, Option } from 'commander';
+import { fileURLToPath } from 'node:url';
+import { buildComparison, CompareInputError, renderComparisonMarkdown } from '../analysis/compare.ts';
+import type { ScoreSpec } from '../analysis/score.ts';
+import { loadSweep } from '../analysis/sweep_results.ts';
+import { optimizerNames } from '../optim/types.ts';
+import { runMain } from './exit.ts';
+import { parseChoice, parseScoreOption } from './parse.ts';
+import { withVersion } from './version.ts';
+
+export interface CompareCommand {
+  dir: string;
+  score: ScoreSpec;
+  reference: string;
+}
+
+export function buildCompareProgram(): Command {
+  return withVersion(new Command('compare')
+    .description('Compare every arm (game × scheme × λ) of a sweep with its reference arm, seed by seed: mean ± sd, Welch\'s 95 % interval of the difference, exact permutation p. Markdown on stdout.')
+    .argument('<dir>', 'sweep directory (with plan.json or runs/), or a directory of run directories')
+    .addOption(new Option('--score <def>', 'score of a run: final (mean training return of the final iteration), eval, last:K').argParser(parseScoreOption).default({ kind: 'final' }, 'final'))
+    .addOption(new Option('--reference <scheme>', 'the reference arm: this scheme at λ 0').argParser(parseChoice(optimizerNames, 'optimizer scheme')).default('adam'))
+    .showHelpAfterError('(run with --help for every option)')
+    .allowExcessArguments(false));
+}
+
+export function parseCompareArgs(argv: string[], program = buildCompareProgram()): CompareCommand {
+  program.parse(argv, { from: 'user' });
+  const o = program.opts();
+  return { dir: program.args[0], score: o.score as ScoreSpec, reference: o.reference as string };
+}
+
+export function runCompare(cmd: CompareCommand): string {
+  return renderComparisonMarkdown(buildComparison(loadSweep(cmd.dir), { score: cmd.score, reference: cmd.reference }));
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  runMain(async () => {
+    try {
+      process.stdout.write(runCompare(parseCompareArgs(process.argv.slice(2))));
+    } catch (error) {
+      if (!(error instanceof CompareInputError)) throw error;
+      console.error(`error: ${error.message}`);
+      return 2;
+    }
+    return 0;
+  });
+}

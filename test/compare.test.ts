@@ -1,0 +1,75 @@
+// `npm run compare`: arms against the reference arm, seed by seed (src/analysis/compare.ts), on a published sweep
+// (results/published/sweep-2games-10k: 2 games × 4 arms × 3 seeds) and on bad input.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildComparison, CompareInputError, renderComparisonMarkdown } from '../src/analysis/compare.ts';
+import { exactPermutationTest, welchInterval } from '../src/analysis/small_sample.ts';
+import { loadSweep } from '../src/analysis/sweep_results.ts';
+import { buildCompareProgram, parseCompareArgs } from '../src/cli/compare.ts';
+import { tsxLoaderUrl } from '../src/sweep/command.ts';
+
+const REPO = path.resolve(import.meta.dirname, '..');
+const SWEEP = path.join(REPO, 'results', 'published', 'sweep-2games-10k');
+
+describe('compare', () => {
+  const comparison = buildComparison(loadSweep(SWEEP), { score: { kind: 'final' } });
+
+  it('one arm per game × scheme × λ, every seed shown, the reference first in each game', () => {
+    expect(comparison.arms.map((a) => `${a.game} ${a.optimizer} ${a.weightDecay}`)).toEqual([
+      'breakout adam 0', 'breakout adamw 0.001', 'breakout adam-separated 0.001', 'breakout adam-l2 0.001',
+      'pong adam 0', 'pong adamw 0.001', 'pong adam-separated 0.001', 'pong adam-l2 0.001',
+    ]);
+    for (const arm of comparison.arms) expect(arm.seeds.map((s) => s.seed)).toEqual([0, 1, 2]);
+  });
+
+  it("each arm's scores are its runs' final-iteration training returns, compared with the reference as small_sample does", () => {
+    for (const arm of comparison.arms) {
+      const runs = loadSweep(SWEEP).runs.filter((r) => r.game === arm.game && r.optimizer === arm.optimizer).sort((a, b) => a.seed - b.seed);
+      expect(arm.scores).toEqual(runs.map((r) => r.records.at(-1)!.train_return_mean));
+      if (arm.optimizer === 'adam') {
+        expect(arm.versusReference).toBeNull();
+        continue;
+      }
+      const ref = comparison.arms.find((a) => a.game === arm.game && a.optimizer === 'adam')!;
+      expect(arm.versusReference!.welch).toEqual(welchInterval(arm.scores, ref.scores));
+      expect(arm.versusReference!.permutation).toEqual(exactPermutationTest(arm.scores, ref.scores));
+    }
+    const md = renderComparisonMarkdown(comparison);
+    expect(md).toContain('| Breakout | orig (adam) λ=0 | s0: 2.00, s1: 1.54, s2: 1.07 | 3 | 1.54 ± 0.47 | reference | — | — |');
+    expect(md).toMatch(/\| Pong \| WD \(adam-l2\) λ=1e-3 \| .* \| 3 \| -20\.58 ± 0\.22 \| -0\.69 \[-2\.24, 0\.85\] \| 0\.150 \| 0\.950 \|/);
+  });
+
+  it('refuses to pool runs of different budgets, and says which runs do not count', () => {
+    const sweep = loadSweep(SWEEP);
+    const other = { ...sweep.runs[0], trainingSteps: 5000, id: 'other-budget' };
+    expect(() => buildComparison({ ...sweep, runs: [...sweep.runs, other] }, { score: { kind: 'final' } })).toThrow(CompareInputError);
+    expect(() => buildComparison({ ...sweep, runs: [...sweep.runs, other] }, { score: { kind: 'final' } })).toThrow(/2 budgets.*compare one budget at a time/);
+    const unfinished = sweep.runs.map((r) => (r.optimizer === 'adam' && r.seed === 2 ? { ...r, status: 'interrupted' } : r));
+    const md = renderComparisonMarkdown(buildComparison({ ...sweep, runs: unfinished }, { score: { kind: 'final' } }));
+    expect(md).toMatch(/- not counted: Breakout orig \(adam\) λ=0 seed 2 — interrupted, 4\/4 iterations/);
+    const noReference = sweep.runs.filter((r) => !(r.game === 'pong' && r.optimizer === 'adam'));
+    expect(renderComparisonMarkdown(buildComparison({ ...sweep, runs: noReference }, { score: { kind: 'final' } })))
+      .toContain('- Pong: no counted run of the reference arm, so no comparison.');
+  });
+
+  it('command line: defaults, a bad scheme or score in one line, a missing directory', () => {
+    expect(parseCompareArgs(['some/dir'])).toEqual({ dir: 'some/dir', score: { kind: 'final' }, reference: 'adam' });
+    const err = (args: string[]) => {
+      let out = '';
+      try {
+        parseCompareArgs(args, buildCompareProgram().exitOverride().configureOutput({ writeErr: (s) => (out += s) }));
+      } catch { /* commander's exit */ }
+      return out;
+    };
+    expect(err(['d', '--reference', 'adamx'])).toMatch(/Unknown optimizer scheme "adamx"/);
+    expect(err(['d', '--score', 'best'])).toMatch(/--score/);
+    const missing = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'compare-')), 'nothing');
+    const r = spawnSync(process.execPath, ['--import', tsxLoaderUrl(), path.join(REPO, 'src', 'cli', 'compare.ts'), missing], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/does not exist/);
+  });
+});
