@@ -18,13 +18,15 @@ import {
   wdSharePoints,
   wdShareSpec,
   weightNormPoints,
+  epsDominatedPoints,
+  epsDominatedSpec,
 } from '../src/analysis/figures.ts';
 import type { LoadedRun } from '../src/analysis/sweep_results.ts';
 
 function run(seed: number, optimizer: string, weightDecay: number, returns: (number | null)[], game = 'pong'): LoadedRun {
   return {
     id: `${optimizer}-${seed}`, dir: '/x', game, optimizer, schedule: 'constant', weightDecay, seed, preset: 'smoke',
-    status: 'completed', iterationsPlanned: returns.length, trainingSteps: 100, evalSteps: 0, replayRefills: 0, warnings: [], config: {},
+    status: 'completed', iterationsPlanned: returns.length, trainingSteps: 100, evalSteps: 0, replayRefills: 0, warnings: [], config: {}, diagnostics: [],
     records: returns.map((r, i) => ({
       iteration: i, env_steps: (i + 1) * 100 + seed, train_return_mean: r, weight_norm: 10 * (seed + 1),
       m_over_w_log10: { p5: -9 - seed, p50: -7 },
@@ -177,5 +179,33 @@ describe("rliable's plots", () => {
       expect(spec.layer[1].encoding.y.field).toBe('point');
     }
     expect((profileSpec(data, ['r']) as any).layer[1].encoding.y.scale.domain).toEqual([0, 1]);
+  });
+});
+
+describe('optimizer state from diagnostics.jsonl (issue 19)', () => {
+  const traced = (seed: number, optimizer: string, weightDecay: number): LoadedRun => ({
+    ...run(seed, optimizer, weightDecay, [1, 2]),
+    diagnostics: [1000, 2000, 3000].map((steps, i) => ({
+      iteration: 0, env_steps: steps, weight_norm: 30 - 10 * i + seed, eps_dominated_share: 0.9 + 0.01 * seed,
+      ...(optimizer === 'adam-separated' ? { eps_dominated_share_wd: 1 } : {}),
+    })),
+  });
+
+  it('the weight norm and the ε-dominated share come from the trace, one point per traced step, when every run has one', () => {
+    const runs = [traced(0, 'adam-l2', 1e-3), traced(1, 'adam-l2', 1e-3), traced(0, 'adam-separated', 1e-3)];
+    const wn = weightNormPoints(runs).filter((p) => p.scheme === 'WD');
+    expect(wn.map((p) => [p.envSteps, p.mean, p.min, p.max, p.n])).toEqual([[1000, 30.5, 30, 31, 2], [2000, 20.5, 20, 21, 2], [3000, 10.5, 10, 11, 2]]);
+    const eps = epsDominatedPoints(runs);
+    expect([...new Set(eps.map((p) => p.scheme))].sort()).toEqual(['WD', 'separated', 'separated: WD buffers']);
+    expect(eps.filter((p) => p.scheme === 'separated: WD buffers').map((p) => p.mean)).toEqual([1, 1, 1]);
+    expect(eps.find((p) => p.scheme === 'WD' && p.envSteps === 1000)!.mean).toBeCloseTo(0.905, 12);
+    const spec = epsDominatedSpec(eps, ['WD', 'separated', 'separated: WD buffers']) as { title: { text: string } };
+    expect(spec.title.text).toMatch(/√v̂ < ε/);
+  });
+
+  it('falls back to one point per iteration when a run has no trace (runs made before it existed)', () => {
+    const runs = [traced(0, 'adam-l2', 1e-3), run(1, 'adam-l2', 1e-3, [1, 2])];
+    expect(weightNormPoints(runs).map((p) => p.iteration)).toEqual([0, 1]);
+    expect(epsDominatedPoints([run(1, 'adam-l2', 1e-3, [1, 2])])).toEqual([]);
   });
 });

@@ -358,14 +358,17 @@ export interface BandPoint {
  * A scalar per (scheme, λ) and iteration over the runs that logged it: mean with a min–max band over seeds and
  * games. `value` reads the metric from a metrics record (null: not logged).
  */
-export function bandPoints(runs: readonly LoadedRun[], value: (r: MetricsRecord) => number | null): BandPoint[] {
+export function bandPoints(runs: readonly LoadedRun[], value: (r: MetricsRecord) => number | null, options: { fine?: boolean } = {}): BandPoint[] {
+  // fine: from diagnostics.jsonl (every few thousand agent steps, the same steps in every run) when every run has
+  // one; otherwise, and by default, one point per iteration from metrics.jsonl.
+  const fine = options.fine === true && runs.length > 0 && runs.every((run) => run.diagnostics.length > 0);
   const acc = new Map<string, { scheme: string; lambda: string; iteration: number; steps: number[]; values: number[] }>();
   for (const run of runs) {
-    for (const r of run.records) {
+    for (const r of fine ? run.diagnostics : run.records) {
       const v = value(r);
       const steps = num(r, 'env_steps');
       if (v === null || !Number.isFinite(v) || steps === null) continue;
-      const key = `${seriesName(run)}|${run.weightDecay}|${r.iteration}`;
+      const key = `${seriesName(run)}|${run.weightDecay}|${fine ? steps : r.iteration}`;
       let a = acc.get(key);
       if (!a) acc.set(key, (a = { scheme: seriesName(run), lambda: formatLambda(run.weightDecay), iteration: r.iteration, steps: [], values: [] }));
       a.steps.push(steps);
@@ -375,11 +378,26 @@ export function bandPoints(runs: readonly LoadedRun[], value: (r: MetricsRecord)
   const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
   return [...acc.values()]
     .map((a) => ({ scheme: a.scheme, lambda: a.lambda, iteration: a.iteration, envSteps: mean(a.steps), mean: mean(a.values), min: Math.min(...a.values), max: Math.max(...a.values), n: a.values.length }))
-    .sort((a, b) => a.scheme.localeCompare(b.scheme) || a.lambda.localeCompare(b.lambda) || a.iteration - b.iteration);
+    .sort((a, b) => a.scheme.localeCompare(b.scheme) || a.lambda.localeCompare(b.lambda) || a.envSteps - b.envSteps);
 }
 
-/** ‖w‖ of the online network per iteration. */
-export const weightNormPoints = (runs: readonly LoadedRun[]): BandPoint[] => bandPoints(runs, (r) => num(r, 'weight_norm'));
+/** ‖w‖ of the online network over training (from diagnostics.jsonl where every run has one). */
+export const weightNormPoints = (runs: readonly LoadedRun[]): BandPoint[] => bandPoints(runs, (r) => num(r, 'weight_norm'), { fine: true });
+
+/**
+ * The share of weights whose Adam denominator ε dominates (√v̂ < ε), per (scheme, λ); adam-separated's weight-decay
+ * buffers as a series of their own ("<scheme> WD buffers").
+ */
+export function epsDominatedPoints(runs: readonly LoadedRun[]): BandPoint[] {
+  const grad = bandPoints(runs, (r) => num(r, 'eps_dominated_share'), { fine: true });
+  const wd = bandPoints(runs, (r) => num(r, 'eps_dominated_share_wd'), { fine: true }).map((p) => ({ ...p, scheme: `${p.scheme}: WD buffers` }));
+  return [...grad, ...wd];
+}
+
+export function epsDominatedSpec(points: readonly BandPoint[], schemes: readonly string[]): Spec {
+  return bandSpec(points, schemes, 'Where ε dominates Adam\'s denominator: share of weights with √v̂ < ε',
+    'there the step is ≈ α·m̂/ε (momentum SGD with step α/ε) and a λw term in the buffer shrinks w by ≈ α·λ/ε per update; line: mean over runs, band: min–max', 'share of weights', false);
+}
 
 /** ‖Δw‖/‖w‖ of the last gradient step of each iteration: the effective step size. */
 export const updateRatioPoints = (runs: readonly LoadedRun[]): BandPoint[] => bandPoints(runs, (r) => num(r, 'update_norm_ratio'));

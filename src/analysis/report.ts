@@ -32,6 +32,8 @@ import {
   wdSharePoints,
   wdShareSpec,
   weightNormPoints,
+  epsDominatedPoints,
+  epsDominatedSpec,
   weightNormSpec,
 } from './figures.ts';
 import { reportBands } from './baseline.ts';
@@ -281,6 +283,13 @@ export async function buildReportHtml(sweep: SweepResults, options: ReportOption
   const wn = weightNormPoints(sweep.runs);
   if (wn.length > 0) {
     parts.push(await figure('fig-weight-norm', weightNormSpec(wn, schemes), 'Weight norm ‖w‖₂ of the online network (log scale) per iteration; band: min–max over seeds and games.'));
+  }
+  const eps = epsDominatedPoints(sweep.runs);
+  if (eps.length > 0) {
+    const epsSchemes = [...new Set(eps.map((p) => p.scheme))].sort((a, b) => schemes.indexOf(a.split(':')[0]) - schemes.indexOf(b.split(':')[0]) || a.localeCompare(b));
+    parts.push(await figure('fig-eps-dominated', epsDominatedSpec(eps, epsSchemes),
+      'Share of weights whose Adam denominator is dominated by ε (√v̂ < ε, v̂ the bias-corrected second moment), per scheme and λ; ' +
+        'for separated also its weight-decay buffers. Near 1, any λw term normalised by that denominator shrinks the weights by ≈ α·λ/ε per update, whichever buffer it sits in.'));
   }
   const du = updateRatioPoints(sweep.runs);
   if (du.length > 0) {

@@ -35,6 +35,11 @@ export interface LoadedRun {
   trainingSteps: number;
   evalSteps: number;
   records: MetricsRecord[];
+  /**
+   * diagnostics.jsonl's records (the optimizer's state every few thousand agent steps, runs made from 2026-12-06
+   * on): [] when the run has none, or when the file is damaged (then a warning says so).
+   */
+  diagnostics: MetricsRecord[];
   /** Resumes that refilled the replay memory with the current policy (summary.json; 0 if absent): not the same experiment. */
   replayRefills: number;
   /** Non-fatal notes, e.g. a last metrics line cut off by a crash and dropped. */
@@ -220,6 +225,12 @@ export function loadRun(id: string, dir: string): LoadedRun {
   const iterationsPlanned = config.iterations as number;
   const problem = runFilesProblem(records, summary.status, iterationsPlanned);
   if (problem !== null) throw new Error(problem);
+  let diagnostics: MetricsRecord[] = [];
+  try {
+    diagnostics = run.readDiagnostics();
+  } catch (err) {
+    warnings.push(`${RUN_FILES.diagnostics} left out: ${errorMessage(err)}`);
+  }
   return {
     id,
     dir,
@@ -233,6 +244,7 @@ export function loadRun(id: string, dir: string): LoadedRun {
     trainingSteps: config.trainingSteps as number,
     evalSteps: typeof config.evalSteps === 'number' ? config.evalSteps : 0,
     records,
+    diagnostics,
     replayRefills: typeof summary.replay_refills === 'number' ? summary.replay_refills : 0,
     warnings,
     config,
