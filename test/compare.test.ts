@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildComparison, CompareInputError, renderComparisonMarkdown } from '../src/analysis/compare.ts';
+import { buildComparison, CompareInputError, mechanismRows, renderComparisonMarkdown, renderMechanismMarkdown } from '../src/analysis/compare.ts';
 import { exactPermutationTest, welchInterval } from '../src/analysis/small_sample.ts';
 import { loadSweep } from '../src/analysis/sweep_results.ts';
 import { buildCompareProgram, parseCompareArgs } from '../src/cli/compare.ts';
@@ -71,5 +71,26 @@ describe('compare', () => {
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/does not exist/);
+  });
+
+  it('the mechanism table: ε-dominated shares per iteration, and the initial shrink of ‖w‖ per update against α·λ/ε', () => {
+    const sweep = loadSweep(SWEEP);
+    expect(renderMechanismMarkdown(mechanismRows(sweep))).toBe(''); // runs made before the diagnostic existed
+    const l2 = sweep.runs.filter((r) => r.game === 'breakout' && r.optimizer === 'adam-l2').map((r, k) => ({
+      ...r,
+      records: r.records.map((rec, i) => ({ ...rec, eps_dominated_share: 0.9 + 0.02 * i + 0.01 * k })),
+      // ‖w‖ 30 until learning starts, then e^{-0.5} smaller after 1,250 updates: 4e-4 per update.
+      diagnostics: [
+        { iteration: 0, env_steps: 1000, updates: 0, weight_norm: 30 },
+        { iteration: 0, env_steps: 2000, updates: 1250 + 10 * k, weight_norm: 30 * Math.exp(-0.5) },
+      ],
+    }));
+    const rows = mechanismRows({ ...sweep, runs: l2 });
+    expect(rows).toHaveLength(1);
+    expect(rows[0].epsDominated.map((x) => x!.toFixed(4))).toEqual(['0.9100', '0.9300', '0.9500', '0.9700']);
+    expect(rows[0].weightNormStart).toBe(30);
+    expect(rows[0].initialShrinkPerUpdate).toBeCloseTo(0.5 / 1260, 12); // the median of 0.5/1250, 0.5/1260, 0.5/1270
+    expect(rows[0].predictedShrinkPerUpdate).toBeCloseTo((6.25e-5 * 1e-3) / 1.5e-4, 12);
+    expect(renderMechanismMarkdown(rows)).toMatch(/\| Breakout \| WD \(adam-l2\) λ=1e-3 \| 3 \| 0\.910 → 0\.930 → 0\.950 → 0\.970 \| — \| .* \| 30\.00 → .* \| 3\.97e-4 \| 4\.17e-4 \|/);
   });
 });

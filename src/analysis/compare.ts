@@ -2,6 +2,8 @@
 // e.g. results/published/headline-breakout). Every seed's score is shown; per arm the mean ± sd; against the
 // reference arm of the same game (orig: adam at λ 0 by default) Welch's 95 % interval of the difference of means and
 // the exact one-sided permutation p in both directions (small_sample.ts). No bootstrap: see small_sample.ts.
+// Beside the scores, the mechanism per arm from the runs' diagnostics: the ε-dominated shares (issue 19), the WD
+// share of m, ‖w‖, and the measured shrink rate of ‖w‖ at the start of learning against α·λ/ε.
 import { displayName } from '../../envs/games.ts';
 import { formatLambda } from '../format.ts';
 import { schemeLabel } from '../paper.ts';
@@ -135,4 +137,96 @@ export function renderComparisonMarkdown(c: Comparison): string {
   }
   for (const g of c.gamesWithoutReference) notCounted.push(`- ${displayName(g)}: no counted run of the reference arm, so no comparison.`);
   return `${[...lines, ...(notCounted.length > 0 ? ['', ...notCounted] : [])].join('\n')}\n`;
+}
+
+export interface MechanismRow {
+  game: string;
+  label: string;
+  runs: number;
+  /** Mean over the arm's runs of each iteration's value (metrics.jsonl), null where no run logged it. */
+  epsDominated: Array<number | null>;
+  epsDominatedWd: Array<number | null>;
+  wdShareMedian: Array<number | null>;
+  weightNormStart: number | null;
+  weightNormEnd: Array<number | null>;
+  /**
+   * −Δ ln ‖w‖ per update over the first traced interval with updates (diagnostics.jsonl), median over runs: how fast
+   * the weights shrink before the gradient pushes back. Null without a trace.
+   */
+  initialShrinkPerUpdate: number | null;
+  /** α·λ/ε: the shrink per update of a λw term in an ε-dominated Adam buffer (null for λ 0 or other families). */
+  predictedShrinkPerUpdate: number | null;
+}
+
+const meanOf = (xs: Array<number | null>): number | null => {
+  const v = xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  return v.length === 0 ? null : v.reduce((a, b) => a + b, 0) / v.length;
+};
+const field = (r: Record<string, unknown> | undefined, key: string): number | null => (typeof r?.[key] === 'number' ? (r[key] as number) : null);
+
+/** The first traced interval with updates: −Δ ln ‖w‖ / Δupdates, or null. */
+function initialShrink(run: LoadedRun): number | null {
+  const t = run.diagnostics;
+  const i = t.findIndex((r) => (field(r, 'updates') ?? 0) > 0);
+  if (i < 1) return null;
+  const [a, b] = [t[i - 1], t[i]];
+  const du = (field(b, 'updates') ?? 0) - (field(a, 'updates') ?? 0);
+  const w0 = field(a, 'weight_norm');
+  const w1 = field(b, 'weight_norm');
+  return du > 0 && w0 !== null && w1 !== null && w0 > 0 && w1 > 0 ? Math.log(w0 / w1) / du : null;
+}
+
+/** The mechanism of each arm, from its completed runs' metrics and diagnostics. */
+export function mechanismRows(sweep: SweepResults): MechanismRow[] {
+  const groups = new Map<string, LoadedRun[]>();
+  for (const run of sweep.runs.filter((r) => r.status === 'completed')) {
+    const key = `${run.game}|${rowKeyString(run)}`;
+    groups.set(key, [...(groups.get(key) ?? []), run]);
+  }
+  return [...groups.values()].map((runs) => {
+    const first = runs[0];
+    const iterations = Math.max(...runs.map((r) => r.records.length));
+    const perIteration = (value: (r: Record<string, unknown>) => number | null) =>
+      Array.from({ length: iterations }, (_, i) => meanOf(runs.map((r) => (r.records[i] ? value(r.records[i]) : null))));
+    const optimizer = (first.config.agent as Record<string, unknown> | undefined)?.optimizer as Record<string, unknown> | undefined;
+    const alpha = field(optimizer, 'learningRate');
+    const eps = field(optimizer, 'epsilon');
+    const isAdam = first.optimizer.startsWith('adam') && first.optimizer !== 'adamw';
+    const shrinks = runs.map(initialShrink).filter((x): x is number => x !== null).sort((a, b) => a - b);
+    return {
+      game: first.game,
+      label: armLabel(first),
+      runs: runs.length,
+      epsDominated: perIteration((r) => field(r, 'eps_dominated_share')),
+      epsDominatedWd: perIteration((r) => field(r, 'eps_dominated_share_wd')),
+      wdShareMedian: perIteration((r) => field(r.moment_wd_share as Record<string, unknown> | undefined, 'p50')),
+      weightNormStart: meanOf(runs.map((r) => field(r.diagnostics[0], 'weight_norm'))),
+      weightNormEnd: perIteration((r) => field(r, 'weight_norm')),
+      initialShrinkPerUpdate: shrinks.length === 0 ? null : shrinks[Math.floor((shrinks.length - 1) / 2)],
+      predictedShrinkPerUpdate: isAdam && first.weightDecay > 0 && alpha !== null && eps !== null ? (alpha * first.weightDecay) / eps : null,
+    };
+  }).sort((a, b) => a.game.localeCompare(b.game) || a.label.localeCompare(b.label));
+}
+
+/** The mechanism table, or '' when no run logged the ε-dominance diagnostics. */
+export function renderMechanismMarkdown(rows: readonly MechanismRow[]): string {
+  if (!rows.some((r) => r.epsDominated.some((x) => x !== null))) return '';
+  const list = (xs: Array<number | null>, digits: number) => xs.map((x) => (x === null ? '—' : x.toFixed(digits))).join(' → ');
+  const sci = (x: number | null) => (x === null ? '—' : x.toExponential(2));
+  const lines = [
+    '**The mechanism per arm** (completed runs; per iteration, mean over runs)',
+    'ε-dominated: share of weights with √v̂ < ε (gradient buffers; "WD buffers": separated\'s own). WD share of m: median ' +
+      'over weights of |m_wd|/(|m_wd|+|m_grad|). ‖w‖: at the first trace record, then at each iteration\'s end. Shrink/update: ' +
+      '−Δ ln ‖w‖ per update over the first traced interval of learning (median over runs), beside α·λ/ε.',
+    '',
+    '| game | arm | runs | ε-dominated | ε-dominated, WD buffers | WD share of m (p50) | ‖w‖ | shrink/update | α·λ/ε |',
+    '|:---|:---|---:|:---|:---|:---|:---|---:|---:|',
+  ];
+  for (const r of rows) {
+    const norm = `${r.weightNormStart === null ? '' : `${r.weightNormStart.toFixed(2)} → `}${list(r.weightNormEnd, 2)}`;
+    const wd = r.epsDominatedWd.every((x) => x === null) ? '—' : list(r.epsDominatedWd, 3);
+    const share = r.wdShareMedian.every((x) => x === null) ? '—' : list(r.wdShareMedian, 3);
+    lines.push(`| ${displayName(r.game)} | ${r.label} | ${r.runs} | ${list(r.epsDominated, 3)} | ${wd} | ${share} | ${norm} | ${sci(r.initialShrinkPerUpdate)} | ${sci(r.predictedShrinkPerUpdate)} |`);
+  }
+  return `${lines.join('\n')}\n`;
 }

@@ -3,7 +3,7 @@
 // Parsing is exported (and unit-tested) apart from the work.
 import { Command, Option } from 'commander';
 import { fileURLToPath } from 'node:url';
-import { buildComparison, CompareInputError, renderComparisonMarkdown } from '../analysis/compare.ts';
+import { buildComparison, CompareInputError, mechanismRows, renderComparisonMarkdown, renderMechanismMarkdown } from '../analysis/compare.ts';
 import type { ScoreSpec } from '../analysis/score.ts';
 import { loadSweep } from '../analysis/sweep_results.ts';
 import { optimizerNames } from '../optim/types.ts';
@@ -33,8 +33,12 @@ export function parseCompareArgs(argv: string[], program = buildCompareProgram()
   return { dir: program.args[0], score: o.score as ScoreSpec, reference: o.reference as string };
 }
 
+/** The score table, then the mechanism table when the runs logged the ε-dominance diagnostics. */
 export function runCompare(cmd: CompareCommand): string {
-  return renderComparisonMarkdown(buildComparison(loadSweep(cmd.dir), { score: cmd.score, reference: cmd.reference }));
+  const sweep = loadSweep(cmd.dir);
+  const scores = renderComparisonMarkdown(buildComparison(sweep, { score: cmd.score, reference: cmd.reference }));
+  const mechanism = renderMechanismMarkdown(mechanismRows(sweep));
+  return mechanism === '' ? scores : `${scores}\n${mechanism}`;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
