@@ -33,11 +33,19 @@ function canonical(name: string): string {
 
 const ROM_BY_CANONICAL = new Map(ALE_ROM_IDS.map((id) => [canonical(id), id]));
 
-/** The ROM id for a user-given game name, or an UnknownGameError listing the closest names. */
+/**
+ * Gym and Gymnasium environment ids: `PongNoFrameskip-v4`, `Pong-v4`, `BreakoutDeterministic-v4`,
+ * `Pong-ramNoFrameskip-v4`, `ALE/Breakout-v5`, `ALE/Pong-ram-v5`. Only the game is taken from them: frame skip,
+ * sticky actions and the rest are the harness's protocol (--protocol, the preset), never the id's.
+ */
+const GYM_ID = /^(?:ALE\/)?([A-Za-z0-9]+?)(?:-ram)?(?:NoFrameskip|Deterministic)?-v\d+$/;
+
+/** The ROM id for a user-given game name (or a Gym/Gymnasium id), or an UnknownGameError listing the closest names. */
 export function resolveGame(name: string): string {
-  const id = ROM_BY_CANONICAL.get(canonical(name));
+  const gym = GYM_ID.exec(name.trim());
+  const id = ROM_BY_CANONICAL.get(canonical(gym ? gym[1] : name));
   if (id) return id;
-  throw new UnknownGameError(name, closestGames(name, 3));
+  throw new UnknownGameError(name, closestGames(gym ? gym[1] : name, 3));
 }
 
 /** 'space_invaders' -> 'SpaceInvaders' (the spelling of papers and Dopamine's configs). */

@@ -21,3 +21,19 @@ describe('game names', () => {
     expect(displayName('beam_rider')).toBe('BeamRider');
   });
 });
+
+describe('Gym and Gymnasium ids', () => {
+  it('name the game they wrap (the settings they imply are the harness\'s protocol, not the id\'s)', () => {
+    const cases: Array<[string, string]> = [
+      ['PongNoFrameskip-v4', 'pong'], ['Pong-v4', 'pong'], ['BreakoutDeterministic-v4', 'breakout'], ['Pong-v0', 'pong'],
+      ['Pong-ramNoFrameskip-v4', 'pong'], ['ALE/Breakout-v5', 'breakout'], ['ALE/Pong-ram-v5', 'pong'],
+      ['SpaceInvadersNoFrameskip-v4', 'space_invaders'], ['ALE/MontezumaRevenge-v5', 'montezuma_revenge'], ['ALE/Pitfall2-v5', 'pitfall2'],
+    ];
+    for (const [id, rom] of cases) expect(resolveGame(id), id).toBe(rom);
+  });
+
+  it('an unknown game inside a Gym id gets the suggestions of its game name', () => {
+    expect(() => resolveGame('PonggNoFrameskip-v4')).toThrow(/Unknown Atari game "PonggNoFrameskip-v4"\. Did you mean Pong\?/);
+  });
+});
+
