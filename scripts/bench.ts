@@ -17,9 +17,10 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { randomFillSync } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import seedrandom from 'seedrandom';
 import * as tf from '../src/tf.ts';
+import { withVersion } from '../src/cli/version.ts';
 import { QNetwork } from '../agents/network.ts';
 import { ReplayMemory } from '../agents/replay.ts';
 import { stepWork } from './bench/flops.ts';
@@ -35,7 +36,7 @@ const TORCH_VERSION = '2.13.0';
 
 const SECTIONS = ['ceiling', 'parts', 'loop', 'eval', 'torch', 'threads', 'memory'] as const;
 
-const program = new Command('bench')
+const program = withVersion(new Command('bench')
   .description('Where each DQN step\'s time goes, and the training loop against the machine\'s compute-bound ceiling')
   .option('--quick', 'a ~2-3 minute version: fewer repeats, shorter windows, no thread children or sweep')
   .option('--skip-torch', 'no PyTorch yardstick')
@@ -46,7 +47,8 @@ const program = new Command('bench')
   .option('--loop-seconds <s>', 'timed window of the training loop', Number)
   .option('--long-steps <n>', 'agent steps of the memory long run (200,000 takes hours on 2 cores)', Number)
   .option('--json <file>', 'where to write the JSON (default results/bench/<timestamp>.json)')
-  .option('--child <mode>', 'internal: threads | loop | replay1m | long')
+  // Internal (threads | loop | replay1m | long): one measurement in a child process. Not for users, so not in --help.
+  .addOption(new Option('--child <mode>').hideHelp()))
   .parse();
 const opts = program.opts<{
   quick?: boolean; skipTorch?: boolean; skipMemory?: boolean; skipThreads?: boolean; only?: string; game: string;

@@ -27,6 +27,17 @@ describe('every command line', () => {
     expect(r.stdout).toBe(`wd-dqn-harness ${version}\n`);
   }, 60_000);
 
+  it('npm run bench has --version too, and its --help lists no internal option', () => {
+    const bench = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'scripts/bench.ts', ...args], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
+    const v = bench(['--version']);
+    expect(v.status).toBe(0);
+    expect(v.stdout).toBe(`wd-dqn-harness ${version}\n`);
+    const help = bench(['--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/--quick/);
+    expect(help.stdout).not.toMatch(/--child/);
+  }, 60_000);
+
   it('each --help says whether --out is a directory, a prefix or a file', () => {
     const help = (name: string) => cli(name, ['--help']).stdout.replace(/\s+/g, ' ');
     expect(help('atari')).toMatch(/--out <dir> the run directory/);
