@@ -8,7 +8,8 @@ import { optimizerNames } from '../src/optim/types.ts';
 import { CorruptFileError } from '../src/io/atomic.ts';
 import { PRESET_NAMES as RUN_PRESET_NAMES } from '../src/run/presets.ts';
 import { NO_DECAY_SCHEMES } from '../src/optim/schemes.ts';
-import { buildPlan, crossGrid, paperGrid, PRESET_NAMES, runId, SweepInputError } from '../src/sweep/plan.ts';
+import { buildPlan, crossGrid, paperGrid, planDecayLines, plannedRunConfig, PRESET_NAMES, runId, SweepInputError } from '../src/sweep/plan.ts';
+import { resolveRunConfig } from '../src/run/presets.ts';
 import { PlanMismatchError, readPlan, writeOrCheckPlan } from '../src/sweep/plan_file.ts';
 import { runArguments } from '../src/sweep/command.ts';
 import { seedMajor } from '../src/sweep/local.ts';
@@ -232,3 +233,21 @@ describe('plan.json', () => {
     expect(() => readPlan(tempDir())).toThrow(/holds no sweep \(plan.json not found\)/);
   });
 });
+
+describe('what a sweep says when it starts', () => {
+  it('one decay-budget line per decoupled arm, with the --match-paper-decay hint where the decay is ≈ 1', () => {
+    const plan = buildPlan(crossGrid({ games: ['pong', 'breakout'], optimizers: ['adam', 'adamw', 'adam-l2'], weightDecays: [1e-3, 1e-4], seeds: [0, 1], preset: 'reduced' }));
+    const lines = planDecayLines(plan);
+    expect(lines).toHaveLength(2); // adamw at 1e-3 and 1e-4; not per game or seed, nothing for adam or adam-l2
+    expect(lines[0]).toMatch(/^decoupled decay \(adamw λ=0\.001\): total decay factor 0\.9980 .*--match-paper-decay/);
+    expect(lines[1]).toMatch(/^decoupled decay \(adamw λ=0\.0001\): .*a float32 no-op/);
+    const matched = buildPlan(crossGrid({ games: ['pong'], optimizers: ['adamw'], weightDecays: [1e-3], seeds: [0], preset: 'reduced', overrides: { matchPaperDecay: true } }));
+    expect(planDecayLines(matched)[0]).not.toMatch(/--match-paper-decay scales/);
+  });
+
+  it("a planned run resolves to the config its command line gives (the sweep's --set included)", () => {
+    const [run] = buildPlan(crossGrid({ games: ['breakout'], optimizers: ['adam'], weightDecays: [], seeds: [0], preset: 'dopamine', overrides: { iterations: 2, set: { 'agent.loss': 'mse' } } })).runs;
+    expect(plannedRunConfig(run)).toEqual(resolveRunConfig({ game: 'breakout', seed: 0, preset: 'dopamine', optimizer: 'adam', weightDecay: 0, iterations: 2, set: [['agent.loss', 'mse']] }));
+  });
+});
+

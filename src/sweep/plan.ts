@@ -9,7 +9,8 @@ import { canonicalJson } from '../io/canonical_json.ts';
 import { NO_DECAY_SCHEMES, SCHEMES } from '../optim/schemes.ts';
 import { optimizerNames, type OptimizerName } from '../optim/types.ts';
 import { PAPER_GAMES, PAPER_ROWS, PAPER_SEEDS } from '../paper.ts';
-import { ConfigError, PRESET_NAMES, resolveRunConfig, type PresetName } from '../run/presets.ts';
+import { decayBudgetLine } from '../run/forecast.ts';
+import { ConfigError, PRESET_NAMES, resolveRunConfig, type PresetName, type RunConfig } from '../run/presets.ts';
 import { RUNS_DIR, type GridRow, type PlannedRun, type RunOverrides, type SweepGrid, type SweepPlan } from './plan_file.ts';
 
 export { PRESET_NAMES, type PresetName };
@@ -236,3 +237,24 @@ export function buildPlan(grid: SweepGrid, createdAt = new Date().toISOString())
   return { format: 1, kind: 'wd-dqn-sweep', createdAt, grid, runs: expandGrid(grid) };
 }
 
+
+/** The config a planned run resolves to: what its atari command line (command.ts) gives the run. */
+export function plannedRunConfig(run: Omit<PlannedRun, 'id' | 'dir'>): RunConfig {
+  const o = run.overrides;
+  return resolveRunConfig({
+    game: run.game, seed: run.seed, preset: run.preset, optimizer: run.optimizer, weightDecay: run.weightDecay,
+    iterations: o.iterations, trainingSteps: o.trainingSteps, evalSteps: o.evalSteps, matchPaperDecay: o.matchPaperDecay,
+    set: Object.entries(o.set ?? {}),
+  });
+}
+
+/** What each decoupled arm's budget can show (decayBudgetLine), once per arm: said when a sweep starts. */
+export function planDecayLines(plan: Pick<SweepPlan, 'runs'>): string[] {
+  const lines = new Map<string, string>();
+  for (const run of plan.runs) {
+    if (SCHEMES[run.optimizer].decay !== 'decoupled' || run.weightDecay === 0) continue;
+    const key = canonicalJson({ optimizer: run.optimizer, weightDecay: run.weightDecay, preset: run.preset, overrides: run.overrides });
+    if (!lines.has(key)) lines.set(key, decayBudgetLine(plannedRunConfig(run)) ?? '');
+  }
+  return [...lines.values()].filter((l) => l !== '');
+}
