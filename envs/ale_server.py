@@ -10,7 +10,8 @@ Video: a screen request answers one ALE getScreenRGB image as raw bytes (u16 hei
 and while recording is on for an environment, the server itself writes the RGB screen of every emulator frame
 (resets, no-op starts and each frame of the frame skip) into a cv2.VideoWriter: MP4 (avc1 if this OpenCV can
 encode it, else mp4v) or WebM (VP8), so video frames never cross the pipe. Recording reads the screen only; the
-emulator, its random numbers and the observations are exactly as without it.
+emulator, its random numbers and the observations are exactly as without it. OpenCV's writer reports no I/O error,
+so stopping a recording reads the file back and fails unless every frame written is there.
 
 Preprocessing follows Dopamine's atari_lib.AtariPreprocessing exactly (frame skip, grayscale read from the
 emulator, max over the last two frames, cv2 area resize, no noop starts, life loss not terminal), with
@@ -24,6 +25,7 @@ implementation of Dopamine's code over ale-py's gymnasium environment (test/refe
 import contextlib
 import json
 import os
+import shutil
 import signal
 import struct
 import sys
@@ -82,6 +84,13 @@ class VideoRecorder:
         if not (fps > 0 and 1 <= scale <= 8):
             raise BridgeError('fps must be > 0 and scale in [1, 8]')
         height, width = ale.getScreenDims()
+        # Created here, exclusively, before OpenCV opens it: a recording never writes through a link (or into any
+        # file) already at its name; the client records under a fresh temp name and renames it when verified.
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        except FileExistsError:
+            raise BridgeError(f'cannot record {path!r}: something is already there') from None
+        self.path = path
         self.ale = ale
         self.scale = scale
         self.size = (width * scale, height * scale)
@@ -90,19 +99,22 @@ class VideoRecorder:
         self.frames = 0
         self.writer = None
         messages = b''
-        for codec in ([_working_codec[ext]] if ext in _working_codec else VIDEO_CODECS[ext]):
-            with captured_stderr() as printed:
-                writer = cv2.VideoWriter(path, cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*codec), float(fps), self.size)
-                opened = writer.isOpened()
-            messages += printed[0]
-            if opened:
-                self.writer, self.codec = writer, codec
-                _working_codec[ext] = codec
-                break
-            writer.release()
+        try:
+            for codec in ([_working_codec[ext]] if ext in _working_codec else VIDEO_CODECS[ext]):
+                with captured_stderr() as printed:
+                    writer = cv2.VideoWriter(path, cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*codec), float(fps), self.size)
+                    opened = writer.isOpened()
+                messages += printed[0]
+                if opened:
+                    self.writer, self.codec = writer, codec
+                    _working_codec[ext] = codec
+                    break
+                writer.release()
+        finally:
+            if self.writer is None:
+                with contextlib.suppress(OSError):
+                    os.remove(path)
         if self.writer is None:
-            with contextlib.suppress(OSError):
-                os.remove(path)
             detail = messages.decode(errors='replace').strip().splitlines()[-1:] or ['no message']
             raise BridgeError(f'OpenCV cannot write {ext} video here (tried {", ".join(VIDEO_CODECS[ext])}): {detail[0]}')
 
@@ -116,6 +128,22 @@ class VideoRecorder:
     def close(self):
         self.writer.release()
         return {'frames': self.frames, 'codec': self.codec, 'width': self.size[0], 'height': self.size[1]}
+
+    def verify(self):
+        """After close: OpenCV's writer reports no I/O error (a full disk, a file size limit), so the file is read
+        back and must hold every frame written; else BridgeError naming the file, the count and the cause."""
+        readable = 0
+        with captured_stderr():  # FFmpeg's complaints about a damaged file say less than the count below
+            reader = cv2.VideoCapture(self.path, cv2.CAP_FFMPEG)
+            while reader.isOpened() and reader.grab():
+                readable += 1
+            reader.release()
+        if readable == self.frames:
+            return
+        free = shutil.disk_usage(os.path.dirname(self.path) or '.').free
+        raise BridgeError(
+            f'the video {self.path} is incomplete: {readable} of {self.frames} frames can be read back; a write '
+            f'failed, which OpenCV does not report: disk full ({free / 2**20:.0f} MiB free now) or a file size limit?')
 
 
 class AtariEnv:
@@ -307,7 +335,9 @@ class Server:
             if env.recorder is None:
                 raise BridgeError(f'environment {env_id} is not recording')
             recorder, env.recorder = env.recorder, None
-            return json.dumps(recorder.close()).encode()
+            stopped = recorder.close()
+            recorder.verify()
+            return json.dumps(stopped).encode()
         raise BridgeError(f'unknown opcode {opcode}')
 
     def env(self, env_id):

@@ -1,6 +1,7 @@
 /**
  * How numbers are written for people, the same way in every log, status line, table and run id: step counts,
  * durations and weight-decay values. Run ids contain formatLambda's text, so changing it changes every id.
+ * Also shell words: paths in generated scripts and in the commands the CLIs print for pasting (shellQuote).
  */
 
 /** 950, 12.5k, 1.25M. */
@@ -25,4 +26,16 @@ export function formatDuration(seconds: number): string {
 export function formatLambda(lambda: number): string {
   if (lambda === 0) return '0';
   return lambda.toExponential().replace('e+', 'e');
+}
+
+/**
+ * One POSIX-shell word that expands to exactly `value`, for the Slurm job script and for the commands the CLIs print
+ * to paste (a run directory with a space, or `$(…)` in it, must neither split nor run anything): single quotes, with
+ * each ' written as '\''. Inside single quotes nothing is special ($, `, \, !, globbing, spaces, newlines), so any
+ * string round trips. NUL cannot be passed to a program at all, so it is refused. Plain words are left bare.
+ */
+export function shellQuote(value: string): string {
+  if (value.includes('\0')) throw new Error(`cannot place a NUL character in a shell word: ${JSON.stringify(value)}`);
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(value)) return value;
+  return `'${value.replace(/'/g, `'\\''`)}'`;
 }

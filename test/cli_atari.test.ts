@@ -1,6 +1,13 @@
+// The atari command line: parsing into a run config, every usage error, --help and --list-presets, and the memory
+// check that refuses a run too large for the machine before anything is written.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CommanderError } from 'commander';
-import { buildAtariProgram, describePresets, parseAtariArgs } from '../src/cli/atari.ts';
+import { buildAtariProgram, describePresets, memoryNeed, parseAtariArgs } from '../src/cli/atari.ts';
+import { runMemoryBytesFor } from '../src/sweep/resources.ts';
 
 function parse(...argv: string[]) {
   const program = buildAtariProgram().exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
@@ -189,4 +196,39 @@ describe('atari command line', () => {
     // The keys are the ones --set takes.
     expect(parse('--game', 'Pong', '--preset', 'reduced', '--set', 'agent.replayCapacityTransitions=50000')).toMatchObject({ config: { agent: { replayCapacityTransitions: 50000 } } });
   });
+});
+
+describe('a run that cannot fit in memory', () => {
+  const REPO = path.resolve(import.meta.dirname, '..');
+  const config = (capacity: number) => {
+    const run = parse('--game', 'Pong', '--preset', 'smoke', '--set', `agent.replayCapacityTransitions=${capacity}`);
+    if (run.kind !== 'train') throw new Error('expected a training run');
+    return run.config;
+  };
+
+  it("is refused when its replay memory's need (the sweep's estimate) exceeds the machine's memory; else says its need", () => {
+    for (const capacity of [2_000, 100_000, 1_000_000, 1e9]) {
+      const need = runMemoryBytesFor(capacity);
+      expect(memoryNeed(config(capacity), need)).toMatch(/^memory: this run needs ~[\d.]+ GiB \(its replay memory of [\d,]+ transitions, plus ~1 GB\); this machine has [\d.]+ GiB$/);
+      expect(() => memoryNeed(config(capacity), need - 1)).toThrow(
+        new RegExp(`^this run needs ~${(need / 2 ** 30).toFixed(1)} GiB \\(its replay memory of ${capacity.toLocaleString('en-US')} transitions, plus ~1 GB\\), ` +
+          `more than this machine's [\\d.]+ GiB of memory: lower agent\\.replayCapacityTransitions, or use --preset reduced \\(100,000 transitions\\)$`));
+    }
+  });
+
+  it('is refused before anything is written: no run directory (7 TB, and a size no typed array can hold)', () => {
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'atari-memory-'));
+    try {
+      for (const capacity of ['1e9', '1e12']) {
+        const out = path.join(parent, `run-${capacity}`);
+        const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/atari.ts', '--game', 'Pong', '--preset', 'smoke',
+          '--set', `agent.replayCapacityTransitions=${capacity}`, '--out', out], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
+        expect(result.status, result.stderr).toBe(1);
+        expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^error: this run needs ~[\d.]+ GiB .*more than this machine's [\d.]+ GiB of memory: .*--preset reduced/)]);
+        expect(fs.readdirSync(parent)).toEqual([]);
+      }
+    } finally {
+      fs.rmSync(parent, { recursive: true, force: true });
+    }
+  }, 300_000);
 });

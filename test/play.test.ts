@@ -1,7 +1,8 @@
 // `npm run play` and `npm run atari -- --capture-video` end to end: a smoke run trained for a few seconds (with a
 // video captured after its iteration), then played from its checkpoint with MP4 and WebM videos, each file reopened
-// with OpenCV (frame count, size); the export's file; the emulator's recording leaving the game untouched; and the
-// one-line errors for bad input.
+// with OpenCV (frame count, size); the export's file; the emulator's recording leaving the game untouched; a
+// recording cut off by failed writes never published; and the one-line errors for bad input (a checkpoint made under
+// another config among them).
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,6 +14,7 @@ import { AleBridge, VENV_PYTHON, type AtariEnv } from '../envs/ale_bridge.ts';
 import { buildPlayProgram, parsePlayArgs } from '../src/cli/play.ts';
 import { decodeSafetensors } from '../src/io/safetensors.ts';
 import { findLatestCheckpoint } from '../src/run/checkpoints.ts';
+import { recordEpisode } from '../src/run/play.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const CHROMIUM = '/usr/bin/chromium';
@@ -157,6 +159,41 @@ describe('the emulator\'s recording', () => {
   }, 60_000);
 });
 
+describe('a failed recording', () => {
+  it('a video cut off by writes that failed unreported (a file size limit here, as a full disk) is refused naming the cause, and leaves no file', async () => {
+    // OpenCV's writer reports no I/O error. RLIMIT_FSIZE (ulimit -f, 512-byte blocks in sh) makes every write past
+    // 64 KiB fail with EFBIG, as a full disk fails them with ENOSPC; Python ignores the SIGXFSZ that comes with it.
+    const python = path.join(tmp, 'python-fsize-limited');
+    fs.writeFileSync(python, `#!/bin/sh\nulimit -f 128\nexec ${VENV_PYTHON} "$@"\n`, { mode: 0o755 });
+    const bridge = await AleBridge.start({ pythonPath: python });
+    try {
+      const env = await bridge.createEnv({ game: 'breakout', seed: 1, maxEpisodeSteps: 300 });
+      const dir = path.join(tmp, 'limited');
+      const random = seedrandom('cut-off');
+      await expect(recordEpisode(env, () => Math.floor(random() * env.numActions), path.join(dir, 'episode.mp4')))
+        .rejects.toThrow(/the video \S+ is incomplete: \d+ of \d+ frames can be read back.*a write failed, which OpenCV does not report: disk full/);
+      expect(fs.readdirSync(dir)).toEqual([]); // neither the video nor its temp file
+    } finally {
+      await bridge.close();
+    }
+  }, 60_000);
+
+  it('never records into a file or link already at its name', async () => {
+    const bridge = await AleBridge.start();
+    try {
+      const env = await bridge.createEnv({ game: 'breakout', seed: 1 });
+      const link = path.join(tmp, 'linked.mp4');
+      const target = path.join(tmp, 'link-target.mp4');
+      fs.symlinkSync(target, link); // dangling: following it would create the target
+      await expect(env.startRecording({ path: link })).rejects.toThrow(/cannot record .*linked\.mp4.*: something is already there/);
+      expect(fs.existsSync(target)).toBe(false);
+      expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
+    } finally {
+      await bridge.close();
+    }
+  }, 60_000);
+});
+
 describe('play command line errors', () => {
   function parseError(...argv: string[]): string {
     const program = buildPlayProgram().exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
@@ -193,6 +230,33 @@ describe('play command line errors', () => {
       expect(text.trim().split('\n'), argv.join(' ')).toHaveLength(1);
     }
     expect(parsePlayArgs([runDir], buildPlayProgram().exitOverride())).toMatchObject({ kind: 'play', episodes: 3, epsilon: 0.001, seed: 0, video: null });
+  });
+
+  it('refuses a checkpoint made under another config than the run\'s (copied from another run), for play and --export', () => {
+    const changes: Array<[string, (config: { game: string; seed: number; iterations: number; agent: { padding: string; optimizer: { name: string } } }) => void]> = [
+      ['game', (c) => { c.game = 'space_invaders'; }], // as many actions as Pong: the network's shape cannot tell
+      ['agent.padding', (c) => { c.agent.padding = 'valid'; }],
+      ['agent.optimizer.name', (c) => { c.agent.optimizer.name = 'adamw'; }],
+      ['seed', (c) => { c.seed = 7; }],
+      ['iterations', (c) => { c.iterations += 5; }], // a key a resume may change: not a mismatch
+    ];
+    for (const [key, change] of changes) {
+      const dir = path.join(tmp, `mismatch-${key}`);
+      fs.cpSync(runDir, dir, { recursive: true });
+      const file = path.join(dir, 'config.json');
+      const stored = JSON.parse(fs.readFileSync(file, 'utf8'));
+      change(stored.config);
+      fs.writeFileSync(file, JSON.stringify(stored));
+      for (const extra of [[], ['--export', 'x.safetensors']]) {
+        if (key === 'iterations') {
+          expect(parsePlayArgs([dir, ...extra], buildPlayProgram().exitOverride()).checkpoint.iteration).toBe(0);
+          continue;
+        }
+        const text = parseError(dir, ...extra);
+        expect(text, key).toMatch(new RegExp(`the checkpoint .*ckpt-000000 was made under another config than .*config\\.json holds \\(checkpoint → config\\.json: ${key.replace(/\./g, '\\.')}: `));
+        expect(text.trim().split('\n'), key).toHaveLength(1);
+      }
+    }
   });
 
   it('exits 1 with the message from the real command line', async () => {

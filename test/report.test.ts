@@ -92,7 +92,10 @@ describe('npm run report (command line)', () => {
   it('parses options and rejects bad ones', () => {
     expect(parseReportArgs(['d', '--out', 'x.html', '--reps', '10'], quiet())).toMatchObject({ dir: 'd', out: 'x.html', reps: 10, comparePaper: true });
     expect(parseReportArgs(['d', '--no-compare-paper'], quiet()).comparePaper).toBe(false);
-    expect(() => parseReportArgs(['d', '--reps', '0'], quiet())).toThrow(/Expected a whole number >= 1/);
+    for (const reps of ['0', '100001', '1e9', '-3', 'many']) {
+      expect(() => parseReportArgs(['d', '--reps', reps], quiet()), reps).toThrow(`Expected a whole number from 1 to 100000, got "${reps}".`);
+    }
+    expect(parseReportArgs(['d', '--reps', '100000'], quiet()).reps).toBe(100_000);
     expect(() => parseReportArgs(['d', '--score', 'median'], quiet())).toThrow(/Unknown score "median"/);
     expect(() => parseReportArgs([], quiet())).toThrow(/missing required argument 'dir'/);
   });
@@ -132,6 +135,26 @@ describe('npm run report (command line)', () => {
     const base = { score: { kind: 'final' } as const, extraScores: [], includeIncomplete: false, comparePaper: true, reps: 10, seed: 's' };
     await expect(runReport({ ...base, dir: path.join(root, 'runs', 'pong-adamw-wd0.0001-seed0'), out: null })).rejects.toThrow(/is a run directory.*--out/);
     await expect(runReport({ ...base, dir: root, out: path.join(root, 'nope', 'r.html') })).rejects.toThrow(/directory .*nope does not exist/);
+  });
+
+  it('an --out that cannot be written is one line naming it, never an internal temp file', async () => {
+    const base = { score: { kind: 'final' } as const, extraScores: [], includeIncomplete: false, comparePaper: true, reps: 10, seed: 's' };
+    const aFile = path.join(root, 'a-file');
+    fs.writeFileSync(aFile, '');
+    const cases: Array<[string, RegExp]> = [
+      [path.join(root, 'nope', 'r.html'), /the directory .*nope does not exist\.$/],
+      [path.join(aFile, 'r.html'), /a-file is not a directory\.$/],
+      [path.join(aFile, 'deeper', 'r.html'), /ENOTDIR: a part of the path is a file\.$/],
+      ['/proc/r.html', /ENOENT: this file system does not allow creating it/], // the write itself fails, after the build
+      [path.join(root, `${'x'.repeat(250)}.html`), /ENAMETOOLONG: name too long\.$/], // only the temp name is too long
+    ];
+    for (const [out, message] of cases) {
+      const error = await runReport({ ...base, dir: root, out }).then(() => null, (e: Error) => e);
+      expect(error?.message, out).toMatch(message);
+      expect(error!.message.startsWith(`cannot write ${out}: `), error!.message).toBe(true);
+      expect(error!.message.split('\n'), out).toHaveLength(1);
+      expect(error!.message, out).not.toContain('.tmp-');
+    }
   });
 
   it('writes every figure as SVG, Vega-Lite spec and CSV in figures/; replaces only what a report wrote there', async () => {

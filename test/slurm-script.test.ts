@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runArguments, tsxLoaderUrl, type CommandBuilder } from '../src/sweep/command.ts';
 import { buildPlan, crossGrid } from '../src/sweep/plan.ts';
 import { writeOrCheckPlan } from '../src/sweep/plan_file.ts';
-import { shellQuote } from '../src/sweep/shell.ts';
+import { shellQuote } from '../src/format.ts';
 import { parseSlurmTime, sbatchScript, SlurmInputError, type SlurmOptions } from '../src/sweep/slurm.ts';
 import { runStatus } from '../src/sweep/status.ts';
 

@@ -1,5 +1,5 @@
 // The sweep's live view: one header and one line per running run, never wider than the terminal, redrawn in place
-// with the driver's lines above it; off a terminal a plain timestamped summary now and then.
+// with the driver's lines above it; off a terminal a plain timestamped summary now and then; never an exception.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -73,6 +73,33 @@ describe('sweep live view', () => {
     expect(out.filter((t) => t === '\x1b[3A\r\x1b[J')).toHaveLength(3);
     expect(out[out.length - 1]).toBe('\x1b[3A\r\x1b[J');
     expect(out).toContain('[3/4] done breakout-…\n');
+  });
+
+  it("keeps drawing when a run's progress.json lacks or mistypes any field, or the sweep's files cannot be read", () => {
+    const { dir, plan } = sweepWithRunning();
+    const file = path.join(dir, plan.runs[1].dir, 'progress.json');
+    const valid = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    const out: string[] = [];
+    const view = new SweepLiveView({ sweepDir: dir, plan, tty: true, write: (t) => out.push(t), now: () => NOW });
+    for (const key of Object.keys(valid)) {
+      const { [key]: _removed, ...without } = valid;
+      for (const snapshot of [without, { ...valid, [key]: key === 'phase' || key === 'updatedAt' ? 7 : 'x' }, { ...valid, [key]: {} }]) {
+        fs.writeFileSync(file, JSON.stringify(snapshot));
+        const lines = view.render(200);
+        expect(lines[0]).toMatch(/^sweep: 1 done · 2 running · 1 queued \| ETA /);
+        expect(lines[1]).toMatch(new RegExp(`^  ${plan.runs[1].id}  progress unknown: progress\\.json has (no )?${key}\\b`));
+        expect(lines[2]).toMatch(/iter 2\/6/);
+      }
+    }
+    // Whatever else fails while reading the sweep (here a plan entry without a directory) is a line, not an exception.
+    const broken = { ...plan, runs: [{ ...plan.runs[0], dir: undefined as unknown as string }] };
+    const brokenView = new SweepLiveView({ sweepDir: dir, plan: broken, tty: true, write: (t) => out.push(t), now: () => NOW });
+    expect(brokenView.render(80)).toEqual([expect.stringMatching(/^sweep: status unreadable: /)]);
+    expect(() => brokenView.tick()).not.toThrow();
+    const plain: string[] = [];
+    const plainView = new SweepLiveView({ sweepDir: dir, plan: broken, tty: false, write: (t) => plain.push(t), plainEverySeconds: 0, now: () => NOW });
+    plainView.tick();
+    expect(plain).toEqual([expect.stringMatching(/^2026-12-02T17:00:00Z sweep: status unreadable: /)]);
   });
 
   it('off a terminal: a timestamped summary line every plainEverySeconds, no escape codes', () => {

@@ -1,12 +1,16 @@
 // `--status`: each run's state from its files alone, damage reported per run, and the ETA.
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ProgressReporter } from '../src/run/progress.ts';
 import { RunDirectory } from '../src/run/run_directory.ts';
 import { buildPlan, crossGrid } from '../src/sweep/plan.ts';
 import { writeOrCheckPlan, type PlannedRun, type SweepPlan } from '../src/sweep/plan_file.ts';
-import { formatStatus, logFile, logTail, runStatus, sweepStatus, writeExecutorRecord, writeOutcome } from '../src/sweep/status.ts';
+import { describeLive, formatStatus, logFile, logTail, runStatus, sweepStatus, writeExecutorRecord, writeOutcome } from '../src/sweep/status.ts';
+
+const REPO = path.resolve(import.meta.dirname, '..');
 
 const temps: string[] = [];
 afterEach(() => {
@@ -158,4 +162,77 @@ describe('sweep status', () => {
     expect(status.secondsPerIteration).toBeCloseTo(4);
     expect(status.etaSeconds).toBeCloseTo((5 + 10) * 4);
   });
+});
+
+describe("a running run's progress.json that another version or damage wrote", () => {
+  /** A snapshot as the trainer writes it (every field ProgressSnapshot has, whatever it gains later), all measured. */
+  function validSnapshot(): Record<string, unknown> {
+    const reporter = new ProgressReporter({ tty: false, write: () => {}, clock: () => new Date('2026-12-02T16:59:00Z') });
+    const state = { iteration: 0, iterations: 10, phase: 'train' as const, phaseSteps: 3000, phaseTarget: 10_000, runSteps: 3000, runTarget: 100_000, epsilon: 0.5, recentReturns: [1, 2], warmupStepsLeft: 0 };
+    return { ...reporter.snapshot(state), stepsPerSecond: 19.5, learningStepsPerSecond: 20, recentReturn: 1.5, etaSeconds: 3600 };
+  }
+  /** Wrong values as JSON text: other types, a string that is no date or phase, Infinity (1e400 parses to it), -1. */
+  const WRONG = ['"x"', 'null', 'true', '{}', '[1]', '1e400', '-1', '"2026-12-02T16:59:00Z"', '12'];
+  const jsonType = (v: unknown) => (Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v);
+
+  it('is ignored, with the reason, when any field is missing or mistyped; the status and its text never throw', () => {
+    const { dir, plan } = sweep([0]);
+    const now = Date.parse('2026-12-02T17:00:00Z');
+    const held = fakeRun(dir, plan.runs[0], 'running', 0);
+    const file = path.join(dir, plan.runs[0].dir, 'progress.json');
+    const valid = validSnapshot();
+    /** Writes `text`; the views must not throw, and a snapshot that must be refused is, naming `key`. */
+    const check = (text: string, key: string, mustRefuse: boolean) => {
+      fs.writeFileSync(file, text);
+      const status = sweepStatus(dir, plan, now);
+      const run = status.runs[0];
+      expect(run.state).toBe('running');
+      const line = describeLive(run, now);
+      const shown = formatStatus(dir, plan, status, true, now);
+      expect(shown).toContain(line);
+      if (run.live === undefined) {
+        expect(run.liveProblem, text).toMatch(new RegExp(`^progress\\.json has (no )?${key}\\b`));
+        expect(line).toBe(`progress unknown: ${run.liveProblem}`);
+      } else {
+        expect(mustRefuse, `accepted: ${text}`).toBe(false);
+      }
+    };
+    try {
+      fs.writeFileSync(file, JSON.stringify(valid));
+      expect(runStatus(dir, plan.runs[0]).live).toEqual(valid);
+      for (const key of Object.keys(valid)) {
+        const { [key]: _removed, ...without } = valid;
+        check(JSON.stringify(without), key, true);
+        for (const wrong of WRONG) {
+          const value = JSON.parse(wrong);
+          const mustRefuse = wrong === '"x"' || (value !== null && jsonType(value) !== jsonType(valid[key])) ||
+            (typeof value === 'number' && !Number.isFinite(value));
+          check(JSON.stringify({ ...valid, [key]: '\u0000' }).replace('"\\u0000"', wrong), key, mustRefuse);
+        }
+      }
+      for (const text of ['[]', '42', '"progress"']) {
+        fs.writeFileSync(file, text);
+        expect(runStatus(dir, plan.runs[0])).toMatchObject({ state: 'running', liveProblem: 'progress.json is not a JSON object' });
+      }
+    } finally {
+      held.releaseLock();
+    }
+  });
+
+  it('is read only when it is a regular file: a FIFO in its place answers at once (--status, in a child process)', () => {
+    const { dir, plan } = sweep([0]);
+    const held = fakeRun(dir, plan.runs[0], 'running', 0);
+    try {
+      execFileSync('mkfifo', [path.join(dir, plan.runs[0].dir, 'progress.json')]);
+      // In a child with a time limit: a read that waits for a writer would block this test's own thread for good.
+      const started = Date.now();
+      const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/sweep.ts', '--status', dir], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
+      expect(result.signal, `${result.stdout}${result.stderr}`).toBeNull();
+      expect(result.status, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/running +pong-adamw-wd1e-4-s0-\S+ +0\/10 it +pid \d+\n +starting \(no progress written yet\)/);
+      expect(Date.now() - started).toBeLessThan(60_000);
+    } finally {
+      held.releaseLock();
+    }
+  }, 90_000);
 });

@@ -71,6 +71,8 @@ describe('a DQN run (smoke preset, real emulator)', () => {
     const run = await atari(...SMOKE, '--optimizer', 'adamw', '--wd', '1e-3', '--seed', '3', '--out', first, '--tensorboard');
     expect(run.code, run.output).toBe(0);
     expect(run.output).toMatch(/iteration 2\/2: train return/);
+    // Its first line says how much memory it needs (a run the kernel kills for memory then has said so in its log).
+    expect(run.output).toMatch(/^\S+ memory: this run needs ~0\.9 GiB \(its replay memory of 2,000 transitions, plus ~1 GB\); this machine has [\d.]+ GiB$/m);
     // TensorBoard event file (TFRecord of Event protos): the scalars' tags are in it.
     const events = fs.readdirSync(path.join(first, 'events'));
     expect(events).toHaveLength(1);
@@ -289,5 +291,88 @@ describe('a DQN run (smoke preset, real emulator)', () => {
     expect(result.status).toBe('completed');
     expect(lines.join('')).toMatch(/iteration 1\/1/);
     expect(tf.memory().numTensors).toBe(before);
+  }, 300_000);
+});
+
+describe('faults that cost a warning, not a run (in-process, smoke preset)', () => {
+  function inProcess(name: string, options: Partial<Parameters<typeof trainRun>[0]> & { iterations?: number } = {}) {
+    const { iterations = 1, ...rest } = options;
+    const lines: string[] = [];
+    const progress = new ProgressReporter({ tty: false, write: (t) => lines.push(t), plainEverySeconds: 1000 });
+    const outDir = path.join(tmp, name);
+    const config = resolveRunConfig({ game: 'pong', seed: 7, preset: 'smoke', iterations });
+    return { outDir, lines, run: () => trainRun({ config, outDir, stop: { requested: null }, progress, ...rest }) };
+  }
+
+  it('a TensorBoard writer that fails to open, write or flush is one warning; TensorBoard is then off and the run completes', async () => {
+    for (const failAt of ['open', 'scalar', 'flush'] as const) {
+      let scalars = 0;
+      let failed = false;
+      let callsAfterFailure = 0;
+      const call = (at: typeof failAt) => {
+        if (failed) callsAfterFailure++;
+        if (at === 'scalar') scalars++;
+        // The scalar case fails at the third (an episode return or a loss), after some were written.
+        if (!failed && at === failAt && (at !== 'scalar' || scalars === 3)) {
+          failed = true;
+          throw new Error('Invalid TF_Status: 8\nMessage: No space left on device');
+        }
+      };
+      const { lines, run } = inProcess(`tensorboard-${failAt}`, {
+        tensorboard: true,
+        openScalarWriter: () => {
+          call('open');
+          return { scalar: () => call('scalar'), flush: () => call('flush') };
+        },
+      });
+      const result = await run();
+      expect(result.status, failAt).toBe('completed');
+      const warnings = lines.join('').split('\n').filter((l) => /TensorBoard/.test(l));
+      expect(warnings, failAt).toHaveLength(1);
+      expect(warnings[0]).toMatch(/warning: TensorBoard logging failed \(Invalid TF_Status: 8\); it is off for the rest of this session/);
+      expect(failed, failAt).toBe(true);
+      expect(callsAfterFailure, failAt).toBe(0); // off once it failed
+    }
+  }, 300_000);
+
+  it("summary.json never claims an iteration its checkpoint does not hold, whatever fails in between", async () => {
+    // Between iteration 2's metrics and its checkpoint (during its TensorBoard scalars) the checkpoints directory is
+    // replaced by a file, so that checkpoint fails, as on a full disk; the failed run's summary must say 1 iteration.
+    let iterationScalars = 0;
+    const { outDir, run } = inProcess('summary-order', {
+      iterations: 2, tensorboard: true,
+      openScalarWriter: () => ({
+        scalar: (name) => {
+          if (name === 'perf/iteration_seconds' && ++iterationScalars === 2) {
+            fs.renameSync(path.join(outDir, 'checkpoints'), path.join(outDir, 'checkpoints-moved'));
+            fs.writeFileSync(path.join(outDir, 'checkpoints'), 'not a directory');
+          }
+        },
+        flush: () => {},
+      }),
+    });
+    await expect(run()).rejects.toThrow();
+    expect(metrics(outDir)).toHaveLength(2); // a resume truncates the second: its checkpoint does not exist
+    const s = summary(outDir);
+    expect(s).toMatchObject({ status: 'failed', iterations_completed: 1, env_steps: metrics(outDir)[0].env_steps, final_train_return_mean: metrics(outDir)[0].train_return_mean });
+  }, 300_000);
+
+  it('prints the resume command with the run directory quoted for a shell (a space, a quote, $(…))', async () => {
+    // Stopped as training starts (the line naming the run directory is the last before the first step).
+    const stop = { requested: null as string | null };
+    const lines: string[] = [];
+    const write = (t: string) => {
+      lines.push(t);
+      if (t.includes('run directory: ')) stop.requested = 'SIGTERM';
+    };
+    const progress = new ProgressReporter({ tty: false, write, plainEverySeconds: 1000 });
+    const { outDir, run } = inProcess("it's a $(touch PWNED) run", { stop, progress });
+    expect((await run()).status).toBe('interrupted');
+    const command = lines.join('').match(/\(or: (npm run atari -- .*)\)\n/)?.[1];
+    expect(command).toBeDefined();
+    // The shell splits the printed command into its words: the last is the directory, unchanged, and nothing ran.
+    const words = execFileSync('sh', ['-c', `printf '%s\\n' ${command!.replace(/^npm run atari -- /, '')}`], { cwd: tmp, encoding: 'utf8' });
+    expect(words.split('\n').filter(Boolean)).toEqual(['--resume', '--out', outDir]);
+    expect(fs.existsSync(path.join(tmp, 'PWNED'))).toBe(false);
   }, 300_000);
 });

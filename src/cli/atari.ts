@@ -3,6 +3,7 @@
 // once, and so thread settings are in the environment before TensorFlow loads.
 import { Command, Option } from 'commander';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DOPAMINE_PROTOCOL, NATURE_PROTOCOL, type EnvProtocol } from '../../envs/ale_bridge.ts';
@@ -23,6 +24,8 @@ import {
 } from '../run/presets.ts';
 import { parseChoice, parseGameName, parseNonNegativeInteger, parsePositiveInteger, parsePositiveNumber, parseSet, parseWeightDecay } from './parse.ts';
 import { DEFAULT_KEEP_CHECKPOINTS } from '../run/checkpoints.ts';
+import { runForecast } from '../run/forecast.ts';
+import { runMemoryBytesFor } from '../sweep/resources.ts';
 import { runMain } from './exit.ts';
 import { withVersion } from './version.ts';
 
@@ -243,8 +246,37 @@ export function describePresets(): string {
   }).join('\n\n');
 }
 
+/**
+ * The memory a run of `config` needs (its replay memory dominates), as the line a run starts with, so that a run the
+ * kernel kills for memory has said in its log what it needed. A run that cannot fit in this machine's RAM at all is
+ * refused here, before anything is written, instead of dying hours later when its replay memory has filled up.
+ */
+export function memoryNeed(config: RunConfig, totalMemoryBytes = os.totalmem()): string {
+  const need = runMemoryBytesFor(config.agent.replayCapacityTransitions);
+  const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+  const what = `~${gib(need)} (its replay memory of ${config.agent.replayCapacityTransitions.toLocaleString('en-US')} transitions, plus ~1 GB)`;
+  if (need > totalMemoryBytes) {
+    throw new Error(`this run needs ${what}, more than this machine's ${gib(totalMemoryBytes)} of memory: ` +
+      `lower agent.replayCapacityTransitions, or use --preset reduced (${PRESETS.reduced.values.agent.replayCapacityTransitions.toLocaleString('en-US')} transitions)`);
+  }
+  return `memory: this run needs ${what}; this machine has ${gib(totalMemoryBytes)}`;
+}
+
+/** Free bytes on the filesystem `dir` will be on (its nearest existing ancestor), or null if that cannot be told. */
+function freeDiskBytes(dir: string): number | null {
+  let at = path.resolve(dir);
+  while (!fs.existsSync(at) && path.dirname(at) !== at) at = path.dirname(at);
+  try {
+    const s = fs.statfsSync(at);
+    return s.bavail * s.bsize;
+  } catch {
+    return null;
+  }
+}
+
 /** Exit codes: 0 completed / interrupted with a checkpoint / already completed; 1 error; 3 diverged. */
 async function train(command: TrainCommand): Promise<number> {
+  const memory = memoryNeed(command.config); // first: a refusal writes nothing and loads nothing
   if (command.threads !== null) {
     // Read by TensorFlow (and oneDNN's OpenMP) when the native library loads, which happens in the imports below.
     const n = String(command.threads);
@@ -274,6 +306,12 @@ async function train(command: TrainCommand): Promise<number> {
     progress.line(`${signal}: finishing the current step, then writing a checkpoint (send it again to quit at once)`);
   };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGUSR1'] as const) process.on(signal, onSignal);
+  progress.line(memory);
+  const forecast = runForecast(command.config, {
+    keepCheckpoints: command.keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS, saveReplay: command.saveReplay, freeDiskBytes: freeDiskBytes(command.outDir),
+  });
+  for (const line of forecast.lines) progress.line(line);
+  for (const warning of forecast.warnings) progress.line(`warning: ${warning}`);
   const result = await trainRun({
     config: command.config, outDir: command.outDir, stop, progress,
     threads: command.threads, tensorboard: command.tensorboard, saveReplay: command.saveReplay,
@@ -283,7 +321,8 @@ async function train(command: TrainCommand): Promise<number> {
   if (result.status === 'already-completed') {
     const s = result.summary;
     progress.line(`${result.runDir} already holds this run, completed (${s.iterations_completed} iterations, final train return ` +
-      `${s.final_train_return_mean ?? '-'}). Nothing to do; raise --iterations to extend it, or choose another --out.`);
+      `${s.final_train_return_mean ?? '-'}). Nothing to do; raise --iterations to extend it, or choose another --out.` +
+      (command.tensorboard ? ' No TensorBoard event files were written: a run logs them while it trains.' : ''));
   }
   return result.status === 'diverged' ? 3 : 0;
 }

@@ -1,14 +1,16 @@
 // `npm run play -- RUN_DIR [...]`: watch and reuse a trained agent. Plays evaluation episodes with a checkpoint's
 // online network in the run's own emulator settings (optionally recording the first into an MP4 or WebM), or,
 // with --export, writes that network as safetensors in PyTorch layout. Parsing checks the run directory, the
-// checkpoint and every value before anything heavy loads; playing loads TensorFlow by dynamic import, exporting
-// not at all (the checkpoint's tensors are plain arrays).
+// checkpoint (made under the run's config) and every value before anything heavy loads; playing loads TensorFlow
+// by dynamic import, exporting not at all (the checkpoint's tensors are plain arrays).
 import { Command, InvalidArgumentError, Option } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readJsonFile } from '../io/atomic.ts';
 import { checkpointIterations, findCheckpoint, findLatestCheckpoint, type FoundCheckpoint } from '../run/checkpoints.ts';
-import { ConfigError, validateRunConfig, type RunConfig } from '../run/presets.ts';
+import { ConfigError, MUTABLE_CONFIG_KEYS, validateRunConfig, type RunConfig } from '../run/presets.ts';
+import { diffConfig, formatDifference } from '../run/run_directory.ts';
 import { parseNonNegativeInteger, parsePositiveInteger, parseProbability } from './parse.ts';
 import type { PlayOptions } from '../run/play.ts';
 import { runMain } from './exit.ts';
@@ -80,6 +82,27 @@ export function buildPlayProgram(): Command {
 
 const PLAY_ONLY = ['episodes', 'epsilon', 'video', 'seed'];
 
+/**
+ * A checkpoint records the run config it was made under (state.json): one copied in from another run (another game
+ * with as many actions, another network or scheme) would be played or exported under this run's labels. Compared as
+ * a resume compares it (keys a resume may change, like iterations, aside). Null when they agree, or for a
+ * checkpoint that records no config.
+ */
+function checkpointConfigProblem(checkpoint: FoundCheckpoint, config: RunConfig, configFile: string): string | null {
+  let saved: { config?: unknown };
+  try {
+    saved = readJsonFile<{ config?: unknown }>(path.join(checkpoint.dir, 'state.json'), 'checkpoint state');
+  } catch (error) {
+    return (error as Error).message.split('\n')[0];
+  }
+  if (saved?.config === undefined) return null;
+  const differences = diffConfig(saved.config, config).filter((d) => !(MUTABLE_CONFIG_KEYS as readonly string[]).includes(d.key));
+  if (differences.length === 0) return null;
+  const shown = differences.slice(0, 3).map(formatDifference).join('; ') + (differences.length > 3 ? `; and ${differences.length - 3} more` : '');
+  return `the checkpoint ${checkpoint.dir} was made under another config than ${configFile} holds (checkpoint → config.json: ${shown}): ` +
+    "it is not this run's checkpoint; put the run's own checkpoints (or its config.json) back";
+}
+
 /** Parses argv (without node and the script) and checks the run directory and checkpoint; exits on bad input. */
 export function parsePlayArgs(argv: string[], program = buildPlayProgram()): PlayInvocation {
   program.parse(argv, { from: 'user' });
@@ -112,6 +135,8 @@ export function parsePlayArgs(argv: string[], program = buildPlayProgram()): Pla
       program.error(`error: --checkpoint ${o.checkpoint}: ${(error as Error).message} (${have})`);
     }
   }
+  const mismatch = checkpointConfigProblem(checkpoint!, config!, configFile);
+  if (mismatch !== null) program.error(`error: ${mismatch}`);
   if (o.export !== undefined) {
     const misplaced = PLAY_ONLY.filter((k) => program.getOptionValueSource(k) === 'cli');
     if (misplaced.length) program.error(`error: --export writes the network and plays nothing; drop ${misplaced.map((k) => `--${k}`).join(', ')} (or run play separately)`);

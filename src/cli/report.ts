@@ -1,13 +1,13 @@
 // `npm run report -- DIR [--out report.html]`: one self-contained HTML page with Table 1, aggregates and figures.
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { toCsv } from '../analysis/csv.ts';
 import type { ReportFigure } from '../analysis/report.ts';
 import type { ScoreSpec } from '../analysis/score.ts';
-import { writeFileAtomic } from '../io/atomic.ts';
-import { collectScoreOption, parsePositiveInteger, scoresOrDefault } from './parse.ts';
+import { describeFsError, writeFileAtomic } from '../io/atomic.ts';
+import { collectScoreOption, scoresOrDefault } from './parse.ts';
 import { runMain } from './exit.ts';
 import { deprecationNotice, withVersion } from './version.ts';
 
@@ -25,6 +25,18 @@ export interface ReportCommand {
   seed: string;
 }
 
+/**
+ * The most bootstrap replicates --reps takes: far more than two-decimal 95% intervals need, while the bootstrap's time
+ * and memory grow with the count (a mistyped 1e9 would run for hours).
+ */
+export const MAX_REPS = 100_000;
+
+function parseReps(value: string): number {
+  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 1 && n <= MAX_REPS)) throw new InvalidArgumentError(`Expected a whole number from 1 to ${MAX_REPS}, got "${value}".`);
+  return n;
+}
+
 /** The bootstrap's seed unless --bootstrap-seed says otherwise (the report prints the one used). */
 export const DEFAULT_BOOTSTRAP_SEED = 'wd-dqn-aggregates';
 
@@ -37,7 +49,7 @@ export function buildReportProgram(): Command {
     .addOption(new Option('--include-incomplete', 'count unfinished runs at their last iteration, marked †'))
     .addOption(new Option('--compare-paper', 'put the published Table 1 value beside each cell (the default, as in npm run table1)'))
     .addOption(new Option('--no-compare-paper', 'leave out the published Table 1 values'))
-    .addOption(new Option('--reps <n>', 'bootstrap replicates for the 95% intervals').argParser(parsePositiveInteger).default(2000))
+    .addOption(new Option('--reps <n>', `bootstrap replicates for the 95% intervals (1 to ${MAX_REPS})`).argParser(parseReps).default(2000))
     .addOption(new Option('--bootstrap-seed <text>', 'seed of the bootstrap resampling (any text; not a run seed)').default(DEFAULT_BOOTSTRAP_SEED))
     // Its old name, which atari and sweep use for a run's seed: still read, with a notice.
     .addOption(new Option('--seed <text>', 'deprecated: --bootstrap-seed').hideHelp())
@@ -64,6 +76,34 @@ export function parseReportArgs(argv: string[], program = buildReportProgram()):
     reps: o.reps as number,
     seed,
   };
+}
+
+/** The report's directory must exist and be writable: else one line naming the report file, not a temp file. */
+function assertWritableDirectory(file: string): void {
+  const dir = path.dirname(file);
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new Error(`cannot write ${file}: the directory ${dir} does not exist.`);
+    throw new Error(`cannot write ${file}: ${describeFsError(error)}.`);
+  }
+  if (!stat.isDirectory()) throw new Error(`cannot write ${file}: ${dir} is not a directory.`);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (error) {
+    throw new Error(`cannot write ${file}: ${describeFsError(error)}.`);
+  }
+}
+
+/** Runs a write of the report, turning its failure into one line naming `what` the user asked for. */
+function writing(what: string, write: () => void): void {
+  try {
+    write();
+  } catch (error) {
+    throw new Error(`cannot write ${what}: ${describeFsError(error)}.`);
+  }
 }
 
 function isDirectory(file: string): boolean {
@@ -118,7 +158,7 @@ export async function runReport(cmd: ReportCommand): Promise<{ file: string; fig
       if (fs.existsSync(path.join(given, 'config.json'))) throw new Error(`${given} is a run directory, which analysis never writes into: give another --out.`);
       given = path.join(given, 'report.html');
     }
-    if (!fs.existsSync(path.dirname(given))) throw new Error(`cannot write ${given}: the directory ${path.dirname(given)} does not exist.`);
+    assertWritableDirectory(given);
   }
   const { buildReport } = await import('../analysis/report.ts');
   const { html, figures, sweep } = await buildReport(cmd.dir, {
@@ -134,10 +174,10 @@ export async function runReport(cmd: ReportCommand): Promise<{ file: string; fig
   else if (sweep.source === 'single-run') {
     throw new Error(`${sweep.root} is a run directory, which analysis never writes into: give --out <file.html>.`);
   } else file = path.join(sweep.root, 'report.html');
-  if (!fs.existsSync(path.dirname(file))) throw new Error(`cannot write ${file}: the directory ${path.dirname(file)} does not exist.`);
-  writeFileAtomic(file, html);
+  assertWritableDirectory(file);
+  writing(file, () => writeFileAtomic(file, html));
   const figuresDir = path.join(path.dirname(file), 'figures');
-  writeFigureFiles(figuresDir, figures);
+  writing(`the figures into ${figuresDir}`, () => writeFigureFiles(figuresDir, figures));
   return { file, figuresDir, figures: figures.length, skipped: sweep.skipped.length };
 }
 

@@ -5,8 +5,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { shellQuote } from '../format.ts';
 import { optimizerNames, type OptimizerName } from '../optim/types.ts';
-import { buildPlan, crossGrid, paperGrid, PRESET_NAMES, SweepInputError, type PresetName } from '../sweep/plan.ts';
+import { buildPlan, crossGrid, paperGrid, planDecayLines, PRESET_NAMES, SweepInputError, type PresetName } from '../sweep/plan.ts';
 import { PLAN_FILE, PlanMismatchError, readPlan, writeOrCheckPlan, type RunOverrides, type SweepPlan } from '../sweep/plan_file.ts';
 import { parseChoice, parseGameName, parseList, parseNonNegativeInteger, parsePositiveInteger, parseSet, parseWeightDecay } from './parse.ts';
 import { TENSORBOARD_DIR, type RunOutputOptions } from '../sweep/command.ts';
@@ -256,6 +257,7 @@ async function main(argv: string[]): Promise<number> {
   const { plan, created } = loadPlan(invocation.dir, invocation.plan, !dryRun);
   if (!dryRun) {
     console.log(`${created ? 'planned' : 'resuming'} sweep ${invocation.dir}: ${plan.runs.length} runs (${path.join(invocation.dir, PLAN_FILE)})`);
+    for (const line of planDecayLines(plan)) console.log(line);
   }
   if (invocation.planOnly) return 0;
 
@@ -289,7 +291,7 @@ async function main(argv: string[]): Promise<number> {
       submittedAt: new Date().toISOString(), script: scriptFile,
     });
     console.log(`submitted Slurm job array ${jobId}: ${todo.length} task(s), script ${scriptFile}`);
-    console.log(`follow it with: npm run sweep -- --status ${invocation.dir}`);
+    console.log(`follow it with: npm run sweep -- --status ${shellQuote(invocation.dir)}`);
     return 0;
   }
 

@@ -1,6 +1,7 @@
 // Crash-safe file primitives. Every file a run keeps (config, summary, checkpoint parts) is replaced by
 // write-to-temp + fsync + rename: rename(2) within one directory is atomic, so after kill -9, a reboot or a full
-// disk the target holds either the old or the new complete content, never a prefix of the new one.
+// disk the target holds either the old or the new complete content, never a prefix of the new one. Appends go
+// through openForAppend. Neither ever writes through a symbolic link.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -33,6 +34,16 @@ const ERRNO_REASONS: Record<string, string> = {
   ENOTDIR: 'a part of the path is a file',
   ENOSPC: 'no space left on the device',
 };
+
+/**
+ * An fs error as `CODE: what it means`, without the path Node puts in its message: for a path the user gave, whose
+ * failed write may have been to an internal temp name (the caller names the user's path).
+ */
+export function describeFsError(error: unknown): string {
+  const { code, message } = error as NodeJS.ErrnoException;
+  if (code === undefined) return String(message ?? error);
+  return `${code}: ${ERRNO_REASONS[code] ?? message.replace(/^\w+: /, '').split(',')[0]}`;
+}
 
 /**
  * `mkdir -p` for paths the user gives (--out): each missing level is made in turn, so a path where nothing can be
@@ -101,7 +112,61 @@ export function fsyncFile(file: string): void {
   }
 }
 
-/** Replaces `file` atomically and durably: temp file in the same directory, fsync, rename, fsync the directory. */
+/** A file the harness appends to is a symbolic link or not a regular file: writing would change something else. */
+export class NotARegularFileError extends Error {
+  constructor(readonly file: string, what: string) {
+    super(
+      `${file} is ${what}, not a regular file: refusing to write through it (a run or sweep writes only its own files). ` +
+        'Move it away, then rerun.',
+    );
+    this.name = 'NotARegularFileError';
+  }
+}
+
+/**
+ * Opens `file` to append (created 0644 if missing). O_NOFOLLOW: a symbolic link there fails the open (ELOOP)
+ * instead of being followed, so a link in a run or sweep directory, even a dangling one (which 'a' would create the
+ * target of), never carries a write outside it. O_NONBLOCK so that a FIFO there does not block the open; it is then
+ * refused, like any other non-regular file. Throws NotARegularFileError naming the file.
+ */
+export function openForAppend(file: string): number {
+  const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+  let fd: number;
+  try {
+    fd = fs.openSync(file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o644);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw new NotARegularFileError(file, 'a symbolic link');
+    if (code === 'ENXIO') throw new NotARegularFileError(file, 'a FIFO'); // a FIFO nobody reads
+    throw error;
+  }
+  if (!fs.fstatSync(fd).isFile()) {
+    fs.closeSync(fd);
+    throw new NotARegularFileError(file, 'a FIFO, socket or device');
+  }
+  return fd;
+}
+
+/** Appends `text` to `file` through openForAppend (never through a link). */
+export function appendText(file: string, text: string): void {
+  const fd = openForAppend(file);
+  try {
+    writeAll(fd, Buffer.from(text, 'utf8'));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Throws NotARegularFileError if `file` is a symbolic link (checked without following it); missing is fine. */
+export function refuseLink(file: string): void {
+  if (fs.lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink()) throw new NotARegularFileError(file, 'a symbolic link');
+}
+
+/**
+ * Replaces `file` atomically and durably: temp file in the same directory, fsync, rename, fsync the directory.
+ * Never writes through a link: the temp file is created exclusively ('wx' fails on any existing name, a link
+ * included), and rename(2) replaces a link at `file` itself rather than its target.
+ */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   const temp = tempPathFor(file);

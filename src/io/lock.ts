@@ -78,9 +78,18 @@ function readStartTime(pid: number): string | null {
 function readLockInfo(file: string): LockInfo | 'missing' | 'unreadable' {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    // O_NOFOLLOW: this module makes locks by link(2) of a regular file, never as symbolic links; a symbolic link
+    // there (ELOOP), dangling or not, is debris like an unparsable lock: removed, never read through.
+    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      text = fs.readFileSync(fd, 'utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return 'missing';
+    if (code === 'ELOOP') return 'unreadable';
     throw err;
   }
   try {

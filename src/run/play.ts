@@ -4,7 +4,9 @@
 // --capture-video (src/run/trainer.ts).
 //
 // Videos are crash-safe: recorded under a temp name in the target directory (same extension, which picks the
-// container), fsynced, then renamed; a stopped or failed recording leaves no file behind.
+// container), read back by the emulator (OpenCV's writer reports no I/O error, so a full disk would otherwise leave a
+// cut-off file: every frame written must be readable), fsynced, then renamed; a stopped or failed recording leaves
+// no file behind.
 import fs from 'node:fs';
 import path from 'node:path';
 import seedrandom from 'seedrandom';
@@ -85,13 +87,15 @@ export function removeStaleTempVideos(dir: string): void {
 
 /**
  * Plays one episode while the emulator records it into `file` (.mp4 or .webm; its directory is created). The file
- * appears only complete: recorded under a temp name, fsynced, renamed. A stopped episode leaves no file (video
- * null). The recording starts before the episode's reset, so the video shows the whole game.
+ * appears only complete: recorded under a temp name, read back frame by frame when the recording stops (a write
+ * that failed unreported, e.g. on a full disk, throws naming the cause), fsynced, renamed. A stopped episode leaves
+ * no file (video null). The recording starts before the episode's reset, so the video shows the whole game.
  */
 export async function recordEpisode(env: AtariEnv, policy: Policy, file: string, stop?: () => boolean): Promise<EpisodeResult & { video: RecordingStopped | null }> {
   const target = path.resolve(file);
   fs.mkdirSync(path.dirname(target), { recursive: true });
   const temp = tempVideoPath(target);
+  fs.rmSync(temp, { force: true }); // a killed earlier process of this pid's: the emulator records only into a new file
   let recording = false;
   try {
     await env.startRecording({ path: temp, fps: VIDEO_FPS });

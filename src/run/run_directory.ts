@@ -9,7 +9,8 @@
 //
 // Safety rules: a directory holding a run with another config is refused before anything is written, so results
 // of two configs can never mix; a non-empty directory that is not a run is never written into; every whole-file
-// write is atomic (atomic.ts); only the lock holder may write.
+// write is atomic (atomic.ts); only the lock holder may write; no file is written through a symbolic link (a whole-file
+// write replaces the link, an append refuses it).
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -17,6 +18,7 @@ import {
   fsyncDirectory,
   isAtomicTempName,
   makeDirectories,
+  openForAppend,
   readJsonFile,
   writeAll,
   writeFileAtomic,
@@ -437,11 +439,11 @@ export class RunDirectory {
       kept = parseMetrics(text, this.paths.diagnostics).entries
         .filter((e) => typeof e.record.env_steps === 'number' && e.record.env_steps <= envSteps)
         .map((e) => `${e.line}\n`).join('');
-    } catch (err) {
+    } catch {
       // A diagnostics trace is never worth a run: a damaged one is set aside and a new one begun.
       const aside = `${this.paths.diagnostics}.damaged-${Date.now()}`;
       fs.renameSync(this.paths.diagnostics, aside);
-      return `${(err as Error).message.split('.')[0]}: moved it to ${aside} and began a new one`;
+      return `${this.paths.diagnostics} is damaged before its last line: moved it to ${aside} and began a new one`;
     }
     if (kept !== text) writeFileAtomic(this.paths.diagnostics, kept);
     return null;
@@ -453,7 +455,7 @@ export class RunDirectory {
       throw new TypeError('a metrics record must be an object with a finite numeric "iteration"');
     }
     const line = Buffer.from(`${JSON.stringify(record)}\n`);
-    const fd = fs.openSync(file, 'a');
+    const fd = openForAppend(file); // never through a link: a link here fails with an error naming the file
     let sizeBefore = 0;
     try {
       sizeBefore = fs.fstatSync(fd).size;
@@ -551,11 +553,28 @@ export class RunDirectory {
   }
 }
 
-/** A run's progress.json, or null (none yet, or unreadable: it is rewritten every few seconds). */
-export function readProgressFile<T>(dir: string): T | null {
+/** A snapshot is a few hundred bytes: anything far larger is not one, and is not read into memory. */
+const MAX_PROGRESS_BYTES = 1 << 20;
+
+/**
+ * A run's progress.json as parsed JSON, unchecked (the caller validates it), or null: none yet, unreadable (it is
+ * rewritten every few seconds), or not a regular file. The open never waits: O_NONBLOCK, so a FIFO put in its place
+ * (which a plain read would wait on forever for a writer) is opened at once and then refused by the fstat.
+ */
+export function readProgressFile(dir: string): unknown {
+  let fd: number;
   try {
-    return JSON.parse(fs.readFileSync(path.join(dir, RUN_FILES.progress), 'utf8')) as T;
+    fd = fs.openSync(path.join(dir, RUN_FILES.progress), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch {
     return null;
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile() || stat.size > MAX_PROGRESS_BYTES) return null;
+    return JSON.parse(fs.readFileSync(fd, 'utf8'));
+  } catch {
+    return null;
+  } finally {
+    fs.closeSync(fd);
   }
 }

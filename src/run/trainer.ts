@@ -3,9 +3,10 @@
 // through one batched forward pass), with a metrics line, a summary and a checkpoint after every iteration.
 //
 // Crash safety: metrics are appended before the iteration's checkpoint (a resume truncates what the checkpoint
-// does not cover); a stop request (SIGINT/SIGTERM/SIGUSR1, set by the caller) ends the current step, turns the
+// does not cover), and summary.json reports only what the newest checkpoint holds; a stop request (SIGINT/SIGTERM/SIGUSR1, set by the caller) ends the current step, turns the
 // open episode into a truncated one, and saves a mid-iteration checkpoint under the iteration's own number, so
-// at most one agent step of work is lost. A dead emulator is restarted and the broken episode dropped.
+// at most one agent step of work is lost. A dead emulator is restarted and the broken episode dropped. TensorBoard
+// is only a view: a failed write is one warning and turns it off.
 import fs from 'node:fs';
 import path from 'node:path';
 import { AleBridge, DOPAMINE_PROTOCOL, EmulatorCrashedError, NATURE_PROTOCOL, stepOutcome, type AtariEnv, type EnvStep } from '../../envs/ale_bridge.ts';
@@ -19,7 +20,7 @@ import { readJsonFile } from '../io/atomic.ts';
 import { DEFAULT_KEEP_CHECKPOINTS, dropCheckpointExtras, findLatestCheckpoint, saveCheckpoint, type LoadedTensor } from './checkpoints.ts';
 import { describeEnvironment } from './environment.ts';
 import { MUTABLE_CONFIG_KEYS, type RunConfig } from './presets.ts';
-import { formatCount, formatDuration } from '../format.ts';
+import { formatCount, formatDuration, shellQuote } from '../format.ts';
 import { ProgressReporter } from './progress.ts';
 import { captureEpisodeVideo } from './play.ts';
 import { diffConfig, formatDifference, RunDirectory, type MetricsRecord, type RunSummary } from './run_directory.ts';
@@ -58,6 +59,14 @@ export interface TrainOptions {
   captureVideoEvery?: number | null;
   /** Agent steps between diagnostics.jsonl records (default defaultDiagnosticsEvery; not part of the config). */
   diagnosticsEvery?: number;
+  /** Opens the TensorBoard writer of a logdir (default: tfjs-node's summaryFileWriter); tests give a failing one. */
+  openScalarWriter?: (logdir: string) => ScalarWriter;
+}
+
+/** What the trainer needs of a TensorBoard writer. */
+export interface ScalarWriter {
+  scalar(name: string, value: number, step: number): void;
+  flush(): void;
 }
 
 export type TrainStatus = 'completed' | 'interrupted' | 'diverged' | 'failed' | 'already-completed';
@@ -233,7 +242,12 @@ export class Trainer {
   private readonly recentReturns: number[] = [];
   private sessionStart = 0;
   private wallAtSessionStart = 0;
-  private writer: { scalar(name: string, value: number, step: number): void; flush(): void } | null = null;
+  private writer: ScalarWriter | null = null;
+  /**
+   * What summary.json reports (iterations, steps, returns) as of the newest checkpoint: a summary written after a
+   * failure between an iteration's metrics and its checkpoint must not claim the iteration a resume will redo.
+   */
+  private checkpointed!: Pick<RunState, 'nextIteration' | 'envSteps' | 'lastTrainReturn' | 'lastEvalReturn'>;
   private keepCheckpoints = DEFAULT_KEEP_CHECKPOINTS;
   private diagnosticsEvery = 1000;
 
@@ -341,8 +355,15 @@ export class Trainer {
     if (replayDir) this.agent.restoreReplay(ReplayMemory.load(replayDir));
     if (this.options.tensorboard) {
       const logdir = typeof this.options.tensorboard === 'string' ? this.options.tensorboard : path.join(this.run.dir, 'events');
-      const writer = tf.node.summaryFileWriter(logdir);
-      this.writer = { scalar: (n, v, s) => writer.scalar(n, v, s), flush: () => writer.flush() };
+      const open = this.options.openScalarWriter ?? ((dir: string): ScalarWriter => {
+        const writer = tf.node.summaryFileWriter(dir);
+        return { scalar: (n, v, s) => writer.scalar(n, v, s), flush: () => writer.flush() };
+      });
+      try {
+        this.writer = open(logdir);
+      } catch (error) {
+        this.tensorboardFailed(error);
+      }
     }
 
     const optimizer = config.agent.optimizer;
@@ -365,6 +386,7 @@ export class Trainer {
       this.log('no complete checkpoint found: starting from the beginning');
     }
 
+    this.checkpointed = this.checkpointAccount();
     this.sessionStart = performance.now();
     this.wallAtSessionStart = this.state.wallSeconds;
     this.progress = this.state.partial ?? freshProgress();
@@ -385,7 +407,7 @@ export class Trainer {
         await this.checkpoint(true);
         const summary = this.writeSummary('interrupted');
         this.log(`stopped by ${this.options.stop.requested}: checkpoint written partway through iteration ${this.state.nextIteration + 1}. ` +
-          `Resume with the same command (or: npm run atari -- --resume --out ${this.run.dir})`);
+          `Resume with the same command (or: npm run atari -- --resume --out ${shellQuote(this.run.dir)})`);
         return { status: 'interrupted', runDir: this.run.dir, summary };
       }
       if (error instanceof DivergenceError) {
@@ -402,7 +424,7 @@ export class Trainer {
       } catch {
         // As above: a view, not a result.
       }
-      this.writer?.flush();
+      this.tensorboard((w) => w.flush());
     }
     const summary = this.writeSummary('completed');
     dropCheckpointExtras(this.run); // a completed run is not resumed; extending it (more --iterations) refills
@@ -520,18 +542,38 @@ export class Trainer {
     return tf.tidy(() => Math.sqrt(tf.addN(this.agent.online.variables.map((v) => tf.sum(tf.square(v)))).dataSync()[0]));
   }
 
+  /**
+   * Every TensorBoard write goes through here. Logging is never worth a run: a failure (a full disk is TensorFlow's
+   * "Invalid TF_Status: 8") is one warning, and TensorBoard is off for the rest of the session.
+   */
+  private tensorboard(write: (writer: ScalarWriter) => void): void {
+    if (!this.writer) return;
+    try {
+      write(this.writer);
+    } catch (error) {
+      this.tensorboardFailed(error);
+    }
+  }
+
+  private tensorboardFailed(error: unknown): void {
+    this.writer = null;
+    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    this.log(`warning: TensorBoard logging failed (${message}); it is off for the rest of this session (metrics.jsonl has every value)`);
+  }
+
   /** The iteration's metrics as TensorBoard scalars, grouped by tag prefix (train/, eval/, optim/, perf/). */
   private writeScalars(record: MetricsRecord): void {
-    if (!this.writer) return;
-    const step = record.env_steps as number;
-    for (const [key, value] of Object.entries(record)) {
-      if (typeof value === 'number' && key !== 'iteration' && key !== 'env_steps') this.writer.scalar(scalarTag(key), value, step);
-    }
-    for (const key of ['m_over_w_log10', 'moment_wd_share', 'sqrt_vhat_over_eps_log10'] as const) {
-      const q = record[key] as Record<string, number> | null;
-      if (q) for (const k of ['p5', 'p25', 'p50', 'p75', 'p95']) if (typeof q[k] === 'number') this.writer.scalar(`optim/${key}/${k}`, q[k], step);
-    }
-    this.writer.flush();
+    this.tensorboard((writer) => {
+      const step = record.env_steps as number;
+      for (const [key, value] of Object.entries(record)) {
+        if (typeof value === 'number' && key !== 'iteration' && key !== 'env_steps') writer.scalar(scalarTag(key), value, step);
+      }
+      for (const key of ['m_over_w_log10', 'moment_wd_share', 'sqrt_vhat_over_eps_log10'] as const) {
+        const q = record[key] as Record<string, number> | null;
+        if (q) for (const k of ['p5', 'p25', 'p50', 'p75', 'p95']) if (typeof q[k] === 'number') writer.scalar(`optim/${key}/${k}`, q[k], step);
+      }
+      writer.flush();
+    });
   }
 
   /** With TensorBoard on: the loss of the updates since the last call, folded into the iteration's mean as well. */
@@ -539,7 +581,7 @@ export class Trainer {
     const loss = this.agent.takeLossStats();
     this.progress.lossSum += loss.sum;
     this.progress.lossCount += loss.count;
-    if (loss.count > 0) this.writer?.scalar('train/loss', loss.sum / loss.count, this.state.envSteps);
+    if (loss.count > 0) this.tensorboard((w) => w.scalar('train/loss', loss.sum / loss.count, this.state.envSteps));
   }
 
   /** Dopamine's run_one_phase in training mode: whole episodes until the phase has at least trainingSteps steps. */
@@ -563,7 +605,7 @@ export class Trainer {
         if (episodeReturn !== null) {
           p.trainReturns.push(episodeReturn);
           this.pushRecent(episodeReturn);
-          this.writer?.scalar('train/episode_return', episodeReturn, this.state.envSteps);
+          this.tensorboard((w) => w.scalar('train/episode_return', episodeReturn, this.state.envSteps));
         }
       }
     } finally {
@@ -678,7 +720,7 @@ export class Trainer {
           if (outcome === 'episode-over') {
             returns.push(returnsSoFar[k]);
             this.pushRecent(returnsSoFar[k]);
-            this.writer?.scalar('eval/episode_return', returnsSoFar[k], this.state.envSteps);
+            this.tensorboard((w) => w.scalar('eval/episode_return', returnsSoFar[k], this.state.envSteps));
             returnsSoFar[k] = 0;
             ending.push(k);
           } else if (outcome === 'life-lost') {
@@ -744,6 +786,12 @@ export class Trainer {
       tensors,
       ...(this.options.saveReplay !== false ? { writeExtra: (dir: string) => replay.save(path.join(dir, 'replay')) } : {}),
     }, { keep: this.keepCheckpoints, keepExtra: 1 });
+    this.checkpointed = this.checkpointAccount();
+  }
+
+  private checkpointAccount(): Trainer['checkpointed'] {
+    const { nextIteration, envSteps, lastTrainReturn, lastEvalReturn } = this.state;
+    return { nextIteration, envSteps, lastTrainReturn, lastEvalReturn };
   }
 
   private writeSummary(status: string, extra: Record<string, unknown> = {}): RunSummary {
@@ -755,11 +803,11 @@ export class Trainer {
       weight_decay: config.agent.optimizer.weightDecay,
       seed: config.seed,
       preset: config.preset,
-      iterations_completed: this.state.nextIteration,
+      iterations_completed: this.checkpointed.nextIteration,
       iterations_planned: config.iterations,
-      env_steps: this.state.envSteps,
-      final_train_return_mean: this.state.lastTrainReturn,
-      final_eval_return_mean: this.state.lastEvalReturn,
+      env_steps: this.checkpointed.envSteps,
+      final_train_return_mean: this.checkpointed.lastTrainReturn,
+      final_eval_return_mean: this.checkpointed.lastEvalReturn,
       wall_seconds: this.wallSeconds(),
       replay_refills: this.state.replayRefills ?? 0,
       ...extra,

@@ -5,7 +5,8 @@
 // file, nohup) a plain timestamped summary line every `plainEverySeconds` instead.
 //
 // Everything shown comes from the sweep's files (sweepStatus: summaries, locks, each run's progress.json), the same
-// source as `--status`, so the view and --status never disagree.
+// source as `--status`, so the view and --status never disagree. The view runs on a timer inside the driver: a
+// status it cannot read is a line in the view, never an exception that would end the driver and its queued runs.
 import { formatDuration } from '../format.ts';
 import type { SweepPlan } from './plan_file.ts';
 import { describeLive, sweepStatus, type SweepStatus } from './status.ts';
@@ -36,6 +37,11 @@ export function summaryLine(status: SweepStatus): string {
   return `sweep: ${parts.join(' · ')} | ${eta}`;
 }
 
+/** The header when the sweep's files could not be read this time (the runs go on; the next redraw tries again). */
+function unreadable(error: unknown): string {
+  return `sweep: status unreadable: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
+}
+
 /** Cut to `width` characters (a terminal line that wraps would scroll the screen at every redraw). */
 function fit(line: string, width: number): string {
   return line.length > width ? `${line.slice(0, Math.max(0, width - 1))}…` : line;
@@ -55,9 +61,14 @@ export class SweepLiveView {
   /** The block's lines, each at most `width` characters: the header, then one line per running run. */
   render(width: number): string[] {
     const now = this.now();
-    const status = sweepStatus(this.options.sweepDir, this.options.plan, now);
-    const lines = [summaryLine(status)];
-    for (const r of status.runs.filter((x) => x.state === 'running')) lines.push(`  ${r.run.id}  ${describeLive(r, now)}`);
+    let lines: string[];
+    try {
+      const status = sweepStatus(this.options.sweepDir, this.options.plan, now);
+      lines = [summaryLine(status)];
+      for (const r of status.runs.filter((x) => x.state === 'running')) lines.push(`  ${r.run.id}  ${describeLive(r, now)}`);
+    } catch (error) {
+      lines = [unreadable(error)];
+    }
     return lines.map((l) => fit(l, width));
   }
 
@@ -88,8 +99,13 @@ export class SweepLiveView {
       this.draw();
     } else if (this.now() - this.lastPlain >= (this.options.plainEverySeconds ?? 600) * 1000) {
       this.lastPlain = this.now();
-      const status = sweepStatus(this.options.sweepDir, this.options.plan, this.now());
-      this.options.write(`${new Date(this.now()).toISOString().replace(/\.\d+Z$/, 'Z')} ${summaryLine(status)}\n`);
+      let line: string;
+      try {
+        line = summaryLine(sweepStatus(this.options.sweepDir, this.options.plan, this.now()));
+      } catch (error) {
+        line = unreadable(error);
+      }
+      this.options.write(`${new Date(this.now()).toISOString().replace(/\.\d+Z$/, 'Z')} ${line}\n`);
     }
   }
 

@@ -9,7 +9,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { formatDuration, formatLambda } from '../format.ts';
+import { formatDuration, formatLambda, shellQuote } from '../format.ts';
+import { appendText, openForAppend, refuseLink } from '../io/atomic.ts';
 import { acquireLock, inspectLock, RunLockedError, type HeldLock } from '../io/lock.ts';
 import { RUN_FILES } from '../run/run_directory.ts';
 import { atariCommand, type CommandBuilder, type RunOutputOptions } from './command.ts';
@@ -35,7 +36,7 @@ export class SweepLockedError extends Error {
   constructor(dir: string, cause: RunLockedError) {
     super(
       `sweep ${dir} is being run by pid ${cause.holder.pid}${cause.holder.hostname === os.hostname() ? '' : ` on ${cause.holder.hostname}`} ` +
-        `(since ${cause.holder.acquiredAt}). Watch it with: npm run sweep -- --status ${dir}`,
+        `(since ${cause.holder.acquiredAt}). Watch it with: npm run sweep -- --status ${shellQuote(dir)}`,
     );
     this.name = 'SweepLockedError';
   }
@@ -148,6 +149,9 @@ export class LocalExecutor {
         if (status.state === 'pending' || status.state === 'interrupted' || retry) queue.push(run);
         else skipped.push(status);
       }
+      // A link at a queued run's log is refused here, before any run starts, in one line: start() refuses it too,
+      // but may run in a callback, where a throw would end the driver with a stack trace.
+      for (const run of queue) refuseLink(logFile(sweepDir, run.id));
       const byState = (s: RunState) => skipped.filter((r) => r.state === s);
       this.log(
         `sweep ${sweepDir}: ${plan.runs.length} runs; ${byState('done').length} done, ${byState('diverged').length} diverged, ` +
@@ -233,7 +237,7 @@ export class LocalExecutor {
     const runLock = path.join(runDir, RUN_FILES.lock);
     // The record of the attempt before this one: put back if this one turns out to be a duplicate (below).
     const previousOutcome = readOutcome(sweepDir, run.id);
-    const fd = fs.openSync(log, 'a');
+    const fd = openForAppend(log); // never through a link planted at logs/<id>.log
     const startedAt = new Date().toISOString();
     fs.writeSync(fd, `=== ${startedAt} attempt on ${os.hostname()}: ${[command, ...args].map(quoteForLog).join(' ')}\n`);
     let child: ChildProcess;
@@ -252,13 +256,13 @@ export class LocalExecutor {
       const finish = (exitCode: number | null, signal: NodeJS.Signals | null, spawnError?: Error) => {
         if (settled) return;
         settled = true;
-        if (spawnError) fs.appendFileSync(log, `error: could not start ${command}: ${spawnError.message}\n`);
+        if (spawnError) appendText(log, `error: could not start ${command}: ${spawnError.message}\n`);
         // Another live process holds the run (a dead driver's run that had not taken its lock when this driver
         // looked): this attempt was refused by the lock and says nothing about the run. The run's own files and
         // the other attempt's record stand.
         const holder = inspectLock(runLock);
         if (!spawnError && holder.live && holder.pid !== child.pid) {
-          fs.appendFileSync(log, `=== that attempt found the run already running (pid ${holder.pid}); its outcome is not recorded\n`);
+          appendText(log, `=== that attempt found the run already running (pid ${holder.pid}); its outcome is not recorded\n`);
           if (previousOutcome) writeOutcome(sweepDir, previousOutcome);
           resolve(holder.pid ?? -1);
           return;

@@ -6,7 +6,7 @@
 // refused, so two sweeps never share run directories.
 import fs from 'node:fs';
 import path from 'node:path';
-import { formatLambda } from '../format.ts';
+import { formatLambda, shellQuote } from '../format.ts';
 import { CorruptFileError, isAtomicTempName, makeDirectories, readJsonFile, writeJsonAtomic } from '../io/atomic.ts';
 import { ALE_ROM_IDS } from '../../envs/games.ts';
 import { optimizerNames, type OptimizerName } from '../optim/types.ts';
@@ -118,7 +118,7 @@ function planRemedy(dir: string): string {
 export function readPlan(dir: string): SweepPlan {
   const file = path.join(dir, PLAN_FILE);
   if (!fs.existsSync(file)) {
-    throw new PlanMismatchError(`${dir} holds no sweep (${PLAN_FILE} not found). Start one with npm run sweep -- … --out ${dir}.`);
+    throw new PlanMismatchError(`${dir} holds no sweep (${PLAN_FILE} not found). Start one with npm run sweep -- … --out ${shellQuote(dir)}.`);
   }
   const plan = readJsonFile<SweepPlan>(
     file,

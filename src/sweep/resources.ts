@@ -7,9 +7,14 @@ const FRAME_BYTES = 84 * 84;
 /** Node, TensorFlow, the network's weights and optimizer slots, the emulator process: measured ~1 GB per run. */
 const RUN_OVERHEAD_BYTES = 1.0e9;
 
-/** Resident memory one run of `preset` needs, dominated by its replay memory (7.06 GB at 1M transitions). */
+/** Resident memory of a run whose replay memory holds `replayCapacityTransitions` (7.06 GB at 1M), which dominates. */
+export function runMemoryBytesFor(replayCapacityTransitions: number): number {
+  return replayCapacityTransitions * FRAME_BYTES + RUN_OVERHEAD_BYTES;
+}
+
+/** Resident memory one run of `preset` needs. */
 export function runMemoryBytes(preset: PresetName): number {
-  return PRESETS[preset].values.agent.replayCapacityTransitions * FRAME_BYTES + RUN_OVERHEAD_BYTES;
+  return runMemoryBytesFor(PRESETS[preset].values.agent.replayCapacityTransitions);
 }
 
 /** Slurm's --mem for one run of `preset` when none is given: its resident memory plus a quarter, in whole GiB. */

@@ -12,10 +12,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { shellQuote } from '../format.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { atariCommand, REPO_ROOT, type CommandBuilder, type RunOutputOptions } from './command.ts';
 import { planEntryProblem, type PlannedRun } from './plan_file.ts';
-import { shellQuote } from './shell.ts';
 import { LOGS_DIR, OUTCOMES_DIR, readExecutorRecord, runDirOf } from './status.ts';
 
 export class SlurmInputError extends Error {
@@ -222,7 +222,7 @@ export function assertNoActiveJob(sweepDir: string, squeue = 'squeue'): void {
   if (lines !== '') {
     throw new SlurmInputError(
       `Slurm job ${record.jobId} of this sweep is still queued or running:\n${lines}\n` +
-        `Wait for it (npm run sweep -- --status ${sweepDir}) or cancel it (scancel ${record.jobId}; runs checkpoint), then rerun.`,
+        `Wait for it (npm run sweep -- --status ${shellQuote(sweepDir)}) or cancel it (scancel ${record.jobId}; runs checkpoint), then rerun.`,
     );
   }
 }

@@ -49,8 +49,10 @@ export interface RunStatus {
   envSteps: number;
   /** Cumulative wall time of the run over all its sessions (last metrics record). */
   wallSeconds: number;
-  /** A running run's own account of where it stands (its progress.json), if it has written one. */
+  /** A running run's own account of where it stands (its progress.json), if it has written a valid one. */
   live?: ProgressSnapshot;
+  /** Why a progress.json that parsed was not taken as `live` (another version's or damaged): shown instead. */
+  liveProblem?: string;
 }
 
 export function runDirOf(sweepDir: string, run: PlannedRun): string {
@@ -118,6 +120,45 @@ function describeDeath(outcome: AttemptOutcome): string | null {
   return null;
 }
 
+const count = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+const rateOrNull = (v: unknown) => v === null || (typeof v === 'number' && Number.isFinite(v));
+
+/**
+ * What every field of a progress snapshot must hold. Typed over all of ProgressSnapshot's keys, so a field added
+ * there cannot be forgotten here: a snapshot is read from a file another version of the harness (on a shared
+ * filesystem) or damage may have written, and the views computing with it must never meet a wrong type.
+ */
+const SNAPSHOT_FIELDS: { [K in keyof ProgressSnapshot]-?: [(v: unknown) => boolean, string] } = {
+  updatedAt: [(v) => typeof v === 'string' && Number.isFinite(Date.parse(v)), 'a date'],
+  iteration: [count, 'a number >= 0'],
+  iterations: [count, 'a number >= 0'],
+  phase: [(v) => v === 'train' || v === 'eval', "'train' or 'eval'"],
+  phaseSteps: [count, 'a number >= 0'],
+  phaseTarget: [count, 'a number >= 0'],
+  runSteps: [count, 'a number >= 0'],
+  runTarget: [count, 'a number >= 0'],
+  warmupStepsLeft: [count, 'a number >= 0'],
+  stepsPerSecond: [rateOrNull, 'a number or null'],
+  learningStepsPerSecond: [rateOrNull, 'a number or null'],
+  recentReturn: [rateOrNull, 'a number or null'],
+  recentEpisodes: [count, 'a number >= 0'],
+  etaSeconds: [rateOrNull, 'a number or null'],
+  etaAssumed: [(v) => typeof v === 'boolean', 'true or false'],
+};
+
+/** Why `value` (a parsed progress.json) is not a progress snapshot, or null if it is one. */
+export function progressSnapshotProblem(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'is not a JSON object';
+  for (const [key, [valid, expected]] of Object.entries(SNAPSHOT_FIELDS)) {
+    const field = (value as Record<string, unknown>)[key];
+    if (valid(field)) continue;
+    if (field === undefined) return `has no ${key}`;
+    const shown = JSON.stringify(field);
+    return `has ${key} ${shown.length > 40 ? `${shown.slice(0, 39)}…` : shown}, expected ${expected}`;
+  }
+  return null;
+}
+
 function num(value: unknown): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
@@ -169,8 +210,13 @@ export function runStatus(sweepDir: string, run: PlannedRun): RunStatus {
     wallSeconds,
   };
   if (lock.live) {
-    const live = readProgressFile<ProgressSnapshot>(dir);
-    return { ...status, state: 'running', reason: lockText(lock), ...(live && typeof live.runSteps === 'number' ? { live } : {}) };
+    // A snapshot with any field missing or mistyped is no account at all: the views must not compute with it.
+    const live = readProgressFile(dir);
+    const problem = live === null ? null : progressSnapshotProblem(live);
+    return {
+      ...status, state: 'running', reason: lockText(lock),
+      ...(live === null ? {} : problem === null ? { live: live as ProgressSnapshot } : { liveProblem: `${RUN_FILES.progress} ${problem}` }),
+    };
   }
   switch (summary?.status) {
     case 'completed':
@@ -304,7 +350,7 @@ export function sweepStatus(sweepDir: string, plan: SweepPlan, now = Date.now())
 /** One running run in a line: iteration, steps, rate, recent return, its own ETA, or how long it has been silent. */
 export function describeLive(r: RunStatus, now = Date.now()): string {
   const live = r.live;
-  if (!live) return 'starting (no progress written yet)';
+  if (!live) return r.liveProblem ? `progress unknown: ${r.liveProblem}` : 'starting (no progress written yet)';
   const age = progressAge(live, now);
   const parts = [
     `iter ${live.iteration + 1}/${live.iterations}${live.phase === 'eval' ? ' eval' : ''}`,
