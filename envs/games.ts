@@ -1,6 +1,7 @@
 // Atari game names. The ids are ale-py 0.12.1's ROM ids (`ale_py.roms.get_all_rom_ids()`); a test checks this list
 // against the installed ale-py, so it cannot drift. Keeping it here lets the CLI reject a bad name at once,
 // before any process is started.
+import { closestNames } from '../src/format.ts';
 
 export const ALE_ROM_IDS: readonly string[] = Object.freeze([
   'adventure', 'air_raid', 'alien', 'amidar', 'assault', 'asterix', 'asteroids', 'atlantis2', 'atlantis',
@@ -54,28 +55,5 @@ export function displayName(romId: string): string {
 }
 
 export function closestGames(name: string, count: number): string[] {
-  const wanted = canonical(name);
-  return ALE_ROM_IDS
-    .map((id) => {
-      const key = canonical(id);
-      // A prefix match ('space' -> SpaceInvaders, SpaceWar) counts as close whatever its edit distance.
-      const distance = key.startsWith(wanted) && wanted.length >= 3 ? 0 : editDistance(wanted, key);
-      return { id, distance };
-    })
-    .filter(({ distance, id }) => distance <= Math.max(2, Math.floor(canonical(id).length / 3)))
-    .sort((a, b) => a.distance - b.distance || a.id.localeCompare(b.id))
-    .slice(0, count)
-    .map(({ id }) => id);
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length];
+  return closestNames(name, ALE_ROM_IDS, count, canonical);
 }

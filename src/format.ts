@@ -1,7 +1,8 @@
 /**
  * How numbers are written for people, the same way in every log, status line, table and run id: step counts,
  * durations and weight-decay values. Run ids contain formatLambda's text, so changing it changes every id.
- * Also shell words: paths in generated scripts and in the commands the CLIs print for pasting (shellQuote).
+ * Also shell words: paths in generated scripts and in the commands the CLIs print for pasting (shellQuote), and the
+ * "did you mean" of a mistyped name (closestNames).
  */
 
 /** 950, 12.5k, 1.25M. */
@@ -39,3 +40,37 @@ export function shellQuote(value: string): string {
   if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(value)) return value;
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
+
+/** Levenshtein distance: insertions, deletions and substitutions, each 1. */
+export function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+/**
+ * The choices closest to a mistyped `name`, best first: a prefix of at least 3 characters counts as close whatever
+ * its distance ('space' → space_invaders), the others within max(2, a third of the choice's length); a choice that
+ * differs only in spelling (`key` folds case, and for games separators) is the only one named.
+ */
+export function closestNames(name: string, choices: readonly string[], count: number, key: (s: string) => string = (s) => s.toLowerCase()): string[] {
+  const wanted = key(name);
+  const same = choices.filter((choice) => key(choice) === wanted);
+  if (same.length > 0) return same.slice(0, count); // only the spelling differs: that is the one meant
+  return choices
+    .map((choice) => {
+      const k = key(choice);
+      return { choice, k, distance: k.startsWith(wanted) && wanted.length >= 3 ? 0 : editDistance(wanted, k) };
+    })
+    .filter(({ distance, k }) => distance <= Math.max(2, Math.floor(k.length / 3)))
+    .sort((a, b) => a.distance - b.distance || a.choice.localeCompare(b.choice))
+    .slice(0, count)
+    .map(({ choice }) => choice);
+}
+

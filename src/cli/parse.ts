@@ -3,6 +3,7 @@
 import { InvalidArgumentError } from 'commander';
 import { resolveGame, UnknownGameError } from '../../envs/games.ts';
 import { parseScoreSpec, type ScoreSpec } from '../analysis/score.ts';
+import { closestNames } from '../format.ts';
 import { decimalNumber, MAX_WEIGHT_DECAY } from '../run/presets.ts';
 
 const WHOLE = /^\s*\d+\s*$/;
@@ -75,7 +76,9 @@ export function parseList<T>(item: (value: string) => T): (value: string) => T[]
 export function parseChoice<T extends string>(choices: readonly T[], what: string): (value: string) => T {
   return (value: string) => {
     if ((choices as readonly string[]).includes(value)) return value as T;
-    throw new InvalidArgumentError(`Unknown ${what} "${value}". Valid: ${choices.join(', ')}.`);
+    const close = closestNames(value, choices, 2);
+    const hint = close.length > 0 ? ` Did you mean ${close.join(' or ')}?` : '';
+    throw new InvalidArgumentError(`Unknown ${what} "${value}".${hint} Valid: ${choices.join(', ')}.`);
   };
 }
 
