@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildSweepProgram, EXIT_UNFINISHED, parseSweepArgs, sweepExitCode } from '../src/cli/sweep.ts';
+import { buildSweepProgram, EXIT_UNFINISHED, nextSteps, parseSweepArgs, sweepExitCode } from '../src/cli/sweep.ts';
 import { runArguments, tsxLoaderUrl } from '../src/sweep/command.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -192,6 +192,26 @@ describe('npm run sweep (entry point)', () => {
     expect(r.stderr).toMatch(/holds no sweep yet \(no plan.json\): say what to run/);
   }, 60_000);
 
+  it('grows a sweep in the same directory: one line says how many runs were planned before and how many are new', () => {
+    const dir = path.join(tempDir(), 's');
+    const grid = (seeds: string, wd: string) => ['--games', 'Pong', '--optimizers', 'adam,adamw', '--wd', wd, '--seeds', seeds, '--preset', 'smoke', '--out', dir, '--plan-only'];
+    let r = sweepCli(grid('0,1', '1e-4'));
+    expect(r.status).toBe(0);
+    const before = JSON.parse(fs.readFileSync(path.join(dir, 'plan.json'), 'utf8')).runs.map((run: { id: string }) => run.id);
+    r = sweepCli(grid('0,1,2', '1e-4,1e-5'));
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`growing sweep ${dir}: 4 runs planned before, 5 new`);
+    const after = JSON.parse(fs.readFileSync(path.join(dir, 'plan.json'), 'utf8')).runs.map((run: { id: string }) => run.id);
+    expect(after).toHaveLength(9);
+    expect(after).toEqual(expect.arrayContaining(before));
+    r = sweepCli(grid('2,1,0', '1e-5,1e-4'));
+    expect(r.stdout).toContain(`resuming sweep ${dir}: 9 runs`);
+    r = sweepCli(grid('0', '1e-4'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/leaves out 7 of its 9 runs/);
+  }, 60_000);
+
   it('--dry-run piped into another program (as into sbatch) arrives whole, past the 64 KiB a pipe holds', () => {
     // The paper grid's script is ~95 KB; process.exit() used to cut it at the pipe's 65,536 bytes.
     const dir = path.join(tempDir(), 's');
@@ -228,6 +248,13 @@ describe('npm run sweep (entry point)', () => {
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/--time "tomorrow" is not a Slurm time limit/);
   }, 60_000);
+
+  it('says what to type next: the analysis of a finished sweep, the resume of a stopped or unfinished one', () => {
+    expect(nextSteps('/tmp/my sweep', 0).join('\n')).toMatch(/npm run table1 -- '\/tmp\/my sweep'[\s\S]*npm run compare -- '\/tmp\/my sweep'[\s\S]*npm run report -- '\/tmp\/my sweep'/);
+    expect(nextSteps('/tmp/s', 130)).toEqual(['resume with: npm run sweep -- --out /tmp/s']);
+    expect(nextSteps('/tmp/s', EXIT_UNFINISHED)).toEqual(['resume with: npm run sweep -- --out /tmp/s']);
+    expect(nextSteps('/tmp/s', 1)[0]).toMatch(/--status \/tmp\/s --verbose.*resume with: npm run sweep -- --out \/tmp\/s/);
+  });
 
   it('exit code: 0 only when every planned run is finished', () => {
     const counts = (c: Record<string, number>) => ({ done: 0, diverged: 0, failed: 0, corrupt: 0, running: 0, pending: 0, interrupted: 0, ...c });

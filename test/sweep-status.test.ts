@@ -155,6 +155,18 @@ describe('sweep status', () => {
     }
   });
 
+  it('right after a stop, before any iteration finished, the ETA uses the learning rates the runs measured (summary.json)', () => {
+    const { dir, plan } = sweep([0, 1]);
+    expect(sweepStatus(dir, plan).etaSeconds).toBeNull();
+    fakeRun(dir, plan.runs[0], 'interrupted', 0, 10, { learning_steps_per_second: 20 }).releaseLock();
+    fakeRun(dir, plan.runs[1], 'interrupted', 0, 10, { learning_steps_per_second: 30 }).releaseLock();
+    const status = sweepStatus(dir, plan);
+    // smoke: 200 training + 100 evaluation steps an iteration, at the mean rate of 25 steps/s: 12 s; 20 iterations left.
+    expect(status.stepsPerSecond).toBeCloseTo(25);
+    expect(status.secondsPerIteration).toBeCloseTo(12);
+    expect(status.etaSeconds).toBeCloseTo(240);
+  });
+
   it('before any run finished, the ETA uses the progress of all runs', () => {
     const { dir, plan } = sweep([0, 1]);
     fakeRun(dir, plan.runs[0], 'interrupted', 5, 4).releaseLock();

@@ -73,6 +73,10 @@ describe('a DQN run (smoke preset, real emulator)', () => {
     expect(run.output).toMatch(/iteration 2\/2: train return/);
     // Its first line says how much memory it needs (a run the kernel kills for memory then has said so in its log).
     expect(run.output).toMatch(/^\S+ memory: this run needs ~0\.9 GiB \(its replay memory of 2,000 transitions, plus ~1 GB\); this machine has [\d.]+ GiB$/m);
+    // ... then its forecast and, for a decoupled scheme, what its budget's decay can show; at the end what to do next.
+    expect(run.output).toMatch(/^\S+ forecast: 400 training steps \(2 × 200\) \+ 200 evaluation steps, ~\d+s at an assumed 45 steps\/s/m);
+    expect(run.output).toMatch(/^\S+ decoupled decay \(adamw λ=0\.001\): total decay factor 1\.0000 .*--match-paper-decay scales λ/m);
+    expect(run.output).toMatch(/^\S+ next: npm run baseline -- \S+ \(against Dopamine's published curves\); npm run play -- \S+ \(watch it\)$/m);
     // TensorBoard event file (TFRecord of Event protos): the scalars' tags are in it.
     const events = fs.readdirSync(path.join(first, 'events'));
     expect(events).toHaveLength(1);

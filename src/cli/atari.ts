@@ -24,6 +24,7 @@ import {
 } from '../run/presets.ts';
 import { parseChoice, parseGameName, parseNonNegativeInteger, parsePositiveInteger, parsePositiveNumber, parseSet, parseWeightDecay } from './parse.ts';
 import { DEFAULT_KEEP_CHECKPOINTS } from '../run/checkpoints.ts';
+import { shellQuote } from '../format.ts';
 import { runForecast } from '../run/forecast.ts';
 import { runMemoryBytesFor } from '../sweep/resources.ts';
 import { runMain } from './exit.ts';
@@ -323,6 +324,10 @@ async function train(command: TrainCommand): Promise<number> {
     progress.line(`${result.runDir} already holds this run, completed (${s.iterations_completed} iterations, final train return ` +
       `${s.final_train_return_mean ?? '-'}). Nothing to do; raise --iterations to extend it, or choose another --out.` +
       (command.tensorboard ? ' No TensorBoard event files were written: a run logs them while it trains.' : ''));
+  }
+  if (result.status === 'completed') {
+    const d = shellQuote(result.runDir);
+    progress.line(`next: npm run baseline -- ${d} (against Dopamine's published curves); npm run play -- ${d} (watch it)`);
   }
   return result.status === 'diverged' ? 3 : 0;
 }

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { shellQuote } from '../format.ts';
 import { optimizerNames, type OptimizerName } from '../optim/types.ts';
 import { buildPlan, crossGrid, paperGrid, planDecayLines, PRESET_NAMES, SweepInputError, type PresetName } from '../sweep/plan.ts';
-import { PLAN_FILE, PlanMismatchError, readPlan, writeOrCheckPlan, type RunOverrides, type SweepPlan } from '../sweep/plan_file.ts';
+import { PLAN_FILE, PlanMismatchError, planLine, readPlan, writeOrCheckPlan, type PlanCheck, type RunOverrides, type SweepPlan } from '../sweep/plan_file.ts';
 import { parseChoice, parseGameName, parseList, parseNonNegativeInteger, parsePositiveInteger, parseSet, parseWeightDecay } from './parse.ts';
 import { TENSORBOARD_DIR, type RunOutputOptions } from '../sweep/command.ts';
 import { chooseSplit, oversubscription, slurmMemFor } from '../sweep/resources.ts';
@@ -226,14 +226,14 @@ export function sweepExitCode(stopped: boolean, counts: Record<string, number>):
 }
 
 /** The plan to run: the one given (written or checked against DIR), or the one already in DIR. */
-function loadPlan(dir: string, plan: SweepPlan | null, write: boolean): { plan: SweepPlan; created: boolean } {
+function loadPlan(dir: string, plan: SweepPlan | null, write: boolean): PlanCheck {
   if (plan === null) {
     if (!fs.existsSync(path.join(dir, PLAN_FILE))) {
       throw new PlanMismatchError(
         `${dir} holds no sweep yet (no ${PLAN_FILE}): say what to run, e.g. --games Pong --optimizers adam,adamw --wd 1e-4, or --paper-grid.`,
       );
     }
-    return { plan: readPlan(dir), created: false };
+    return { plan: readPlan(dir), created: false, grown: null };
   }
   return writeOrCheckPlan(dir, plan, { write });
 }
@@ -254,9 +254,10 @@ async function main(argv: string[]): Promise<number> {
     const checked = loadPlan(invocation.dir, invocation.plan, false).plan;
     validateSlurmOptions({ sweepDir: invocation.dir, runs: checked.runs, threads: invocation.threads ?? 1, output: invocation.output, ...invocation.slurm });
   }
-  const { plan, created } = loadPlan(invocation.dir, invocation.plan, !dryRun);
+  const settled = loadPlan(invocation.dir, invocation.plan, !dryRun);
+  const { plan } = settled;
   if (!dryRun) {
-    console.log(`${created ? 'planned' : 'resuming'} sweep ${invocation.dir}: ${plan.runs.length} runs (${path.join(invocation.dir, PLAN_FILE)})`);
+    console.log(planLine(invocation.dir, settled));
     for (const line of planDecayLines(plan)) console.log(line);
   }
   if (invocation.planOnly) return 0;
@@ -325,7 +326,23 @@ async function main(argv: string[]): Promise<number> {
   console.log(formatStatus(invocation.dir, plan, final));
   const { code, message } = sweepExitCode(result.stopped, final.counts);
   if (message) console.error(message);
+  for (const line of nextSteps(invocation.dir, code)) console.log(line);
   return code;
+}
+
+/** What to type next: how to resume a sweep that stopped or has runs left, or what to do with a finished one. */
+export function nextSteps(dir: string, code: number): string[] {
+  const d = shellQuote(dir);
+  if (code === 0) {
+    return [
+      'next:',
+      `  npm run table1 -- ${d}      # Table 1 beside the paper's`,
+      `  npm run compare -- ${d}     # each arm against orig, seed by seed`,
+      `  npm run report -- ${d}      # report.html with every figure`,
+    ];
+  }
+  if (code === 130 || code === EXIT_UNFINISHED) return [`resume with: npm run sweep -- --out ${d}`];
+  return [`see the failed runs' logs (npm run sweep -- --status ${d} --verbose), then resume with: npm run sweep -- --out ${d}`];
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -250,6 +250,8 @@ export class Trainer {
   private checkpointed!: Pick<RunState, 'nextIteration' | 'envSteps' | 'lastTrainReturn' | 'lastEvalReturn'>;
   private keepCheckpoints = DEFAULT_KEEP_CHECKPOINTS;
   private diagnosticsEvery = 1000;
+  /** The last learning-phase rate the progress reporter measured: summary.json keeps it for --status after a stop. */
+  private learningStepsPerSecond: number | null = null;
 
   constructor(private readonly options: TrainOptions) {}
 
@@ -392,6 +394,7 @@ export class Trainer {
     this.progress = this.state.partial ?? freshProgress();
     this.writeSummary('running');
     this.options.progress.setSnapshotListener((snapshot) => {
+      if (snapshot.learningStepsPerSecond !== null) this.learningStepsPerSecond = snapshot.learningStepsPerSecond;
       try {
         this.run.writeProgress(snapshot);
       } catch {
@@ -810,11 +813,22 @@ export class Trainer {
       final_eval_return_mean: this.checkpointed.lastEvalReturn,
       wall_seconds: this.wallSeconds(),
       replay_refills: this.state.replayRefills ?? 0,
+      // A session stopped before it measured a rate keeps the one an earlier session wrote.
+      learning_steps_per_second: this.learningStepsPerSecond ?? previousLearningRate(this.run),
       ...extra,
       updated_at: new Date().toISOString(),
     };
     this.run.writeSummary(summary);
     return summary;
+  }
+}
+
+function previousLearningRate(run: RunDirectory): number | null {
+  try {
+    const rate = run.readSummary()?.learning_steps_per_second;
+    return typeof rate === 'number' && Number.isFinite(rate) && rate > 0 ? rate : null;
+  } catch {
+    return null;
   }
 }
 

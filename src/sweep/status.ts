@@ -10,6 +10,7 @@ import { inspectLock } from '../io/lock.ts';
 import type { ProgressSnapshot } from '../run/progress.ts';
 import { InconsistentRunError, readProgressFile, RUN_FILES, RunDirectory, runFilesProblem, type RunSummary } from '../run/run_directory.ts';
 import type { PlannedRun, SweepPlan } from './plan_file.ts';
+import { plannedRunConfig } from './plan.ts';
 
 export const OUTCOMES_DIR = 'outcomes';
 export const LOGS_DIR = 'logs';
@@ -51,6 +52,8 @@ export interface RunStatus {
   wallSeconds: number;
   /** A running run's own account of where it stands (its progress.json), if it has written a valid one. */
   live?: ProgressSnapshot;
+  /** The learning-phase agent steps/s the run last measured (summary.json), for the ETA of runs that are not running. */
+  learningStepsPerSecond?: number;
   /** Why a progress.json that parsed was not taken as `live` (another version's or damaged): shown instead. */
   liveProblem?: string;
 }
@@ -208,6 +211,7 @@ export function runStatus(sweepDir: string, run: PlannedRun): RunStatus {
     iterationsPlanned: num(summary?.iterations_planned),
     envSteps: num(summary?.env_steps) ?? 0,
     wallSeconds,
+    ...(num(summary?.learning_steps_per_second) !== null ? { learningStepsPerSecond: num(summary?.learning_steps_per_second)! } : {}),
   };
   if (lock.live) {
     // A snapshot with any field missing or mistyped is no account at all: the views must not compute with it.
@@ -288,6 +292,18 @@ function liveRemaining(r: RunStatus, now: number): number | null {
   return Math.max(0, r.live.etaSeconds - progressAge(r.live, now));
 }
 
+/** Agent steps per iteration of the plan's runs (one config for all), or null if it cannot be resolved. */
+function plannedTrainingSteps(plan: SweepPlan): number | null {
+  const run = plan.runs[0];
+  if (run === undefined) return null;
+  try {
+    const config = plannedRunConfig(run);
+    return config.trainingSteps + config.evalSteps;
+  } catch {
+    return null;
+  }
+}
+
 export function sweepStatus(sweepDir: string, plan: SweepPlan, now = Date.now()): SweepStatus {
   const runs = plan.runs.map((run) => runStatus(sweepDir, run));
   const counts = Object.fromEntries(RUN_STATES.map((s) => [s, 0])) as Record<RunState, number>;
@@ -305,13 +321,15 @@ export function sweepStatus(sweepDir: string, plan: SweepPlan, now = Date.now())
   let secondsPerIteration = iterations > 0 ? wall / iterations : null;
   let stepsPerSecond = wall > 0 && steps > 0 ? steps / wall : null;
   if (secondsPerIteration === null) {
-    // Nothing finished an iteration (the first one of the dopamine preset takes over an hour): the running runs'
-    // measured learning rates. The warm-up is faster, so this errs long by at most the warm-up's share.
-    const rates = runs.map((r) => r.live?.learningStepsPerSecond).filter((x): x is number => typeof x === 'number' && x > 0);
+    // Nothing finished an iteration (the first one of the dopamine preset takes over an hour): the learning rates
+    // the runs measured, running ones from their progress.json, stopped ones from their summary.json (so a sweep
+    // just stopped still has an ETA). The warm-up is faster, so this errs long by at most the warm-up's share.
+    const rates = runs.map((r) => r.live?.learningStepsPerSecond ?? r.learningStepsPerSecond).filter((x): x is number => typeof x === 'number' && x > 0);
     const live = runs.find((r) => r.live)?.live;
-    if (rates.length > 0 && live && live.iterations > 0) {
+    const stepsPerIteration = live && live.iterations > 0 ? live.runTarget / live.iterations : plannedTrainingSteps(plan);
+    if (rates.length > 0 && stepsPerIteration !== null) {
       stepsPerSecond = rates.reduce((a, b) => a + b, 0) / rates.length;
-      secondsPerIteration = live.runTarget / live.iterations / stepsPerSecond;
+      secondsPerIteration = stepsPerIteration / stepsPerSecond;
     }
   }
 
