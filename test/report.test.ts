@@ -46,6 +46,13 @@ describe('report HTML', () => {
     }
   });
 
+  it('red (flagged) cells say why, on hover and in a legend under the table', () => {
+    const flagged = [...html.matchAll(/<td class="flag" title="([^"]*)">/g)].map((m) => m[1]);
+    expect(flagged.length).toBeGreaterThan(0);
+    for (const why of flagged) expect(why).toMatch(/fewer than 3 seeds counted|run\(s\) not counted/);
+    expect(html).toMatch(/<\/table>\n<p class="caption"><span class="flag">Red<\/span> cells: fewer than 3 seeds counted/);
+  });
+
   it('Figure 7 plots the five quantiles, never the weight count logged beside them', () => {
     const fig = /<figure id="fig-m-over-w">([\s\S]*?)<\/figure>/.exec(html)![1];
     for (const q of ['p5', 'p25', 'p50', 'p75', 'p95']) expect(fig).toContain(`>${q}<`);

@@ -78,7 +78,8 @@ function table1Html(table: Table1): string {
       views.map((view, v) => {
         const cells = table.games.map((g) => {
           const c = view.cells.get(cellKey(row, g))!;
-          const cls = c.lowN || c.excluded.length > 0 ? ' class="flag"' : '';
+          const why = [...(c.lowN ? ['fewer than 3 seeds counted'] : []), ...(c.excluded.length > 0 ? [`${c.excluded.length} run(s) not counted (see "What was left out")`] : [])];
+          const cls = why.length > 0 ? ` class="flag" title="${escapeHtml(why.join('; '))}"` : '';
           return `<td${cls}>${escapeHtml(formatCell(c, 'html', table.comparePaper && v === 0))}</td>`;
         });
         const label = views.length > 1 ? `<td class="label">${escapeHtml(scoreSpecName(view.score))}</td>` : '';
@@ -86,7 +87,14 @@ function table1Html(table: Table1): string {
       }),
     )
     .join('\n');
-  return `<table id="table1">${head}\n${body}</table>`;
+  const flagged = table.rows.some((row) => views.some((view) => table.games.some((g) => {
+    const c = view.cells.get(cellKey(row, g))!;
+    return c.lowN || c.excluded.length > 0;
+  })));
+  const legend = flagged
+    ? '\n<p class="caption"><span class="flag">Red</span> cells: fewer than 3 seeds counted (n &lt; 3), or runs of the cell not counted; hover a cell for which.</p>'
+    : '';
+  return `<table id="table1">${head}\n${body}</table>${legend}`;
 }
 
 function normalizedHtml(table: Table1, refs: ReturnType<typeof loadHumanReference>): string {
