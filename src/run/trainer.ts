@@ -19,6 +19,7 @@ import * as tf from '../tf.ts';
 import { readJsonFile } from '../io/atomic.ts';
 import { DEFAULT_KEEP_CHECKPOINTS, dropCheckpointExtras, findLatestCheckpoint, saveCheckpoint, type LoadedTensor } from './checkpoints.ts';
 import { describeEnvironment } from './environment.ts';
+import type { OptimizerDiagnostics } from '../optim/types.ts';
 import { MUTABLE_CONFIG_KEYS, type RunConfig } from './presets.ts';
 import { formatCount, formatDuration, shellQuote } from '../format.ts';
 import { ProgressReporter } from './progress.ts';
@@ -472,18 +473,10 @@ export class Trainer {
       eval_sps: evalResult ? evalResult.steps / evalResult.seconds : null,
       iteration_seconds: (performance.now() - iterationStart) / 1000,
       wall_seconds: this.wallSeconds(),
-      weight_norm: this.onlineWeightNorm(),
-      decayed_weight_norm: d.step > 0 ? d.decayedWeightNorm : null,
-      eps_dominated_share: d.epsDominatedShare,
-      eps_dominated_share_wd: d.epsDominatedShareWd,
-      sqrt_vhat_over_eps_log10: d.sqrtVHatOverEpsLog10,
-      m_over_w_log10: d.momentToWeightLog10,
-      wd_to_grad_median: d.wdToGradMedian,
+      ...this.stateFields(d),
       wd_to_grad_norm_ratio: d.wdToGradNormRatio,
       moment_wd_to_grad_median: d.momentWdToGradMedian,
       moment_wd_to_grad_norm_ratio: d.momentWdToGradNormRatio,
-      moment_wd_share: d.momentWdShare,
-      update_norm_ratio: d.updateNormRatio,
       emulator_restarts: p.restarts,
     };
     this.run.appendMetrics(record);
@@ -529,6 +522,13 @@ export class Trainer {
       iteration,
       env_steps: this.state.envSteps,
       updates: this.agent.updates,
+      ...this.stateFields(d),
+    });
+  }
+
+  /** The weights and the optimizer's buffers as metrics.jsonl and diagnostics.jsonl record them. */
+  private stateFields(d: OptimizerDiagnostics): Record<string, unknown> {
+    return {
       weight_norm: this.onlineWeightNorm(),
       decayed_weight_norm: d.step > 0 ? d.decayedWeightNorm : null,
       eps_dominated_share: d.epsDominatedShare,
@@ -538,7 +538,7 @@ export class Trainer {
       moment_wd_share: d.momentWdShare,
       wd_to_grad_median: d.wdToGradMedian,
       update_norm_ratio: d.updateNormRatio,
-    });
+    };
   }
 
   private onlineWeightNorm(): number {
