@@ -9,17 +9,20 @@ import { BACKEND_ENV, BACKEND_PACKAGES, bindingFile, probeBinding, readBackendRe
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-const USAGE = `usage: npm run doctor [-- OPTIONS]       (the same: node scripts/doctor.mjs [OPTIONS])
+// At most 80 columns (test/setup.test.ts): read in a terminal of that width, the help must not wrap.
+const USAGE = `usage: npm run doctor [-- OPTIONS]   (or: node scripts/doctor.mjs [OPTIONS])
 
-Prints what is installed and whether it works, one line each: the machine, Node, the Python venv with ale-py,
-TensorFlow's binding and library, the backend (cpu or gpu, and what chose it: ${BACKEND_ENV}, .cache/backend.json
-or the default) and the device TensorFlow computes on (for a GPU: the devices it lists, or why there are none).
-Runs \`npm run setup -- --quiet\` first (which installs what is missing), and prints the lines even when that fails.
-Exits 1 if anything is broken, with the command that fixes it.
+Prints what is installed and whether it works, one line each: the machine,
+Node, the Python venv with ale-py, TensorFlow's binding and library, the backend
+(cpu or gpu, and what chose it: ${BACKEND_ENV}, .cache/backend.json or
+the default) and the device TensorFlow computes on (for a GPU: the devices it
+lists, or why there are none). Runs \`npm run setup -- --quiet\` first (which
+installs what is missing), and prints the lines even when that fails. Exits 1
+if anything is broken, with the command that fixes it.
 
-  --no-setup       do not run setup first: only look (changes nothing)
-  -V, --version    print the harness version and exit
-  -h, --help       print this and exit`;
+  --no-setup     do not run setup first: only look (changes nothing)
+  -V, --version  print the harness version and exit
+  -h, --help     print this and exit`;
 
 const argv = process.argv.slice(2);
 if (argv.includes('--help') || argv.includes('-h')) {

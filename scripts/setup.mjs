@@ -50,26 +50,39 @@ const TFJS_NODE_GPU_INTEGRITY = {
 const REQUIRED_NODE_MAJOR = 20;
 const RECORD_FILE = backendRecordPath(ROOT);
 
-const USAGE = `usage: npm run setup [-- OPTIONS]        (the same: node scripts/setup.mjs [OPTIONS])
+// At most 80 columns (test/setup.test.ts): read in a terminal of that width, the help must not wrap.
+const USAGE = `usage: npm run setup [-- OPTIONS]   (or: node scripts/setup.mjs [OPTIONS])
 
-Installs what the harness needs and checks it: the npm packages, the Python venv with ale-py, and TensorFlow's
-native binding (the CPU one always; the GPU one with --gpu). Each step is skipped when it is already in place.
+Installs what the harness needs and checks it: the npm packages, the Python
+venv with ale-py, and TensorFlow's native binding (the CPU one always; the GPU
+one with --gpu). Each step is skipped when it is already in place.
 
-  --gpu            also install @tensorflow/tfjs-node-gpu, build it against a CUDA build of TensorFlow's C library
-                   (TFJS_LIBTENSORFLOW_DIR, else the \`${TF_GPU_WHEEL_SPEC}\` wheel via pip), check that TensorFlow
-                   lists a GPU, and select it for every entry point (recorded in .cache/backend.json).
-                   Without an NVIDIA driver it fails at once, and the CPU backend stays installed and selected.
-  --cpu            select the CPU binding (@tensorflow/tfjs-node) again; an installed GPU binding stays
-  --force          redo every step
-  --quiet          print only what is being done, not what is in place
-  -V, --version    print the harness version and exit
-  -h, --help       print this and exit
+  --gpu          also install @tensorflow/tfjs-node-gpu, build it against a
+                 CUDA build of TensorFlow's C library (TFJS_LIBTENSORFLOW_DIR,
+                 else the \`${TF_GPU_WHEEL_SPEC}\` wheel via pip), check that
+                 TensorFlow lists a GPU, and select it for every entry point
+                 (recorded in .cache/backend.json). Without an NVIDIA driver it
+                 fails at once, and the CPU backend stays installed and
+                 selected.
+  --cpu          select the CPU binding (@tensorflow/tfjs-node) again; an
+                 installed GPU binding stays installed
+  --force        redo every step
+  --quiet        print only what is being done, not what is in place
+  -V, --version  print the harness version and exit
+  -h, --help     print this and exit
 
-Environment: ${BACKEND_ENV}=cpu|gpu chooses the backend of one process (over .cache/backend.json);
-TFJS_LIBTENSORFLOW_DIR=/path a TensorFlow C library to build against (lib/ + include/, or an installed \`tensorflow\`
-package directory); WD_HARNESS_TF_GPU_WHEEL the pip spec of the GPU wheel (default ${TF_GPU_WHEEL_SPEC});
-WD_HARNESS_GPU_SKIP_DRIVER_CHECK=1 skips the driver check (the GPU check at the end still runs);
-WD_HARNESS_CACHE_DIR the download cache (default .cache/); PYTHON the interpreter for .venv. More: docs/gpu.md.`;
+Environment:
+  ${BACKEND_ENV}=cpu|gpu  the backend of one process
+      (over .cache/backend.json)
+  TFJS_LIBTENSORFLOW_DIR=/path  a TensorFlow C library to build against
+      (lib/ + include/, or an installed \`tensorflow\` package directory)
+  WD_HARNESS_TF_GPU_WHEEL  the pip spec of the GPU wheel
+      (default ${TF_GPU_WHEEL_SPEC})
+  WD_HARNESS_GPU_SKIP_DRIVER_CHECK=1  skip the driver check (the GPU check at
+      the end still runs)
+  WD_HARNESS_CACHE_DIR  the download cache (default .cache/)
+  PYTHON  the interpreter for .venv
+More: docs/gpu.md.`;
 
 function harnessVersion() {
   return JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;

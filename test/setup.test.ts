@@ -1,4 +1,5 @@
 // Setup must be idempotent: on a machine where everything is in place it changes nothing and returns at once.
+// Its help and the doctor's fit an 80-column terminal.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import path from 'node:path';
@@ -23,5 +24,17 @@ describe('setup', () => {
     expect(result.status).toBe(0);
     expect(result.stderr.match(/: in place/g)).toHaveLength(3);
     expect(result.stderr).not.toMatch(/installing|building|fetching|creating/);
+  });
+});
+
+describe('setup and doctor --help', () => {
+  it('fits an 80-column terminal: no line wider than 80', () => {
+    for (const script of ['scripts/setup.mjs', 'scripts/doctor.mjs']) {
+      const result = spawnSync(process.execPath, [script, '--help'], { cwd: ROOT, encoding: 'utf8' });
+      expect(result.status).toBe(0);
+      const lines = result.stdout.split('\n');
+      expect(lines.length).toBeGreaterThan(10);
+      for (const line of lines) expect(line.length, `${script}: ${line}`).toBeLessThanOrEqual(80);
+    }
   });
 });

@@ -1,15 +1,19 @@
 // The live view of a sweep run on this machine, for the person watching it: on a terminal a block redrawn in place
-// — one header line (runs done / running / queued / failed, the sweep's ETA) and one line per running run (iteration,
-// steps, steps/s, recent return, its own ETA) — every line cut to the terminal's width, so nothing wraps and the
-// screen never scrolls; the driver's own lines (a run started, ended) print above the block. Off a terminal (a log
-// file, nohup) a plain timestamped summary line every `plainEverySeconds` instead.
+// — one header line (runs done / running / queued / failed, the sweep's ETA) and one line per running run (its id,
+// then the fields of atari's live line: iteration, steps, steps/s, recent return, its own ETA) — every line fitted
+// to the terminal's width, so nothing wraps and the screen never scrolls: a run line shortens its counts and its id
+// (never the id's hash) before it drops a field, and drops the recent return last. The driver's own lines (a run
+// started, ended) print above the block, broken at words to the width. Off a terminal (a log file, nohup) a plain
+// timestamped summary line every `plainEverySeconds` instead, and the driver's lines unbroken.
 //
 // Everything shown comes from the sweep's files (sweepStatus: summaries, locks, each run's progress.json), the same
 // source as `--status`, so the view and --status never disagree. The view runs on a timer inside the driver: a
 // status it cannot read is a line in the view, never an exception that would end the driver and its queued runs.
 import { formatDuration } from '../format.ts';
+import { etaText, liveFields } from '../run/progress.ts';
+import { fitFields, wrapWords, type Field } from '../run/terminal_text.ts';
 import type { SweepPlan } from './plan_file.ts';
-import { describeLive, sweepStatus, type SweepStatus } from './status.ts';
+import { describeLive, progressAge, STALE_PROGRESS_SECONDS, sweepStatus, type RunStatus, type SweepStatus } from './status.ts';
 
 export interface LiveViewOptions {
   sweepDir: string;
@@ -47,6 +51,41 @@ function fit(line: string, width: number): string {
   return line.length > width ? `${line.slice(0, Math.max(0, width - 1))}…` : line;
 }
 
+/**
+ * A run id as a field of its line: `pong-adam-l2-wd1e-3-s0-<hash>`. Before any other field is dropped, its game
+ * shortens (the running runs of a sweep mostly share it: runs go game by game); only once steps and steps/s are
+ * gone does the rest shorten from the left, down to the hash, which alone tells the runs apart and is never cut.
+ */
+export function idField(id: string): Field {
+  const match = /^([^-]+)(-.*)(-[0-9a-f]{8})$/.exec(id);
+  if (!match) return { forms: [id], dropAt: Infinity };
+  const [, game, config, hash] = match;
+  const forms = [id];
+  for (let k = game.length - 1; k >= 0; k--) forms.push(`${game.slice(0, k)}…${config}${hash}`);
+  const mild = forms.length - 1;
+  for (let k = config.length - 1; k >= 0; k--) forms.push(`…${config.slice(config.length - k)}${hash}`);
+  return { forms, shortenAt: forms.slice(1).map((_, j) => (j < mild ? 4 : 6.5)), dropAt: Infinity };
+}
+
+/** One running run's line of the block, at most `width` characters. */
+export function runLine(r: RunStatus, width: number, now = Date.now()): string {
+  const id = idField(r.run.id);
+  const join = ([first, ...rest]: string[]) => `  ${first}  ${rest.join(' | ')}`;
+  const live = r.live;
+  // No snapshot to show (not written yet, or damaged): status.ts says why, cut if need be.
+  if (!live) return fitFields([id, { forms: [describeLive(r, now)], dropAt: Infinity }], width, join);
+  const age = progressAge(live, now);
+  const eta = age > STALE_PROGRESS_SECONDS
+    ? `no progress for ${formatDuration(age)}`
+    : etaText(live.etaSeconds === null ? null : { seconds: Math.max(0, live.etaSeconds - age), assumed: live.etaAssumed });
+  const fields = liveFields({
+    iteration: live.iteration, iterations: live.iterations, phase: live.phase, phaseSteps: live.phaseSteps,
+    phaseTarget: live.phaseTarget, warmup: live.warmupStepsLeft > 0, stepsPerSecond: live.stepsPerSecond,
+    recentReturn: live.recentReturn, recentEpisodes: live.recentEpisodes, eta,
+  });
+  return fitFields([id, ...fields], width, join);
+}
+
 export class SweepLiveView {
   private drawn = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -64,12 +103,12 @@ export class SweepLiveView {
     let lines: string[];
     try {
       const status = sweepStatus(this.options.sweepDir, this.options.plan, now);
-      lines = [summaryLine(status)];
-      for (const r of status.runs.filter((x) => x.state === 'running')) lines.push(`  ${r.run.id}  ${describeLive(r, now)}`);
+      lines = [fit(summaryLine(status), width)];
+      for (const r of status.runs.filter((x) => x.state === 'running')) lines.push(runLine(r, width, now));
     } catch (error) {
-      lines = [unreadable(error)];
+      lines = [fit(unreadable(error), width)];
     }
-    return lines.map((l) => fit(l, width));
+    return lines;
   }
 
   start(): void {
@@ -86,10 +125,10 @@ export class SweepLiveView {
     this.clear();
   }
 
-  /** A permanent line (the driver's start/done messages): above the block on a terminal. */
+  /** A permanent line (the driver's start/done messages): above the block, broken at words, on a terminal. */
   line(text: string): void {
     this.clear();
-    this.options.write(`${text}\n`);
+    this.options.write(`${this.options.tty ? wrapWords(text, this.width()) : text}\n`);
     if (this.timer) this.draw();
   }
 
