@@ -127,7 +127,7 @@ describe('sweep arguments', () => {
 
   it.each([
     ['an unknown game', '--games Pong,Pongg --optimizers adam --out /tmp/x', /Unknown Atari game "Pongg". Did you mean Pong/],
-    ['an unknown scheme', '--games Pong --optimizers adam,adamx --wd 1e-4 --out /tmp/x', /Unknown optimizer scheme "adamx". Valid: adam, adam-l2/],
+    ['an unknown scheme', '--games Pong --optimizers adam,adamx --wd 1e-4 --out /tmp/x', /Unknown optimizer scheme "adamx". Did you mean adam or adamw\? Valid: adam, adam-l2/],
     ['an unknown preset', '--games Pong --optimizers adam --preset huge --out /tmp/x', /Unknown preset "huge". Valid: dopamine, dopamine-tf, reduced, smoke/],
     ['an empty λ list', '--games Pong --optimizers adamw --wd= --out /tmp/x', /The λ list is empty; give e.g. 1e-3,1e-4,1e-5/],
     ['a non-numeric λ', '--games Pong --optimizers adamw --wd 1e-4,abc --out /tmp/x', /"abc" is not a weight decay λ: expected a decimal number >= 0/],

@@ -146,7 +146,8 @@ describe('sweep status', () => {
       expect(status.etaSeconds).toBeCloseTo(Math.max(1800 + run + run, 3600 + run));
       const text = formatStatus(dir, plan, status, false, now);
       expect(text).toContain('running runs by their own rates');
-      expect(text).toContain('iter 1/10 | 3000/100.0k steps | 19.5 steps/s | return 1.3 | ETA 1h00m');
+      // The fields of atari's live line, in its words and counts (the current phase's steps).
+      expect(text).toContain('iter 1/10 train | 3000/10.0k steps | 19.5 steps/s | return 1.3 (last 10) | ETA 1h00m');
       // A run silent for longer than STALE_PROGRESS_SECONDS is flagged and its estimate not trusted.
       held[0].writeProgress(snapshot(3660, 20, '2026-12-02T16:40:00Z'));
       expect(formatStatus(dir, plan, sweepStatus(dir, plan, now), false, now)).toContain('no progress for 20m');

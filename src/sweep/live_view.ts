@@ -10,10 +10,9 @@
 // source as `--status`, so the view and --status never disagree. The view runs on a timer inside the driver: a
 // status it cannot read is a line in the view, never an exception that would end the driver and its queued runs.
 import { formatDuration } from '../format.ts';
-import { etaText, liveFields } from '../run/progress.ts';
 import { fitFields, wrapWords, type Field } from '../run/terminal_text.ts';
 import type { SweepPlan } from './plan_file.ts';
-import { describeLive, progressAge, STALE_PROGRESS_SECONDS, sweepStatus, type RunStatus, type SweepStatus } from './status.ts';
+import { describeLive, liveSnapshotFields, sweepStatus, type RunStatus, type SweepStatus } from './status.ts';
 
 export interface LiveViewOptions {
   sweepDir: string;
@@ -71,19 +70,9 @@ export function idField(id: string): Field {
 export function runLine(r: RunStatus, width: number, now = Date.now()): string {
   const id = idField(r.run.id);
   const join = ([first, ...rest]: string[]) => `  ${first}  ${rest.join(' | ')}`;
-  const live = r.live;
   // No snapshot to show (not written yet, or damaged): status.ts says why, cut if need be.
-  if (!live) return fitFields([id, { forms: [describeLive(r, now)], dropAt: Infinity }], width, join);
-  const age = progressAge(live, now);
-  const eta = age > STALE_PROGRESS_SECONDS
-    ? `no progress for ${formatDuration(age)}`
-    : etaText(live.etaSeconds === null ? null : { seconds: Math.max(0, live.etaSeconds - age), assumed: live.etaAssumed });
-  const fields = liveFields({
-    iteration: live.iteration, iterations: live.iterations, phase: live.phase, phaseSteps: live.phaseSteps,
-    phaseTarget: live.phaseTarget, warmup: live.warmupStepsLeft > 0, stepsPerSecond: live.stepsPerSecond,
-    recentReturn: live.recentReturn, recentEpisodes: live.recentEpisodes, eta,
-  });
-  return fitFields([id, ...fields], width, join);
+  if (!r.live) return fitFields([id, { forms: [describeLive(r, now)], dropAt: Infinity }], width, join);
+  return fitFields([id, ...liveSnapshotFields(r.live, now)], width, join);
 }
 
 export class SweepLiveView {

@@ -4,10 +4,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { formatCount, formatDuration } from '../format.ts';
+import { formatDuration } from '../format.ts';
 import { readJsonFile, writeJsonAtomic } from '../io/atomic.ts';
 import { inspectLock } from '../io/lock.ts';
-import type { ProgressSnapshot } from '../run/progress.ts';
+import { etaText, liveFields, type ProgressSnapshot } from '../run/progress.ts';
+import { fitFields, type Field } from '../run/terminal_text.ts';
 import { InconsistentRunError, readProgressFile, RUN_FILES, RunDirectory, runFilesProblem, type RunSummary } from '../run/run_directory.ts';
 import type { PlannedRun, SweepPlan } from './plan_file.ts';
 import { plannedRunConfig } from './plan.ts';
@@ -367,21 +368,24 @@ export function sweepStatus(sweepDir: string, plan: SweepPlan, now = Date.now())
 
 /** One running run in a line: iteration, steps, rate, recent return, its own ETA, or how long it has been silent. */
 export function describeLive(r: RunStatus, now = Date.now()): string {
-  const live = r.live;
-  if (!live) return r.liveProblem ? `progress unknown: ${r.liveProblem}` : 'starting (no progress written yet)';
+  if (!r.live) return r.liveProblem ? `progress unknown: ${r.liveProblem}` : 'starting (no progress written yet)';
+  return fitFields(liveSnapshotFields(r.live, now), Infinity);
+}
+
+/**
+ * A running run's progress.json as the fields of `npm run atari`'s live line (same words and counts: the steps of the
+ * current phase), its ETA aged since the snapshot was written, or how long it has been silent.
+ */
+export function liveSnapshotFields(live: ProgressSnapshot, now = Date.now()): Field[] {
   const age = progressAge(live, now);
-  const parts = [
-    `iter ${live.iteration + 1}/${live.iterations}${live.phase === 'eval' ? ' eval' : ''}`,
-    `${formatCount(live.runSteps)}/${formatCount(live.runTarget)} steps${live.warmupStepsLeft > 0 ? ' (warm-up)' : ''}`,
-    `${live.stepsPerSecond === null ? '?' : live.stepsPerSecond.toFixed(1)} steps/s`,
-    `return ${live.recentReturn === null ? '-' : live.recentReturn.toFixed(1)}`,
-  ];
-  if (age > STALE_PROGRESS_SECONDS) parts.push(`no progress for ${formatDuration(age)}`);
-  else {
-    const remaining = liveRemaining(r, now);
-    parts.push(remaining === null ? 'ETA ?' : `ETA ${live.etaAssumed ? '~' : ''}${formatDuration(remaining)}`);
-  }
-  return parts.join(' | ');
+  const eta = age > STALE_PROGRESS_SECONDS
+    ? `no progress for ${formatDuration(age)}`
+    : etaText(live.etaSeconds === null ? null : { seconds: Math.max(0, live.etaSeconds - age), assumed: live.etaAssumed });
+  return liveFields({
+    iteration: live.iteration, iterations: live.iterations, phase: live.phase, phaseSteps: live.phaseSteps,
+    phaseTarget: live.phaseTarget, warmup: live.warmupStepsLeft > 0, stepsPerSecond: live.stepsPerSecond,
+    recentReturn: live.recentReturn, recentEpisodes: live.recentEpisodes, eta,
+  });
 }
 
 /** The text of `npm run sweep -- --status DIR`. */
