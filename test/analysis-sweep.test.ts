@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadPaperTable } from '../src/analysis/reference.ts';
-import { loadSweep, SweepLoadError } from '../src/analysis/sweep_results.ts';
+import { describeSkipped, loadSweep, loadSweeps, SweepLoadError } from '../src/analysis/sweep_results.ts';
 import { buildTable1, cellKey, renderMarkdown } from '../src/analysis/table1.ts';
 import { runId, tmpSweep, writePlan, writeRun, type FakeRun } from './fixtures/sweep/make_sweep.ts';
 
@@ -115,12 +115,80 @@ describe('damaged runs are skipped with the reason, the rest still makes the tab
     expect(sweep.missing.map((m) => m.seed)).toEqual([2]);
   });
 
-  it('mixed budgets are reported', () => {
-    const root = sweepWith([good(0), { ...good(1), trainingSteps: 2000 }], false);
+  it('runs of different budgets are never pooled: the budget with the most completed runs is analysed, each other run left out saying so', () => {
+    // The issue's case: a plain directory of runs where the same game, scheme, λ and seed ran at two presets, the
+    // unfinished one found first. They are not duplicates, and the completed one is not unreadable.
+    const root = sweepWith([
+      { ...good(0), id: 'a-reduced', preset: 'reduced', trainingSteps: 2000, iterations: 2, returns: [0], status: 'interrupted' },
+      { ...good(0), id: 'b-smoke' },
+      { ...good(1), id: 'c-smoke' },
+      { ...good(2), id: 'd-reduced', preset: 'reduced', trainingSteps: 2000 },
+    ], false);
     const sweep = loadSweep(root);
-    expect(sweep.budgets).toHaveLength(2);
-    expect(sweep.warnings.join()).toMatch(/different budgets are mixed/);
-    expect(renderMarkdown(buildTable1(sweep, { score: { kind: 'final' }, paper }))).toMatch(/Budgets \(MIXED/);
+    expect(sweep.runs.map((r) => r.id)).toEqual(['b-smoke', 'c-smoke']);
+    expect(sweep.budgets).toHaveLength(1);
+    expect(sweep.budgets[0]).toMatchObject({ preset: 'smoke', trainingSteps: 1000, runs: 2 });
+    expect(sweep.skipped.map((s) => [s.id, s.kind])).toEqual([['a-reduced', 'another budget'], ['d-reduced', 'another budget']]);
+    expect(sweep.skipped[0].reason).toBe('another budget: 2 iterations × 2,000 agent steps = 4,000 agent steps (16,000 frames) per run, preset reduced, no evaluation phase');
+    expect(sweep.warnings.join()).toMatch(/runs of 2 budgets found, and runs of different budgets are never pooled: only those of 2 iterations × 1,000 agent steps .* preset smoke.* are analysed \(the budget with the most completed runs\); 2 run\(s\) of another budget left out\. Give their directories alone/);
+    expect(describeSkipped(sweep.skipped)).toBe('2 of another budget');
+    const md = renderMarkdown(buildTable1(sweep, { score: { kind: 'final' }, paper }));
+    expect(md).not.toMatch(/MIXED/);
+    expect(md).toContain('15.0 ± 7.1 (n=2*)');
+    expect(md).toMatch(/skipped a-reduced \(.*\): another budget: 2 iterations × 2,000 agent steps/);
+    // Given alone, the other budget's runs make their own table.
+    const reduced = loadSweeps([path.join(root, 'runs', 'a-reduced'), path.join(root, 'runs', 'd-reduced')]);
+    expect(reduced.runs.map((r) => r.id)).toEqual(['a-reduced', 'd-reduced']);
+    expect(reduced.skipped).toEqual([]);
+  });
+
+  it('of duplicates of one seed at one budget the completed run counts, wherever it was found; the other says why it is left out', () => {
+    const root = sweepWith([
+      { ...good(0), id: 'a-copy', iterations: 2, returns: [0], status: 'interrupted' },
+      { ...good(0), id: 'b-run' },
+      { ...good(1), id: 'c-run' },
+      { ...good(1), id: 'd-copy', iterations: 2, returns: [0], status: 'interrupted' },
+    ], false);
+    const sweep = loadSweep(root);
+    expect(sweep.runs.map((r) => r.id)).toEqual(['b-run', 'c-run']);
+    expect(sweep.skipped.map((s) => [s.id, s.kind])).toEqual([['a-copy', 'duplicate'], ['d-copy', 'duplicate']]);
+    expect(sweep.skipped[0].reason).toBe('duplicate of b-run (Pong adamw λ=1e-4 seed 0, same budget): that one is completed, this one interrupted at 1/2 iterations');
+    expect(sweep.skipped[1].reason).toBe('duplicate of c-run (Pong adamw λ=1e-4 seed 1, same budget): that one is completed, this one interrupted at 1/2 iterations');
+  });
+});
+
+describe('several directories at once', () => {
+  it('merges sweeps and run directories; a directory or run reached twice counts once; a planned run found elsewhere is not missing', () => {
+    const first = sweepWith([good(0), good(1)]);
+    writePlan(first, [good(0), good(1), good(2)]);
+    const second = sweepWith([good(2), good(3)]);
+    const sweep = loadSweeps([first, second, first, path.join(first, 'runs', runId(good(1)))]);
+    expect(sweep.source).toBe('several');
+    expect(sweep.roots).toEqual([first, second, path.join(first, 'runs', runId(good(1)))]);
+    expect(sweep.runs.map((r) => r.seed)).toEqual([0, 1, 2, 3]);
+    expect(sweep.skipped).toEqual([]);
+    expect(sweep.missing).toEqual([]);
+    const table = buildTable1(sweep, { score: { kind: 'final' }, paper });
+    expect(table.cells.get(cellKey(table.rows[0], 'pong'))!.counted.map((c) => c.value)).toEqual([10, 20, 30, 40]);
+    // The same run in two sweeps (a copied sweep directory) counts once, and the copy says so.
+    const copy = path.join(path.dirname(second), `${path.basename(second)}-copy`);
+    roots.push(copy);
+    fs.cpSync(second, copy, { recursive: true });
+    const twice = loadSweeps([second, copy]);
+    expect(twice.runs).toHaveLength(2);
+    expect(twice.skipped.map((s) => s.kind)).toEqual(['duplicate', 'duplicate']);
+  });
+
+  it('refuses to pool budgets across directories; planned runs of the other budget are not listed as gaps', () => {
+    const smoke = sweepWith([good(0), good(1)]);
+    const reducedRuns = [0, 1, 2].map((seed) => ({ ...good(seed), id: `reduced-s${seed}`, preset: 'reduced', trainingSteps: 2000 }));
+    const reduced = sweepWith(reducedRuns.slice(0, 1));
+    writePlan(reduced, reducedRuns);
+    const sweep = loadSweeps([smoke, reduced]);
+    expect(sweep.runs.map((r) => r.preset)).toEqual(['smoke', 'smoke']);
+    expect(sweep.skipped.map((s) => s.kind)).toEqual(['another budget']);
+    expect(sweep.missing).toEqual([]);
+    expect(sweep.warnings.join()).toMatch(/1 run\(s\) of another budget left out, and 2 planned run\(s\) of another budget not started/);
   });
 });
 

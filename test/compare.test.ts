@@ -7,9 +7,10 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildComparison, CompareInputError, mechanismRows, renderComparisonMarkdown, renderMechanismMarkdown } from '../src/analysis/compare.ts';
 import { exactPermutationTest, welchInterval } from '../src/analysis/small_sample.ts';
-import { loadSweep } from '../src/analysis/sweep_results.ts';
+import { loadSweep, loadSweeps } from '../src/analysis/sweep_results.ts';
 import { buildCompareProgram, parseCompareArgs } from '../src/cli/compare.ts';
 import { tsxLoaderUrl } from '../src/sweep/command.ts';
+import { tmpSweep, writeRun } from './fixtures/sweep/make_sweep.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const SWEEP = path.join(REPO, 'results', 'published', 'sweep-2games-10k');
@@ -56,7 +57,7 @@ describe('compare', () => {
   });
 
   it('command line: defaults, a bad scheme or score in one line, a missing directory', () => {
-    expect(parseCompareArgs(['some/dir'])).toEqual({ dir: 'some/dir', score: { kind: 'final' }, reference: 'adam' });
+    expect(parseCompareArgs(['some/dir'])).toEqual({ dirs: ['some/dir'], score: { kind: 'final' }, reference: 'adam' });
     const err = (args: string[]) => {
       let out = '';
       try {
@@ -71,6 +72,22 @@ describe('compare', () => {
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/does not exist/);
+  });
+
+  it('several directories compare as one study, and runs of another budget among them are refused, never dropped', () => {
+    expect(parseCompareArgs([SWEEP, 'more/runs']).dirs).toEqual([SWEEP, 'more/runs']);
+    const other = tmpSweep('compare-other-');
+    try {
+      writeRun(other, { game: 'pong', optimizer: 'adamw', weightDecay: 1e-3, seed: 3, returns: [-21, -20], trainingSteps: 5000, id: 'pong-other-budget' });
+      const both = loadSweeps([SWEEP, other]);
+      expect(() => buildComparison(both, { score: { kind: 'final' } })).toThrow(CompareInputError);
+      expect(() => buildComparison(both, { score: { kind: 'final' } })).toThrow(/ hold runs of several budgets \(24 of .*; 1 of another: pong-other-budget\); compare one budget at a time/);
+      // The same directory twice, or a sweep with one of its own runs, is the sweep once.
+      const runDir = path.join(SWEEP, 'runs', fs.readdirSync(path.join(SWEEP, 'runs'))[0]);
+      expect(renderComparisonMarkdown(buildComparison(loadSweeps([SWEEP, SWEEP, runDir]), { score: { kind: 'final' } }))).toBe(renderComparisonMarkdown(comparison));
+    } finally {
+      fs.rmSync(other, { recursive: true, force: true });
+    }
   });
 
   it('the mechanism table: ε-dominated shares per iteration, and the initial shrink of ‖w‖ per update against α·λ/ε', () => {

@@ -97,7 +97,7 @@ describe('npm run report (command line)', () => {
   const quiet = () => buildReportProgram().exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
 
   it('parses options and rejects bad ones', () => {
-    expect(parseReportArgs(['d', '--out', 'x.html', '--reps', '10'], quiet())).toMatchObject({ dir: 'd', out: 'x.html', reps: 10, comparePaper: true });
+    expect(parseReportArgs(['d', '--out', 'x.html', '--reps', '10'], quiet())).toMatchObject({ dirs: ['d'], out: 'x.html', reps: 10, comparePaper: true });
     expect(parseReportArgs(['d', '--no-compare-paper'], quiet()).comparePaper).toBe(false);
     for (const reps of ['0', '100001', '1e9', '-3', 'many']) {
       expect(() => parseReportArgs(['d', '--reps', reps], quiet()), reps).toThrow(`Expected a whole number from 1 to 100000, got "${reps}".`);
@@ -134,14 +134,14 @@ describe('npm run report (command line)', () => {
     const base = { score: { kind: 'final' } as const, extraScores: [], includeIncomplete: false, comparePaper: true, reps: 10, seed: 's' };
     const out = path.join(root, 'into-dir');
     fs.mkdirSync(out, { recursive: true });
-    expect((await runReport({ ...base, dir: root, out })).file).toBe(path.join(out, 'report.html'));
-    await expect(runReport({ ...base, dir: root, out: path.join(root, 'runs', 'pong-adamw-wd0.0001-seed0') })).rejects.toThrow(/is a run directory/);
+    expect((await runReport({ ...base, dirs: [root], out })).file).toBe(path.join(out, 'report.html'));
+    await expect(runReport({ ...base, dirs: [root], out: path.join(root, 'runs', 'pong-adamw-wd0.0001-seed0') })).rejects.toThrow(/is a run directory/);
   });
 
   it('refuses to write into a run directory or a missing folder', async () => {
     const base = { score: { kind: 'final' } as const, extraScores: [], includeIncomplete: false, comparePaper: true, reps: 10, seed: 's' };
-    await expect(runReport({ ...base, dir: path.join(root, 'runs', 'pong-adamw-wd0.0001-seed0'), out: null })).rejects.toThrow(/is a run directory.*--out/);
-    await expect(runReport({ ...base, dir: root, out: path.join(root, 'nope', 'r.html') })).rejects.toThrow(/directory .*nope does not exist/);
+    await expect(runReport({ ...base, dirs: [path.join(root, 'runs', 'pong-adamw-wd0.0001-seed0')], out: null })).rejects.toThrow(/is a run directory.*--out/);
+    await expect(runReport({ ...base, dirs: [root], out: path.join(root, 'nope', 'r.html') })).rejects.toThrow(/directory .*nope does not exist/);
   });
 
   it('an --out that cannot be written is one line naming it, never an internal temp file', async () => {
@@ -156,7 +156,7 @@ describe('npm run report (command line)', () => {
       [path.join(root, `${'x'.repeat(250)}.html`), /ENAMETOOLONG: name too long\.$/], // only the temp name is too long
     ];
     for (const [out, message] of cases) {
-      const error = await runReport({ ...base, dir: root, out }).then(() => null, (e: Error) => e);
+      const error = await runReport({ ...base, dirs: [root], out }).then(() => null, (e: Error) => e);
       expect(error?.message, out).toMatch(message);
       expect(error!.message.startsWith(`cannot write ${out}: `), error!.message).toBe(true);
       expect(error!.message.split('\n'), out).toHaveLength(1);
@@ -168,7 +168,7 @@ describe('npm run report (command line)', () => {
     const out = path.join(root, 'elsewhere');
     fs.mkdirSync(path.join(out, 'figures'), { recursive: true });
     fs.writeFileSync(path.join(out, 'figures', 'my-notes.txt'), 'mine');
-    const args = { dir: root, out: path.join(out, 'r.html'), score: { kind: 'final' } as const, extraScores: [], includeIncomplete: false, comparePaper: true, reps: 10, seed: 's' };
+    const args = { dirs: [root], out: path.join(out, 'r.html'), score: { kind: 'final' } as const, extraScores: [], includeIncomplete: false, comparePaper: true, reps: 10, seed: 's' };
     const result = await runReport(args);
     expect(result.figuresDir).toBe(path.join(out, 'figures'));
     const ids = ['fig-rliable-intervals', 'fig-rliable-improvement', 'fig-rliable-profiles', 'fig-rliable-efficiency', 'fig-curves-1e-4', 'fig-curves-1e-5', 'fig-m-over-w', 'fig-sensitivity-games', 'fig-sensitivity', 'fig-update-ratio', 'fig-wd-share', 'fig-weight-norm'];
@@ -191,6 +191,25 @@ describe('npm run report (command line)', () => {
     expect(fs.existsSync(path.join(result.figuresDir, 'fig-old.svg'))).toBe(false);
     expect(fs.readFileSync(path.join(result.figuresDir, 'my-notes.txt'), 'utf8')).toBe('mine');
     expect(fs.existsSync(path.join(out, 'r.html'))).toBe(true); // a manifest cannot point outside figures/
+  });
+
+  it('takes several directories as one study: one --out for them, the runs of both, the paths as given', async () => {
+    const base = { score: { kind: 'final' } as const, extraScores: [], includeIncomplete: false, comparePaper: true, reps: 10, seed: 's' };
+    const more = tmpSweep('report-more-');
+    try {
+      const extra = [0, 1, 2].map((seed) => ({ game: 'pong', optimizer: 'adamw', weightDecay: 1e-3, seed, returns: [1, 2, 3, 4] }));
+      for (const r of extra) writeRun(more, r);
+      expect(parseReportArgs([root, more], quiet()).dirs).toEqual([root, more]);
+      await expect(runReport({ ...base, dirs: [root, more], out: null })).rejects.toThrow(/several directories given .*: give --out <file\.html>/);
+      const out = path.join(root, 'both.html');
+      const result = await runReport({ ...base, dirs: [root, more], out });
+      const page = fs.readFileSync(out, 'utf8');
+      expect(page).toContain(`Sweep: <code>${escapeHtml(`${root}, ${more}`)}</code> — ${RUNS.length - 1 + extra.length} readable run(s), 1 skipped`);
+      expect(page).toContain('λ=1e-3'); // the second directory's row
+      expect(result.skipped).toBe('1 unreadable');
+    } finally {
+      fs.rmSync(more, { recursive: true, force: true });
+    }
   });
 
   it('shows the sweep path as the user gave it, not the absolute path', async () => {
@@ -221,7 +240,7 @@ describe('report in a real headless browser', () => {
       console.warn(`skipping the browser test of the report: ${why}`); // visible in the default reporter too
       ctx.skip(why);
     }
-    const { file } = await runReport({ dir: root, out: null, score: { kind: 'final' }, extraScores: [], includeIncomplete: false, comparePaper: true, reps: 100, seed: 's' });
+    const { file } = await runReport({ dirs: [root], out: null, score: { kind: 'final' }, extraScores: [], includeIncomplete: false, comparePaper: true, reps: 100, seed: 's' });
     expect(file).toBe(path.join(root, 'report.html'));
     // A test copy with a probe that writes what the browser laid out into the DOM; the report itself has no script.
     const probe = `<script>addEventListener('load', () => {

@@ -10,7 +10,9 @@ import { PRESET_NAMES as RUN_PRESET_NAMES } from '../src/run/presets.ts';
 import { NO_DECAY_SCHEMES } from '../src/optim/schemes.ts';
 import { buildPlan, crossGrid, paperGrid, planDecayLines, plannedRunConfig, PRESET_NAMES, runId, SweepInputError } from '../src/sweep/plan.ts';
 import { resolveRunConfig } from '../src/run/presets.ts';
-import { PlanMismatchError, readPlan, writeOrCheckPlan } from '../src/sweep/plan_file.ts';
+import { PlanMismatchError, planLine, readPlan, writeOrCheckPlan } from '../src/sweep/plan_file.ts';
+import { RunDirectory } from '../src/run/run_directory.ts';
+import { sweepStatus } from '../src/sweep/status.ts';
 import { runArguments } from '../src/sweep/command.ts';
 import { seedMajor } from '../src/sweep/local.ts';
 
@@ -191,6 +193,7 @@ describe('plan.json', () => {
     const again = writeOrCheckPlan(dir, reordered);
     expect(again.created).toBe(false);
     expect(again.plan.createdAt).toBe('2020-01-01T00:00:00.000Z');
+    expect(again.grown).toBeNull();
   });
 
   it("refuses a directory holding another sweep's plan, saying what differs, and writes nothing", () => {
@@ -203,6 +206,60 @@ describe('plan.json', () => {
     expect(fs.readFileSync(path.join(dir, 'plan.json'), 'utf8')).toBe(before);
     // A dry run checks too.
     expect(() => writeOrCheckPlan(dir, other, { write: false })).toThrow(PlanMismatchError);
+  });
+
+  it('grows: a plan holding every stored run and more replaces it; stored ids stay, done runs stay done, only new runs are pending', () => {
+    const dir = tempDir();
+    const first = buildPlan(small());
+    writeOrCheckPlan(dir, first);
+    // One stored run finished: growing must leave it done.
+    const done = first.runs[1];
+    const rd = RunDirectory.create(path.join(dir, done.dir), { game: done.game, seed: done.seed, iterations: 1 }, {});
+    rd.appendMetrics({ iteration: 0, env_steps: 100, wall_seconds: 1 });
+    rd.writeSummary({ status: 'completed', iterations_completed: 1, iterations_planned: 1, env_steps: 100 });
+    rd.releaseLock();
+    // More of every list, in another order: games, schemes, λ values and seeds.
+    const bigger = buildPlan(crossGrid({ games: ['breakout', 'pong'], optimizers: ['adam-l2', 'adamw', 'adam'], weightDecays: [1e-3, 1e-5, 1e-4], seeds: [2, 1, 0], preset: 'smoke' }));
+    const check = writeOrCheckPlan(dir, bigger);
+    expect(check).toMatchObject({ created: false, grown: { before: first.runs.length, added: bigger.runs.length - first.runs.length } });
+    expect(planLine(dir, check)).toBe(`growing sweep ${dir}: 6 runs planned before, ${bigger.runs.length - 6} new (${path.join(dir, 'plan.json')})`);
+    const stored = readPlan(dir);
+    expect(stored.runs.map((r) => r.id).sort()).toEqual(bigger.runs.map((r) => r.id).sort());
+    for (const r of first.runs) expect(stored.runs.find((s) => s.id === r.id)).toEqual(r);
+    // The grid describes every run: each stored run's game, row and seed is in it.
+    expect(stored.grid).toEqual(bigger.grid);
+    const statuses = sweepStatus(dir, stored);
+    expect(statuses.counts.done).toBe(1);
+    expect(statuses.counts.pending).toBe(bigger.runs.length - 1);
+    // Rerunning the grown command is a plain resume; the original one now leaves runs out.
+    expect(writeOrCheckPlan(dir, bigger).grown).toBeNull();
+    expect(() => writeOrCheckPlan(dir, first)).toThrow(/leaves out 36 of its 42 runs[\s\S]*may only grow/);
+  });
+
+  it('a dry run of a grown plan writes nothing', () => {
+    const dir = tempDir();
+    writeOrCheckPlan(dir, buildPlan(small()));
+    const before = fs.readFileSync(path.join(dir, 'plan.json'), 'utf8');
+    const bigger = buildPlan(crossGrid({ games: ['pong'], optimizers: ['adam', 'adamw'], weightDecays: [1e-4, 1e-5], seeds: [0, 1, 2], preset: 'smoke' }));
+    const check = writeOrCheckPlan(dir, bigger, { write: false });
+    expect(check.grown).toEqual({ before: 6, added: 3 });
+    expect(check.plan.runs).toHaveLength(9);
+    expect(fs.readFileSync(path.join(dir, 'plan.json'), 'utf8')).toBe(before);
+  });
+
+  it.each([
+    ['a subset', { seeds: [0] }, /leaves out 3 of its 6 runs, e\.g\. pong-\S+-s1-/],
+    ['an overlapping grid that drops a scheme', { optimizers: ['adamw'], seeds: [0, 1, 2] } as const, /leaves out 2 of its 6 runs, e\.g\. pong-adam-wd0-s0-/],
+    ['the same grid at another preset', { preset: 'reduced' } as const, /leaves out 6 of its 6 runs \(the preset or the per-run overrides differ, and run ids hash them\)/],
+    ['the same grid with a budget override', { overrides: { iterations: 3 } }, /leaves out 6 of its 6 runs \(the preset or the per-run overrides differ/],
+  ] as Array<[string, Partial<Parameters<typeof crossGrid>[0]>, RegExp]>)('refuses %s: it would orphan run directories; nothing is written', (_what, over, message) => {
+    const dir = tempDir();
+    writeOrCheckPlan(dir, buildPlan(small()));
+    const before = fs.readFileSync(path.join(dir, 'plan.json'), 'utf8');
+    const other = buildPlan(crossGrid({ games: ['pong'], optimizers: ['adam', 'adamw'], weightDecays: [1e-4, 1e-5], seeds: [0, 1], preset: 'smoke', ...over }));
+    expect(() => writeOrCheckPlan(dir, other)).toThrow(PlanMismatchError);
+    expect(() => writeOrCheckPlan(dir, other)).toThrow(message);
+    expect(fs.readFileSync(path.join(dir, 'plan.json'), 'utf8')).toBe(before);
   });
 
   it('refuses a non-empty directory without a plan', () => {

@@ -264,7 +264,7 @@ describe('npm run table1 (command line)', () => {
 
   it('parses the options', () => {
     const cmd = parseTable1Args(['some/dir', '--score', 'last:5', '--compare-paper', '--out', 'x/t'], quiet());
-    expect(cmd).toEqual({ dir: 'some/dir', score: { kind: 'last', k: 5 }, extraScores: [], comparePaper: true, includeIncomplete: false, out: 'x/t' });
+    expect(cmd).toEqual({ dirs: ['some/dir'], score: { kind: 'last', k: 5 }, extraScores: [], comparePaper: true, includeIncomplete: false, out: 'x/t' });
     expect(parseTable1Args(['d'], quiet())).toMatchObject({ score: { kind: 'final' }, extraScores: [], comparePaper: true, out: null });
     expect(parseTable1Args(['d', '--score', 'final', '--score', 'last:3'], quiet())).toMatchObject({ score: { kind: 'final' }, extraScores: [{ kind: 'last', k: 3 }] });
   });
@@ -280,11 +280,11 @@ describe('npm run table1 (command line)', () => {
     expect(parseTable1Args(['d', '--out', 'x/t'], quiet()).out).toBe('x/t');
     expect(() => parseTable1Args(['d', '--out', 'a', '--out-prefix', 'b'], quiet())).toThrow(/give --out-prefix only/);
     const sweep = loadSweep(root);
-    expect(outputPrefix({ dir: root, out: path.join(root, 'mine') }, sweep)).toBe(path.join(root, 'mine'));
+    expect(outputPrefix({ out: path.join(root, 'mine') }, sweep)).toBe(path.join(root, 'mine'));
     fs.mkdirSync(path.join(root, 'tables'), { recursive: true });
-    expect(outputPrefix({ dir: root, out: path.join(root, 'tables') }, sweep)).toBe(path.join(root, 'tables', 'table1'));
+    expect(outputPrefix({ out: path.join(root, 'tables') }, sweep)).toBe(path.join(root, 'tables', 'table1'));
     const runDir = path.join(root, 'runs', fs.readdirSync(path.join(root, 'runs'))[0]);
-    expect(() => outputPrefix({ dir: root, out: runDir }, sweep)).toThrow(/is a run directory, which analysis never writes into/);
+    expect(() => outputPrefix({ out: runDir }, sweep)).toThrow(/is a run directory, which analysis never writes into/);
     let help = '';
     buildTable1Program().configureOutput({ writeOut: (t) => (help += t) }).outputHelp();
     expect(help).toMatch(/--out-prefix <path>\s+write <path>\.csv and <path>\.tex/);
@@ -299,10 +299,10 @@ describe('npm run table1 (command line)', () => {
     expect(out).toBe(`wd-dqn-harness ${JSON.parse(fs.readFileSync('package.json', 'utf8')).version}\n`);
   });
 
-  it('rejects a bad --score, a missing DIR and extra arguments', () => {
+  it('rejects a bad --score and a missing DIR; takes several DIRs', () => {
     expect(() => parseTable1Args(['d', '--score', 'last:x'], quiet())).toThrow(/Unknown score "last:x"/);
     expect(() => parseTable1Args([], quiet())).toThrow(/missing required argument 'dir'/);
-    expect(() => parseTable1Args(['a', 'b'], quiet())).toThrow(/too many arguments/);
+    expect(parseTable1Args(['a', 'b'], quiet()).dirs).toEqual(['a', 'b']);
   });
 
   it('prints Markdown and writes CSV + LaTeX next to the sweep; exit 0', () => {
@@ -312,6 +312,41 @@ describe('npm run table1 (command line)', () => {
     expect(r.stdout).toContain('| orig | 200 ± 100 (n=3) (paper 52) |');
     expect(fs.readFileSync(path.join(root, 'table1.tex'), 'utf8')).toContain('\\toprule');
     expect(fs.readFileSync(path.join(root, 'table1.csv'), 'utf8')).toContain('orig,adam,constant,0,Pong,final,13,');
+  });
+
+  it("a plain directory of runs at two presets: the completed preset's table, the other run left out saying why, never called unreadable", () => {
+    // The issue's case: Pong adam seed 0 ran at smoke (completed) and at reduced (interrupted, found first).
+    const runs = tmpSweep('table1-presets-');
+    try {
+      writeRun(runs, { game: 'pong', optimizer: 'adam', weightDecay: 0, seed: 0, returns: [1, 2], iterations: 4, status: 'interrupted', preset: 'reduced', trainingSteps: 2500, id: 'pong-adam-reduced' });
+      writeRun(runs, { game: 'pong', optimizer: 'adam', weightDecay: 0, seed: 0, returns: [3, 5], id: 'pong-adam-smoke' });
+      const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/table1.ts', path.join(runs, 'runs'), '--out-prefix', path.join(runs, 't')], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toContain('| orig | 5.00 (n=1*) (paper 19) | 0 |');
+      expect(r.stdout).toMatch(/^- skipped pong-adam-reduced \(.*\): another budget: 4 iterations × 2,500 agent steps .* preset reduced, no evaluation phase$/m);
+      expect(r.stdout).not.toMatch(/MIXED/);
+      expect(r.stderr).toContain('warning: runs left out (1 of another budget); the notes under the table say why.');
+      expect(r.stderr).not.toMatch(/unreadable/);
+    } finally {
+      fs.rmSync(runs, { recursive: true, force: true });
+    }
+  });
+
+  it('several directories make one table; its files need --out-prefix', () => {
+    const more = tmpSweep('table1-more-');
+    try {
+      writeRun(more, { game: 'breakout', optimizer: 'adamw', weightDecay: 1e-4, seed: 1, returns: [0, 0, 40] });
+      const args = ['--import', 'tsx', 'src/cli/table1.ts', root, more, '--no-compare-paper'];
+      const refused = spawnSync(process.execPath, args, { encoding: 'utf8' });
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toMatch(/^error: several directories given \(.*\): give --out-prefix <path> for the CSV and LaTeX files\.$/m);
+      const r = spawnSync(process.execPath, [...args, '--out-prefix', path.join(more, 'both')], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      // Breakout decoupled λ=1e-4: seed 1 from the second directory, beside the first's running seed 0.
+      expect(r.stdout).toMatch(/^\| decoupled \| 40\.0 \(n=1\*\) \[1 unfinished\] \| 20\.5 ± 0\.7 \(n=2\*\) \[1 diverged\] \| 1e-4 \|$/m);
+    } finally {
+      fs.rmSync(more, { recursive: true, force: true });
+    }
   });
 
   it('replaces a symlink planted at an output path instead of writing through it', () => {

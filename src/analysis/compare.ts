@@ -63,14 +63,23 @@ function seedScore(run: LoadedRun, spec: ScoreSpec): SeedScore {
 
 /**
  * Groups the sweep's runs into arms (game × scheme × schedule × λ) and compares each with the reference arm of its
- * game. Runs of different budgets are never pooled: a sweep holding several is refused.
+ * game. Runs of different budgets are never pooled: directories holding several are refused (the runs loadSweeps
+ * left out as of another budget count: a comparison never silently drops runs).
  */
 export function buildComparison(sweep: SweepResults, options: { score: ScoreSpec; reference?: string }): Comparison {
   const reference = options.reference ?? 'adam';
   const budgets = budgetsOf(sweep.runs);
-  if (budgets.length === 0) throw new CompareInputError(`no readable runs in ${sweep.root}.`);
+  const where = sweep.roots.join(', ');
+  if (budgets.length === 0) throw new CompareInputError(`no readable runs in ${where}.`);
   if (budgets.length > 1) {
-    throw new CompareInputError(`${sweep.root} holds runs of ${budgets.length} budgets (${budgets.map(formatBudget).join('; ')}); compare one budget at a time.`);
+    throw new CompareInputError(`${where} holds runs of ${budgets.length} budgets (${budgets.map(formatBudget).join('; ')}); compare one budget at a time.`);
+  }
+  const otherBudget = sweep.skipped.filter((s) => s.kind === 'another budget');
+  if (otherBudget.length > 0) {
+    throw new CompareInputError(
+      `${where} ${sweep.roots.length > 1 ? 'hold' : 'holds'} runs of several budgets (${budgets[0].runs} of ${formatBudget(budgets[0])}; ${otherBudget.length} of another: ` +
+        `${otherBudget.map((s) => s.id).join(', ')}); compare one budget at a time, giving only its directories.`,
+    );
   }
   const groups = new Map<string, LoadedRun[]>();
   for (const run of sweep.runs) {

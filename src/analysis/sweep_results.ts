@@ -1,7 +1,9 @@
-// Loads a sweep directory for analysis: finds the runs (plan.json, runs/*/, or a directory of run directories),
-// reads each one read-only through RunDirectory.open, and validates it. A run that cannot be trusted is not
-// fatal: it goes into `skipped` with the reason, so one corrupt file never hides the rest of a sweep's results.
-// Only problems with the sweep as a whole (no directory, no runs, a plan of another kind) throw.
+// Loads sweep directories for analysis: finds the runs (plan.json, runs/*/, a directory of run directories, or a
+// run directory; several of these may be given at once), reads each one read-only through RunDirectory.open, and
+// validates it. A run that cannot be trusted is not fatal: it goes into `skipped` with the reason, so one corrupt
+// file never hides the rest of a sweep's results. The runs analysed are of one budget: duplicates of a run (same
+// game, scheme, λ, seed and budget) count once, the completed one preferred, and runs of other budgets are left out
+// with the reason. Only problems with a directory as a whole (missing, no runs, a plan of another kind) throw.
 import fs from 'node:fs';
 import path from 'node:path';
 import { resolveGame, displayName } from '../../envs/games.ts';
@@ -51,6 +53,8 @@ export interface LoadedRun {
 export interface SkippedRun {
   id: string;
   dir: string;
+  /** Why it is left out: its files cannot be read, it is not the run the plan says, it duplicates one counted, or its budget is not the one analysed. */
+  kind: 'unreadable' | 'not the planned run' | 'duplicate' | 'another budget';
   reason: string;
 }
 
@@ -73,8 +77,12 @@ export interface Budget {
 }
 
 export interface SweepResults {
+  /** The directory given (the first one when several were). */
   root: string;
-  source: 'plan' | 'runs-dir' | 'dir-of-runs' | 'single-run';
+  /** Every directory given, resolved, each once. */
+  roots: string[];
+  /** How the runs were found; 'several' when several directories were given. */
+  source: 'plan' | 'runs-dir' | 'dir-of-runs' | 'single-run' | 'several';
   runs: LoadedRun[];
   skipped: SkippedRun[];
   /** In the plan but without a run directory yet (not started). */
@@ -264,17 +272,23 @@ function planMismatch(planned: PlannedRun, run: LoadedRun): string | null {
 
 // ---------------------------------------------------------------------------
 
-export function loadSweep(dirArg: string): SweepResults {
+/** The runs one directory holds (or plans): how they were found, the run directories, and planned runs not started. */
+interface FoundRuns {
+  root: string;
+  source: Exclude<SweepResults['source'], 'several'>;
+  candidates: RunCandidate[];
+  missing: PlannedRun[];
+}
+
+function findRuns(dirArg: string, warnings: string[]): FoundRuns {
   const root = path.resolve(dirArg);
   if (!fs.existsSync(root)) throw new SweepLoadError(`${root} does not exist.`);
   if (!fs.statSync(root).isDirectory()) {
     throw new SweepLoadError(`${root} is a file; expected a sweep directory (with plan.json or runs/) or a run directory.`);
   }
-  const warnings: string[] = [];
-  const skipped: SkippedRun[] = [];
   const missing: PlannedRun[] = [];
   const candidates: RunCandidate[] = [];
-  let source: SweepResults['source'];
+  let source: FoundRuns['source'];
 
   const plan = readPlanRuns(root, warnings);
   if (plan !== null) {
@@ -311,47 +325,140 @@ export function loadSweep(dirArg: string): SweepResults {
         'or run directories directly inside it.',
     );
   }
+  return { root, source, candidates, missing };
+}
 
-  const runs: LoadedRun[] = [];
-  const seen = new Map<string, LoadedRun>();
+export function loadSweep(dirArg: string): SweepResults {
+  return loadSweeps([dirArg]);
+}
+
+function progress(run: LoadedRun): string {
+  return run.status === 'completed' ? 'completed' : `${run.status} at ${run.records.length}/${run.iterationsPlanned} iterations`;
+}
+
+/** Of two runs of the same seed and budget, the one to count: a completed one, else the one that got further. */
+function better(a: LoadedRun, b: LoadedRun): boolean {
+  const done = Number(a.status === 'completed') - Number(b.status === 'completed');
+  return done !== 0 ? done > 0 : a.records.length > b.records.length;
+}
+
+function budgetKey(r: Pick<LoadedRun, 'preset' | 'iterationsPlanned' | 'trainingSteps' | 'evalSteps'>): string {
+  return `${r.preset}|${r.iterationsPlanned}|${r.trainingSteps}|${r.evalSteps}`;
+}
+
+/** Whether a planned run not started yet is, as far as its plan entry says, of another budget than `budget`. */
+function plannedForAnotherBudget(p: PlannedRun, budget: Budget): boolean {
+  const o = p.overrides ?? {};
+  return p.preset !== budget.preset ||
+    (o.iterations !== undefined && o.iterations !== budget.iterations) ||
+    (o.trainingSteps !== undefined && o.trainingSteps !== budget.trainingSteps) ||
+    (o.evalSteps !== undefined && o.evalSteps !== budget.evalSteps);
+}
+
+/**
+ * Loads the runs of every directory given (sweep directories, directories of runs, run directories) as one sweep.
+ * A run directory reached twice (the same directory given twice, or a sweep and one of its runs) is read once; two
+ * runs of the same game, scheme, λ, seed and budget count once, the completed one (else the furthest) preferred,
+ * the other skipped with the reason. Runs of several budgets are never pooled: the budget with the most completed
+ * runs is analysed, and every run of another budget is skipped ("another budget: …").
+ */
+export function loadSweeps(dirArgs: readonly string[]): SweepResults {
+  if (dirArgs.length === 0) throw new SweepLoadError('no directory given.');
+  const warnings: string[] = [];
+  const skipped: SkippedRun[] = [];
+  const found: FoundRuns[] = [];
+  const seenRoots = new Set<string>();
+  for (const dirArg of dirArgs) {
+    const notes: string[] = [];
+    const f = findRuns(dirArg, notes);
+    const real = fs.realpathSync(f.root);
+    if (seenRoots.has(real)) continue; // the same directory given twice: read once
+    seenRoots.add(real);
+    found.push(f);
+    warnings.push(...notes);
+  }
+  const seenDirs = new Set<string>();
+  const candidates = found.flatMap((f) => f.candidates).filter((c) => {
+    const real = fs.realpathSync(c.dir);
+    if (seenDirs.has(real)) return false; // a run reached twice (a sweep and one of its run directories): read once
+    seenDirs.add(real);
+    return true;
+  });
+  // A planned run not started here may have run elsewhere (a run id found in another directory given).
+  const candidateIds = new Set(candidates.map((c) => c.id));
+  const missingById = new Map<string, PlannedRun>();
+  for (const m of found.flatMap((f) => f.missing)) if (!candidateIds.has(m.id) && !missingById.has(m.id)) missingById.set(m.id, m);
+  let missing = [...missingById.values()];
+
+  let runs: LoadedRun[] = [];
+  const kept = new Map<string, number>(); // identity → index in runs
   for (const c of candidates) {
     let run: LoadedRun;
     try {
       run = loadRun(c.id, c.dir);
     } catch (err) {
-      skipped.push({ id: c.id, dir: c.dir, reason: errorMessage(err) });
+      skipped.push({ id: c.id, dir: c.dir, kind: 'unreadable', reason: errorMessage(err) });
       continue;
     }
     const mismatch = c.planned === undefined ? null : planMismatch(c.planned, run);
     if (mismatch !== null) {
-      skipped.push({ id: c.id, dir: c.dir, reason: mismatch });
+      skipped.push({ id: c.id, dir: c.dir, kind: 'not the planned run', reason: mismatch });
       continue;
     }
     // The same seed twice (e.g. a copied directory) would be counted as two seeds and shrink the std.
-    const identity = `${run.game}|${rowKeyString(run)}|${run.seed}`;
-    const first = seen.get(identity);
-    if (first !== undefined) {
-      skipped.push({ id: c.id, dir: c.dir, reason: `duplicate of ${first.id} (${describeRun(run)}); only the first is counted` });
+    const identity = `${run.game}|${rowKeyString(run)}|${run.seed}|${budgetKey(run)}`;
+    const index = kept.get(identity);
+    if (index === undefined) {
+      kept.set(identity, runs.length);
+      runs.push(run);
       continue;
     }
-    seen.set(identity, run);
-    runs.push(run);
+    const [count, drop] = better(run, runs[index]) ? [run, runs[index]] : [runs[index], run];
+    runs[index] = count;
+    const why = better(count, drop) ? `that one is ${progress(count)}, this one ${progress(drop)}` : 'only the first found is counted';
+    skipped.push({ id: drop.id, dir: drop.dir, kind: 'duplicate', reason: `duplicate of ${count.id} (${describeRun(run)}, same budget): ${why}` });
   }
 
-  const budgets = budgetsOf(runs);
-  if (budgets.length > 1) {
+  const byBudget = new Map<string, LoadedRun[]>();
+  for (const r of runs) byBudget.set(budgetKey(r), [...(byBudget.get(budgetKey(r)) ?? []), r]);
+  if (byBudget.size > 1) {
+    const completed = (group: LoadedRun[]) => group.filter((r) => r.status === 'completed').length;
+    const steps = (group: LoadedRun[]) => group[0].iterationsPlanned * group[0].trainingSteps;
+    const [chosen, ...others] = [...byBudget.values()].sort((a, b) => completed(b) - completed(a) || b.length - a.length || steps(b) - steps(a));
+    const budget = budgetsOf(chosen)[0];
+    for (const group of others) {
+      const reason = `another budget: ${formatBudget(budgetsOf(group)[0])}`;
+      for (const r of group) skipped.push({ id: r.id, dir: r.dir, kind: 'another budget', reason });
+    }
+    runs = runs.filter((r) => chosen.includes(r));
+    const notStarted = missing.filter((m) => plannedForAnotherBudget(m, budget)).length;
+    missing = missing.filter((m) => !plannedForAnotherBudget(m, budget));
     warnings.push(
-      `runs with different budgets are mixed (${budgets.map(formatBudget).join('; ')}); ` +
-        'their scores are not comparable, and the table pools them.',
+      `runs of ${byBudget.size} budgets found, and runs of different budgets are never pooled: only those of ${formatBudget(budget)} ` +
+        `are analysed (the budget with the most completed runs); ${others.flat().length} run(s) of another budget left out` +
+        `${notStarted > 0 ? `, and ${notStarted} planned run(s) of another budget not started` : ''}. ` +
+        'Give their directories alone to analyse them.',
     );
   }
-  return { root, source, runs, skipped, missing, warnings, budgets };
+  const root = found[0].root;
+  const source = found.length === 1 ? found[0].source : 'several';
+  return { root, roots: found.map((f) => f.root), source, runs, skipped, missing, warnings, budgets: budgetsOf(runs) };
+}
+
+/** "2 unreadable, 1 of another budget": what the skipped runs are, for a one-line warning. */
+export function describeSkipped(skipped: readonly SkippedRun[]): string {
+  const counts = new Map<string, number>();
+  for (const s of skipped) {
+    const label = s.kind === 'another budget' ? 'of another budget' : s.kind;
+    counts.set(label, (counts.get(label) ?? 0) + 1);
+  }
+  return [...counts].map(([label, n]) => `${n} ${label}`).join(', ');
 }
 
 export function budgetsOf(runs: readonly LoadedRun[]): Budget[] {
   const byKey = new Map<string, Budget>();
   for (const r of runs) {
-    const key = `${r.preset}|${r.iterationsPlanned}|${r.trainingSteps}|${r.evalSteps}`;
+    const key = budgetKey(r);
     const b = byKey.get(key);
     if (b) b.runs++;
     else {

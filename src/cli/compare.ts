@@ -1,18 +1,19 @@
-// `npm run compare -- DIR [--reference adam] [--score final]`: the arms of a small study against its reference arm,
-// seed by seed, with Welch's interval and the exact permutation p (src/analysis/compare.ts). Prints Markdown.
+// `npm run compare -- DIR... [--reference adam] [--score final]`: the arms of a small study (one directory, or several
+// analysed as one) against its reference arm, seed by seed, with Welch's interval and the exact permutation p (src/analysis/compare.ts). Prints Markdown.
 // Parsing is exported (and unit-tested) apart from the work.
 import { Command, Option } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { buildComparison, CompareInputError, mechanismRows, renderComparisonMarkdown, renderMechanismMarkdown } from '../analysis/compare.ts';
 import type { ScoreSpec } from '../analysis/score.ts';
-import { loadSweep } from '../analysis/sweep_results.ts';
+import { loadSweeps } from '../analysis/sweep_results.ts';
 import { optimizerNames } from '../optim/types.ts';
 import { runMain } from './exit.ts';
 import { parseChoice, parseScoreOption } from './parse.ts';
 import { withVersion } from './version.ts';
 
 export interface CompareCommand {
-  dir: string;
+  /** The directories given: sweeps, directories of runs or run directories, analysed as one. */
+  dirs: string[];
   score: ScoreSpec;
   reference: string;
 }
@@ -20,7 +21,7 @@ export interface CompareCommand {
 export function buildCompareProgram(): Command {
   return withVersion(new Command('compare')
     .description('Compare every arm (game × scheme × λ) of a sweep with its reference arm, seed by seed: mean ± sd, Welch\'s 95 % interval of the difference, exact permutation p. Markdown on stdout.')
-    .argument('<dir>', 'sweep directory (with plan.json or runs/), or a directory of run directories')
+    .argument('<dir...>', 'sweep directories (with plan.json or runs/), directories of run directories, or run directories; several are analysed as one (one budget)')
     .addOption(new Option('--score <def>', 'score of a run: final (mean training return of the final iteration), eval, last:K').argParser(parseScoreOption).default({ kind: 'final' }, 'final'))
     .addOption(new Option('--reference <scheme>', 'the reference arm: this scheme at λ 0').argParser(parseChoice(optimizerNames, 'optimizer scheme')).default('adam'))
     .showHelpAfterError('(run with --help for every option)')
@@ -30,12 +31,12 @@ export function buildCompareProgram(): Command {
 export function parseCompareArgs(argv: string[], program = buildCompareProgram()): CompareCommand {
   program.parse(argv, { from: 'user' });
   const o = program.opts();
-  return { dir: program.args[0], score: o.score as ScoreSpec, reference: o.reference as string };
+  return { dirs: [...program.args], score: o.score as ScoreSpec, reference: o.reference as string };
 }
 
 /** The score table, then the mechanism table when the runs logged the ε-dominance diagnostics. */
 export function runCompare(cmd: CompareCommand): string {
-  const sweep = loadSweep(cmd.dir);
+  const sweep = loadSweeps(cmd.dirs);
   const scores = renderComparisonMarkdown(buildComparison(sweep, { score: cmd.score, reference: cmd.reference }));
   const mechanism = renderMechanismMarkdown(mechanismRows(sweep));
   return mechanism === '' ? scores : `${scores}\n${mechanism}`;

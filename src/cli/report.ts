@@ -1,4 +1,5 @@
-// `npm run report -- DIR [--out report.html]`: one self-contained HTML page with Table 1, aggregates and figures.
+// `npm run report -- DIR... [--out report.html]`: one self-contained HTML page with Table 1, aggregates and figures,
+// from one sweep directory or several analysed as one (a study that grew across directories: --out is then needed).
 import { Command, InvalidArgumentError, Option } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -6,13 +7,15 @@ import { fileURLToPath } from 'node:url';
 import { toCsv } from '../analysis/csv.ts';
 import type { ReportFigure } from '../analysis/report.ts';
 import type { ScoreSpec } from '../analysis/score.ts';
+import { describeSkipped, loadSweeps } from '../analysis/sweep_results.ts';
 import { describeFsError, writeFileAtomic } from '../io/atomic.ts';
 import { collectScoreOption, scoresOrDefault } from './parse.ts';
 import { runMain } from './exit.ts';
 import { deprecationNotice, withVersion } from './version.ts';
 
 export interface ReportCommand {
-  dir: string;
+  /** The directories given: sweeps, directories of runs or run directories, analysed as one. */
+  dirs: string[];
   /** null = DIR/report.html; an existing directory: <it>/report.html */
   out: string | null;
   score: ScoreSpec;
@@ -43,8 +46,8 @@ export const DEFAULT_BOOTSTRAP_SEED = 'wd-dqn-aggregates';
 export function buildReportProgram(): Command {
   return withVersion(new Command('report')
     .description('Write one self-contained HTML report (Table 1, human-normalized scores, rliable aggregates, figures) for a sweep directory.')
-    .argument('<dir>', 'sweep directory (with plan.json or runs/), or a directory of run directories')
-    .addOption(new Option('--out <file>', 'the HTML file to write, e.g. results/r.html; its figures go to figures/ beside it; an existing directory gets <dir>/report.html (default: DIR/report.html)'))
+    .argument('<dir...>', 'sweep directories (with plan.json or runs/), directories of run directories, or run directories; several are analysed as one (one budget per table)')
+    .addOption(new Option('--out <file>', 'the HTML file to write, e.g. results/r.html; its figures go to figures/ beside it; an existing directory gets <dir>/report.html (default: DIR/report.html; needed with several DIRs)'))
     .addOption(new Option('--score <def>', 'score of a run: final, eval, last:K; repeat it for several side by side in Table 1, the first being the main one (default: final; see npm run table1 -- --help)').argParser(collectScoreOption))
     .addOption(new Option('--include-incomplete', 'count unfinished runs at their last iteration, marked †'))
     .addOption(new Option('--compare-paper', 'put the published Table 1 value beside each cell (the default, as in npm run table1)'))
@@ -67,7 +70,7 @@ export function parseReportArgs(argv: string[], program = buildReportProgram()):
     seed = o.seed as string;
   }
   return {
-    dir: program.args[0],
+    dirs: [...program.args],
     out: typeof o.out === 'string' ? o.out : null,
     score: scoresOrDefault(o.score)[0],
     extraScores: scoresOrDefault(o.score).slice(1),
@@ -149,7 +152,7 @@ export function writeFigureFiles(dir: string, figures: readonly ReportFigure[]):
   return written;
 }
 
-export async function runReport(cmd: ReportCommand): Promise<{ file: string; figuresDir: string; figures: number; skipped: number }> {
+export async function runReport(cmd: ReportCommand): Promise<{ file: string; figuresDir: string; figures: number; skipped: string }> {
   // An explicit --out is checked before the (slow) report is built.
   let given: string | null = null;
   if (cmd.out !== null) {
@@ -160,8 +163,13 @@ export async function runReport(cmd: ReportCommand): Promise<{ file: string; fig
     }
     assertWritableDirectory(given);
   }
-  const { buildReport } = await import('../analysis/report.ts');
-  const { html, figures, sweep } = await buildReport(cmd.dir, {
+  const sweep = loadSweeps(cmd.dirs);
+  if (given === null && sweep.source === 'several') {
+    throw new Error(`several directories given (${sweep.roots.join(', ')}): give --out <file.html> for the report.`);
+  }
+  const { buildReportHtml } = await import('../analysis/report.ts');
+  const { html, figures } = await buildReportHtml(sweep, {
+    label: cmd.dirs.join(', '),
     score: cmd.score,
     extraScores: cmd.extraScores,
     includeIncomplete: cmd.includeIncomplete,
@@ -178,13 +186,13 @@ export async function runReport(cmd: ReportCommand): Promise<{ file: string; fig
   writing(file, () => writeFileAtomic(file, html));
   const figuresDir = path.join(path.dirname(file), 'figures');
   writing(`the figures into ${figuresDir}`, () => writeFigureFiles(figuresDir, figures));
-  return { file, figuresDir, figures: figures.length, skipped: sweep.skipped.length };
+  return { file, figuresDir, figures: figures.length, skipped: describeSkipped(sweep.skipped) };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   runMain(async () => {
     const { file, figuresDir, figures, skipped } = await runReport(parseReportArgs(process.argv.slice(2)));
-    if (skipped > 0) console.error(`warning: ${skipped} run(s) skipped as unreadable; the report lists them at the end.`);
+    if (skipped !== '') console.error(`warning: runs left out (${skipped}); the report says why at the end.`);
     console.log(`wrote ${file} and ${figures} figure(s) as SVG in ${figuresDir}`);
     return 0;
   });

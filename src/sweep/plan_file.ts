@@ -2,11 +2,13 @@
 // it is written. Everything that reads a plan (the sweep, --status, Slurm, the analysis) goes through readPlan, so
 // there is one definition of a valid plan. How a plan is made from a grid is sweep/plan.ts's job.
 //
-// The plan is written once, atomically, before any run starts; a directory holding another sweep's plan is
-// refused, so two sweeps never share run directories.
+// The plan is written atomically before any run starts. A sweep may grow: a plan holding every run of the stored
+// one (and more) replaces it, so only the new runs are added; a plan that leaves out runs of the stored one is
+// refused, since it would orphan their run directories, and so two sweeps never share run directories.
 import fs from 'node:fs';
 import path from 'node:path';
 import { formatLambda, shellQuote } from '../format.ts';
+import { canonicalJson } from '../io/canonical_json.ts';
 import { CorruptFileError, isAtomicTempName, makeDirectories, readJsonFile, writeJsonAtomic } from '../io/atomic.ts';
 import { ALE_ROM_IDS } from '../../envs/games.ts';
 import { optimizerNames, type OptimizerName } from '../optim/types.ts';
@@ -102,16 +104,16 @@ export class PlanMismatchError extends Error {
   }
 }
 
-/**
- * What must match for a directory to be "this sweep": the set of run ids (each id hashes the run's whole config).
- * The order of the lists on the command line does not matter: `--optimizers adamw,adam` resumes `adam,adamw`.
- */
-function planIdentity(plan: Pick<SweepPlan, 'runs'>): string {
-  return plan.runs.map((r) => r.id).sort().join('\n');
+/** The run ids of a plan: each id hashes the run's whole config, so equal ids are the same run. */
+function runIds(plan: Pick<SweepPlan, 'runs'>): Set<string> {
+  return new Set(plan.runs.map((r) => r.id));
 }
 
 function planRemedy(dir: string): string {
-  return `Use a new --out directory for this sweep, or rerun the original command to resume the sweep in ${dir}.`;
+  return (
+    `Use a new --out directory for this sweep, rerun the original command to resume the sweep in ${dir}, or grow it ` +
+    'with a grid holding all of its runs (more games, schemes, λ values or seeds at the same preset and budget).'
+  );
 }
 
 /** Reads and checks DIR/plan.json. Throws CorruptFileError / PlanMismatchError with what to do. */
@@ -147,26 +149,48 @@ function describeGrid(grid: SweepGrid): string {
   return `${grid.kind}: games ${grid.games.join(',')}; ${rows}; seeds ${grid.seeds.join(',')}; preset ${grid.preset}${o}`;
 }
 
+/** What writeOrCheckPlan did: a new sweep, a rerun of the stored plan, or the stored plan grown by new runs. */
+export interface PlanCheck {
+  created: boolean;
+  plan: SweepPlan;
+  /** Set when the requested plan added runs to the stored one: how many it had, and how many are new. */
+  grown: { before: number; added: number } | null;
+}
+
 /**
- * Writes plan.json into `dir` for a new sweep, or checks that the plan already there is this one (a rerun).
- * Refuses a directory holding another sweep's plan, and a non-empty directory that holds no plan. With
- * `write: false` (a dry run) only an existing plan is checked and nothing is written.
+ * Writes plan.json into `dir` for a new sweep, checks that the plan already there is this one (a rerun: the order
+ * of the lists on the command line does not matter, the set of run ids decides), or grows it: a plan holding every
+ * run id of the stored one and more replaces it atomically; the runs already there keep their ids and directories,
+ * only the new ones are pending. Refuses a plan that leaves out runs of the stored one (their run directories would
+ * be orphaned), and a non-empty directory that holds no plan. With `write: false` (a dry run) nothing is written.
  */
-export function writeOrCheckPlan(dir: string, plan: SweepPlan, options: { write?: boolean } = {}): { created: boolean; plan: SweepPlan } {
+export function writeOrCheckPlan(dir: string, plan: SweepPlan, options: { write?: boolean } = {}): PlanCheck {
   const file = path.join(dir, PLAN_FILE);
   if (fs.existsSync(file)) {
     const existing = readPlan(dir);
-    if (planIdentity(existing) !== planIdentity(plan)) {
+    const requested = runIds(plan);
+    const dropped = existing.runs.filter((r) => !requested.has(r.id));
+    if (dropped.length > 0) {
+      const otherConfig = existing.grid.preset !== plan.grid.preset || canonicalJson(existing.grid.overrides) !== canonicalJson(plan.grid.overrides);
+      const why = otherConfig ? ' (the preset or the per-run overrides differ, and run ids hash them)' : '';
       throw new PlanMismatchError(
         `${dir} already holds another sweep's plan (${file}):\n` +
           `  there:     ${describeGrid(existing.grid)}\n` +
           `  requested: ${describeGrid(plan.grid)}\n` +
-          `Nothing was written. ${planRemedy(dir)}`,
+          `The requested plan leaves out ${dropped.length} of its ${existing.runs.length} runs${why}, e.g. ${dropped[0].id}; ` +
+          `a sweep may only grow.\nNothing was written. ${planRemedy(dir)}`,
       );
     }
-    return { created: false, plan: existing };
+    const stored = runIds(existing);
+    const added = plan.runs.filter((r) => !stored.has(r.id)).length;
+    if (added === 0) return { created: false, plan: existing, grown: null };
+    // The requested plan holds every stored run, so its runs are the union and its grid (games × rows × seeds,
+    // each holding those of the stored runs) describes them all.
+    const grown = { before: existing.runs.length, added };
+    if (options.write !== false) writeJsonAtomic(file, plan);
+    return { created: false, plan, grown };
   }
-  if (options.write === false) return { created: false, plan }; // a dry run: only the check above
+  if (options.write === false) return { created: false, plan, grown: null }; // a dry run: only the check above
   let entries: string[] = [];
   try {
     const stat = fs.statSync(dir);
@@ -186,6 +210,15 @@ export function writeOrCheckPlan(dir: string, plan: SweepPlan, options: { write?
   makeDirectories(dir, 'sweep directory');
   writeJsonAtomic(file, plan);
   fs.mkdirSync(path.join(dir, RUNS_DIR), { recursive: true });
-  return { created: true, plan };
+  return { created: true, plan, grown: null };
+}
+
+/** The line a sweep prints once its plan is settled: planned, resuming, or growing. */
+export function planLine(dir: string, check: PlanCheck): string {
+  const where = path.join(dir, PLAN_FILE);
+  if (check.grown !== null) {
+    return `growing sweep ${dir}: ${check.grown.before} runs planned before, ${check.grown.added} new (${where})`;
+  }
+  return `${check.created ? 'planned' : 'resuming'} sweep ${dir}: ${check.plan.runs.length} runs (${where})`;
 }
 
