@@ -29,6 +29,7 @@ import { runForecast } from '../run/forecast.ts';
 import { runMemoryBytesFor } from '../sweep/resources.ts';
 import { runMain } from './exit.ts';
 import { withVersion } from './version.ts';
+import { RUN_FILES } from '../run/run_directory.ts';
 
 export const AGENTS = ['dqn', 'random'] as const;
 export const PROTOCOLS = { dopamine: DOPAMINE_PROTOCOL, nature: NATURE_PROTOCOL } as const;
@@ -179,7 +180,7 @@ function resolveFromFlags(o: Record<string, any>, program: Command): RunConfig {
 
 /** `--resume --out DIR` alone: the run's own config; only --iterations may change it (to extend the run). */
 function readStoredConfig(dir: string, o: Record<string, any>, program: Command): RunConfig {
-  const file = path.join(dir, 'config.json');
+  const file = path.join(dir, RUN_FILES.config);
   if (!fs.existsSync(file)) program.error(`error: nothing to resume: ${file} does not exist (give --game etc. to start a new run there)`);
   let stored: { config?: RunConfig };
   try {

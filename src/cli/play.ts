@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { readJsonFile } from '../io/atomic.ts';
 import { checkpointIterations, findCheckpoint, findLatestCheckpoint, type FoundCheckpoint } from '../run/checkpoints.ts';
 import { ConfigError, MUTABLE_CONFIG_KEYS, validateRunConfig, type RunConfig } from '../run/presets.ts';
-import { diffConfig, formatDifference } from '../run/run_directory.ts';
+import { diffConfig, formatDifference, RUN_FILES } from '../run/run_directory.ts';
 import { parseNonNegativeInteger, parsePositiveInteger, parseProbability } from './parse.ts';
 import type { PlayOptions } from '../run/play.ts';
 import { runMain } from './exit.ts';
@@ -108,7 +108,7 @@ export function parsePlayArgs(argv: string[], program = buildPlayProgram()): Pla
   program.parse(argv, { from: 'user' });
   const o = program.opts();
   const runDir = path.resolve(program.args[0]);
-  const configFile = path.join(runDir, 'config.json');
+  const configFile = path.join(runDir, RUN_FILES.config);
   if (!fs.existsSync(runDir) || !fs.statSync(runDir).isDirectory()) program.error(`error: ${runDir} does not exist or is not a directory (expected a run directory of npm run atari)`);
   if (!fs.existsSync(configFile)) program.error(`error: ${runDir} is not a run directory: it has no config.json`);
   let config: RunConfig;

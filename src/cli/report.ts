@@ -12,6 +12,7 @@ import { describeFsError, writeFileAtomic } from '../io/atomic.ts';
 import { collectScoreOption, scoresOrDefault } from './parse.ts';
 import { runMain } from './exit.ts';
 import { deprecationNotice, withVersion } from './version.ts';
+import { RUN_FILES } from '../run/run_directory.ts';
 
 export interface ReportCommand {
   /** The directories given: sweeps, directories of runs or run directories, analysed as one. */
@@ -158,7 +159,7 @@ export async function runReport(cmd: ReportCommand): Promise<{ file: string; fig
   if (cmd.out !== null) {
     given = path.resolve(cmd.out);
     if (isDirectory(given)) {
-      if (fs.existsSync(path.join(given, 'config.json'))) throw new Error(`${given} is a run directory, which analysis never writes into: give another --out.`);
+      if (fs.existsSync(path.join(given, RUN_FILES.config))) throw new Error(`${given} is a run directory, which analysis never writes into: give another --out.`);
       given = path.join(given, 'report.html');
     }
     assertWritableDirectory(given);

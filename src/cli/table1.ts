@@ -14,6 +14,7 @@ import { writeFileAtomic } from '../io/atomic.ts';
 import { buildTable1, renderCsv, renderLatex, renderMarkdown } from '../analysis/table1.ts';
 import { runMain } from './exit.ts';
 import { withVersion } from './version.ts';
+import { RUN_FILES } from '../run/run_directory.ts';
 
 export interface Table1Command {
   /** The directories given: sweeps, directories of runs or run directories, analysed as one. */
@@ -70,7 +71,7 @@ export function outputPrefix(cmd: Pick<Table1Command, 'out'>, sweep: SweepResult
   if (cmd.out !== null) {
     const out = path.resolve(cmd.out);
     if (!isDirectory(out)) return out;
-    if (fs.existsSync(path.join(out, 'config.json'))) throw new Error(`${out} is a run directory, which analysis never writes into: give another --out-prefix.`);
+    if (fs.existsSync(path.join(out, RUN_FILES.config))) throw new Error(`${out} is a run directory, which analysis never writes into: give another --out-prefix.`);
     return path.join(out, 'table1');
   }
   if (sweep.source === 'several') {

@@ -11,7 +11,7 @@ import { optimizerNames, type OptimizerName } from '../optim/types.ts';
 import { PAPER_GAMES, PAPER_ROWS, PAPER_SEEDS } from '../paper.ts';
 import { decayBudgetLine } from '../run/forecast.ts';
 import { ConfigError, PRESET_NAMES, resolveRunConfig, type PresetName, type RunConfig } from '../run/presets.ts';
-import { RUNS_DIR, type GridRow, type PlannedRun, type RunOverrides, type SweepGrid, type SweepPlan } from './plan_file.ts';
+import { PLAN_FORMAT, PLAN_KIND, RUNS_DIR, type GridRow, type PlannedRun, type RunOverrides, type SweepGrid, type SweepPlan } from './plan_file.ts';
 
 export { PRESET_NAMES, type PresetName };
 
@@ -234,7 +234,7 @@ export function expandGrid(grid: SweepGrid): PlannedRun[] {
 }
 
 export function buildPlan(grid: SweepGrid, createdAt = new Date().toISOString()): SweepPlan {
-  return { format: 1, kind: 'wd-dqn-sweep', createdAt, grid, runs: expandGrid(grid) };
+  return { format: PLAN_FORMAT, kind: PLAN_KIND, createdAt, grid, runs: expandGrid(grid) };
 }
 
 
