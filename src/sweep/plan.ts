@@ -180,10 +180,7 @@ function checkSetOverrides(rows: readonly GridRow[], preset: PresetName, overrid
   }
   for (const row of rows) {
     try {
-      resolveRunConfig({
-        game, seed: 0, preset, optimizer: row.optimizer, weightDecay: row.weightDecays[0] ?? 0,
-        set: Object.entries(set),
-      });
+      plannedRunConfig({ game, optimizer: row.optimizer, weightDecay: row.weightDecays[0] ?? 0, seed: 0, preset, overrides: { set } });
     } catch (error) {
       if (error instanceof ConfigError) throw new SweepInputError(`${row.optimizer}: ${error.message}`);
       throw error;
