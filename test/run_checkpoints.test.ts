@@ -61,6 +61,16 @@ function bitsOf(data: TensorArray): number[] {
   return Array.from(new Uint32Array(data.buffer, data.byteOffset, data.length));
 }
 
+/**
+ * A child process (tsx, an ES module) with saveCheckpoint and contentsFor in scope, running `body`: a writer that
+ * can be killed at a moment the test chooses or the body does.
+ */
+function spawnSaver(body: string) {
+  const script = `import { saveCheckpoint } from ${JSON.stringify(path.join(ROOT, 'src/run/checkpoints.ts'))};\n` +
+    `const contentsFor = ${contentsFor.toString()};\n${body}`;
+  return spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
 describe('saveCheckpoint / findLatestCheckpoint', () => {
   it('round trips state and tensors bit-exactly (-0, denormals, NaN, extremes, views, empty, extra files)', async () => {
     const special = Float32Array.of(-0, 0, 1.4e-45, -1.4e-45, 5.877472e-39, 3.4028235e38, -Infinity, Infinity, NaN, Math.PI);
@@ -252,23 +262,11 @@ describe('saveCheckpoint / findLatestCheckpoint', () => {
     // moment it does not choose. Whatever it was doing, the latest valid checkpoint must load exactly.
     for (const delayMs of [150, 400]) {
       const dir = path.join(tmp, `kill-${delayMs}`);
-      const child = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          '--input-type=module',
-          '-e',
-          `
-          import { saveCheckpoint } from ${JSON.stringify(path.join(ROOT, 'src/run/checkpoints.ts'))};
-          const contentsFor = ${contentsFor.toString()};
-          for (let i = 0; ; i++) {
-            await saveCheckpoint(${JSON.stringify(dir)}, i, contentsFor(i, 500_000), { keep: 2 });
-            console.log('saved ' + i);
-          }`,
-        ],
-        { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-      );
+      const child = spawnSaver(`
+        for (let i = 0; ; i++) {
+          await saveCheckpoint(${JSON.stringify(dir)}, i, contentsFor(i, 500_000), { keep: 2 });
+          console.log('saved ' + i);
+        }`);
       let stderr = '';
       child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
       await waitForSaves(child, 2);
@@ -309,18 +307,9 @@ describe('a save killed between its two renames (issue 21 item 1)', () => {
    * `killAt`-th rename or removal of a ckpt-* directory during that last save. Returns what it did just before.
    */
   async function killedResave(dir: string, killAt: number): Promise<string | null> {
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        `
+    const child = spawnSaver(`
         import fs from 'node:fs';
         import path from 'node:path';
-        import { saveCheckpoint } from ${JSON.stringify(path.join(ROOT, 'src/run/checkpoints.ts'))};
-        const contentsFor = ${contentsFor.toString()};
         const dir = ${JSON.stringify(dir)};
         await saveCheckpoint(dir, 0, contentsFor(0), { keep: 1 });
         await saveCheckpoint(dir, 1, contentsFor(1, 500), { keep: 1 });
@@ -337,10 +326,7 @@ describe('a save killed between its two renames (issue 21 item 1)', () => {
           };
         }
         await saveCheckpoint(dir, 1, contentsFor(1), { keep: 1 });
-        console.log('finished');`,
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+        console.log('finished');`);
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
