@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run doctor`: what is installed and whether it works, one line each. Exits 1 if anything is broken.
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -133,6 +134,22 @@ function tensorflowLines() {
 }
 
 tensorflowLines();
+
+/** The signal guard (src/signal_guard.c), which keeps stop signals off TensorFlow's threads: built, and current? */
+function signalGuardLine() {
+  if (process.platform !== 'linux') return;
+  const addon = path.join(ROOT, '.cache', 'signal_guard.node');
+  const source = createHash('sha256').update(fs.readFileSync(path.join(ROOT, 'src', 'signal_guard.c'))).digest('hex').slice(0, 16);
+  if (!fs.existsSync(addon)) {
+    broken('signal guard', 'not built: a stop signal during a matrix product can crash a run (src/signal_guard.c) — install a C compiler (Debian: apt-get install gcc), then npm run setup');
+  } else if (readJson(`${addon}.json`)?.source !== source) {
+    broken('signal guard', `${path.relative(ROOT, addon)} is older than src/signal_guard.c — run: npm run setup`);
+  } else {
+    line('signal guard', `on (${path.relative(ROOT, addon)}: stop signals never reach TensorFlow's threads)`);
+  }
+}
+
+signalGuardLine();
 
 if (failures) {
   console.log(`\n${failures} problem(s). Fix with the command shown, or see README.md "Setup".`);

@@ -18,6 +18,9 @@
 //      of TensorFlow's C library (TFJS_LIBTENSORFLOW_DIR, else the C library of the `tensorflow` wheel pip fetches,
 //      WD_HARNESS_TF_GPU_WHEEL), and TensorFlow must list a GPU through it. Only then is the choice recorded in
 //      .cache/backend.json, which src/tf.ts reads (src/backend.mjs). See docs/gpu.md.
+//   5. the signal guard (Linux): src/signal_guard.c, compiled with the C compiler into .cache/signal_guard.node,
+//      which src/tf.ts loads before TensorFlow (it keeps signals off TensorFlow's threads; the C file says why).
+//      Without a compiler setup warns and goes on: runs work, but a stop signal can then crash one.
 //
 // Options: see USAGE below.
 import { spawnSync } from 'node:child_process';
@@ -546,6 +549,50 @@ function gpuStep(record, verify) {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------------------------------
+// 5. the signal guard
+
+const SIGNAL_GUARD_SOURCE = path.join(ROOT, 'src', 'signal_guard.c');
+const SIGNAL_GUARD_ADDON = path.join(ROOT, '.cache', 'signal_guard.node');
+
+/**
+ * Compiles src/signal_guard.c (a plain N-API addon: Node's headers, no library beyond pthread) into `addon`, written
+ * whole or not at all. Returns { ok: true } or { ok: false, reason } (the compiler's last line of output).
+ */
+export function buildSignalGuard({ addon = SIGNAL_GUARD_ADDON, compiler = process.env.CC || 'cc', headers = nodeHeadersDir() } = {}) {
+  if (!headers) return { ok: false, reason: 'Node\'s headers (include/node/node_api.h) are not beside the node binary nor in npm_config_nodedir' };
+  fs.mkdirSync(path.dirname(addon), { recursive: true });
+  const tmp = `${addon}.tmp-${process.pid}`;
+  const result = run(compiler, ['-O2', '-shared', '-fPIC', '-I', path.join(headers, 'include', 'node'), '-o', tmp, SIGNAL_GUARD_SOURCE, '-lpthread'], { capture: true });
+  if (result.status !== 0 || !fs.existsSync(tmp)) {
+    fs.rmSync(tmp, { force: true });
+    return { ok: false, reason: `${compiler}: ${(result.tail ?? result.output).trim().split('\n').pop()}` };
+  }
+  fs.renameSync(tmp, addon);
+  return { ok: true };
+}
+
+/** Builds the signal guard when it is missing or its source changed; without a compiler, warns and goes on. */
+function signalGuardStep() {
+  if (process.platform !== 'linux') return false;
+  const stampFile = `${SIGNAL_GUARD_ADDON}.json`;
+  const want = { source: fileHash(SIGNAL_GUARD_SOURCE) };
+  if (!FORCE && fs.existsSync(SIGNAL_GUARD_ADDON) && readStamp(stampFile)?.source === want.source) {
+    info('signal guard: in place');
+    return false;
+  }
+  doing('building the signal guard (src/signal_guard.c) ...');
+  const built = buildSignalGuard();
+  if (!built.ok) {
+    doing(`warning: the signal guard was not built (${built.reason}). Runs work without it, but a stop signal that ` +
+      'arrives during a matrix product can crash one (src/signal_guard.c says why). Install a C compiler (Debian: ' +
+      'apt-get install gcc) and rerun `npm run setup`.');
+    return false;
+  }
+  writeStamp(stampFile, want);
+  return true;
+}
+
 function checkNode() {
   const major = Number(process.versions.node.split('.')[0]);
   if (major < REQUIRED_NODE_MAJOR) {
@@ -589,7 +636,7 @@ export function main() {
     // --gpu fails before anything is installed where there is no driver.
     if (FLAG_BACKEND === 'gpu') checkGpuDriver();
     const cpuUserDir = target === 'gpu' ? (readStamp(stampOf(PACKAGES.cpu))?.userDir ?? null) : process.env.TFJS_LIBTENSORFLOW_DIR;
-    const changed = [npmStep(), venvStep(), tensorflowStep(cpuUserDir)].some(Boolean);
+    const changed = [npmStep(), venvStep(), tensorflowStep(cpuUserDir), signalGuardStep()].some(Boolean);
     if (target === 'gpu') {
       const result = gpuStep(record, FLAG_BACKEND === 'gpu');
       if (FLAG_BACKEND === 'gpu') {

@@ -7,7 +7,9 @@
 // are built on (`export * from '@tensorflow/tfjs'`: the very module instance the chosen binding requires, checked
 // below), and the binding itself is loaded with require: loading it registers the 'tensorflow' backend and makes it
 // current. Its own additions (`version`, `io` with the file system handlers, `node`) are re-exported from it.
+// signal_guard.ts runs first too: TensorFlow's threads inherit the signal mask it sets on this thread.
 import './tf_env.ts';
+import './signal_guard.ts';
 import { createRequire } from 'node:module';
 import * as tfjs from '@tensorflow/tfjs';
 import type * as TfjsNode from '@tensorflow/tfjs-node';
