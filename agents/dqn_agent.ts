@@ -1,5 +1,6 @@
 // The DQN agent, with Dopamine's interface: beginEpisode(frame) -> action, step(reward, frame) -> action,
-// endEpisode(reward, terminal). It owns the online and target networks, the replay memory, ε-greedy and the
+// endEpisode(reward, terminal). It owns the online and target networks, the replay memory, the ε schedule, the
+// acting generator (acting itself is agents/actor.ts's, for training and for evaluation's actors alike) and the
 // optimizer; the runner owns the loop and the environment. Faithful to Dopamine's DQNAgent: training-step counting
 // (begin_episode and step both count), learning once the replay holds more than minReplayHistory transitions,
 // one gradient step every updatePeriodSteps, target sync every targetUpdatePeriodSteps, rewards clipped for
@@ -7,8 +8,9 @@
 import seedrandom from 'seedrandom';
 import * as tf from '../src/tf.ts';
 import { createOptimizer, type OptimizerOptions, type WeightDecayOptimizer } from '../src/optim/index.ts';
+import { Actor } from './actor.ts';
 import { linearlyDecayingEpsilon } from './epsilon.ts';
-import { FrameStacks } from './frame_stack.ts';
+import { STACK_SIZE } from './frame_stack.ts';
 import { QNetwork, type ConvPadding } from './network.ts';
 import { ReplayMemory, type ReplayBatch } from './replay.ts';
 
@@ -58,6 +60,9 @@ export interface AgentState {
   sampleRandom: object;
 }
 
+/** The agent's one environment, as its actor numbers it. */
+const ONLY_ENV = [0];
+
 export class DqnAgent {
   readonly online: QNetwork;
   readonly target: QNetwork;
@@ -72,7 +77,8 @@ export class DqnAgent {
   /** Gradient steps taken so far. */
   updates = 0;
   private readonly frameBytes: number;
-  private readonly stateStack: FrameStacks;
+  /** Training's acting, on this agent's one environment. */
+  private readonly actor: Actor;
   private lastObservation: Uint8Array;
   private observation: Uint8Array;
   private action = 0;
@@ -98,14 +104,14 @@ export class DqnAgent {
       capacityTransitions: this.hp.replayCapacityTransitions, frameHeight: screen, frameWidth: screen,
       ...(options.replayChunkFrames ? { chunkFrames: options.replayChunkFrames } : {}),
     });
-    this.stateStack = new FrameStacks(1, this.frameBytes);
+    this.actor = this.createActor(1);
     this.observation = new Uint8Array(this.frameBytes);
     this.lastObservation = new Uint8Array(this.frameBytes);
     // Separate generators, so acting and sampling draw the same numbers whatever the other does.
     this.actRandom = seedrandom(`dqn-act-${options.seed}`, { state: true });
     this.sampleRandom = seedrandom(`dqn-replay-${options.seed}`, { state: true });
-    this.batchFloats = new Float32Array(this.hp.batchSize * this.stateStack.stackBytes);
-    this.nextBatchFloats = new Float32Array(this.hp.batchSize * this.stateStack.stackBytes);
+    this.batchFloats = new Float32Array(this.hp.batchSize * STACK_SIZE * this.frameBytes);
+    this.nextBatchFloats = new Float32Array(this.hp.batchSize * STACK_SIZE * this.frameBytes);
   }
 
   get epsilon(): number {
@@ -114,8 +120,8 @@ export class DqnAgent {
   }
 
   beginEpisode(frame: Uint8Array): number {
-    this.stateStack.clear(0);
-    this.recordObservation(frame);
+    this.observation.set(frame);
+    this.actor.begin(0, frame);
     if (!this.evalMode) this.trainStep();
     this.action = this.selectAction();
     return this.action;
@@ -123,7 +129,8 @@ export class DqnAgent {
 
   step(reward: number, frame: Uint8Array): number {
     [this.lastObservation, this.observation] = [this.observation, this.lastObservation];
-    this.recordObservation(frame);
+    this.observation.set(frame);
+    this.actor.observe(0, frame);
     if (!this.evalMode) {
       this.replay.add(this.lastObservation, this.action, this.clip(reward), false, false);
       this.trainStep();
@@ -219,19 +226,23 @@ export class DqnAgent {
     return name.slice(name.indexOf('/') + 1);
   }
 
-  /** Greedy actions for several planar [n, 4, H, W] states in one forward pass (batched evaluation). */
+  /** Greedy actions for planar [n, 4, H, W] states in one forward pass: what this agent's actors act with. */
   greedyActions(states: Uint8Array, count: number): Int32Array {
     // uint8 in, layout change and /255 in JS: no float copy, no transpose/divide dispatches (the same floats).
     return this.online.greedyActions(states, count);
   }
 
-  /** ε-greedy over a batch of states, with this agent's generator (evaluation with several environments). */
-  actEpsilonGreedy(states: Uint8Array, count: number, epsilon: number): Int32Array {
-    const greedy = this.greedyActions(states, count);
-    for (let k = 0; k < count; k++) {
-      if (this.actRandom() <= epsilon) greedy[k] = Math.floor(this.actRandom() * this.numActions);
-    }
-    return greedy;
+  /**
+   * An actor over `count` environments with this agent's online network and acting generator (the draws a
+   * checkpoint saves): training's, on one environment, and evaluation's, on n at ε_eval between training phases.
+   */
+  createActor(count: number): Actor {
+    return new Actor(this, this.numActions, count, this.frameBytes, () => this.actRandom());
+  }
+
+  /** ‖w‖ of the online network: the L2 norm over all its weights. */
+  onlineWeightNorm(): number {
+    return tf.tidy(() => Math.sqrt(tf.addN(this.online.variables.map((v) => tf.sum(tf.square(v)))).dataSync()[0]));
   }
 
   /** Throws DivergenceError if any online weight is NaN or infinite. */
@@ -245,14 +256,8 @@ export class DqnAgent {
     return c > 0 ? Math.min(Math.max(reward, -c), c) : reward;
   }
 
-  private recordObservation(frame: Uint8Array): void {
-    this.observation.set(frame);
-    this.stateStack.push(0, frame);
-  }
-
   private selectAction(): number {
-    if (this.actRandom() <= this.epsilon) return Math.floor(this.actRandom() * this.numActions);
-    return this.greedyActions(this.stateStack.data, 1)[0];
+    return this.actor.act(ONLY_ENV, this.epsilon)[0];
   }
 
   private trainStep(): void {

@@ -1,7 +1,8 @@
 // A state is the last STACK_SIZE preprocessed frames (Nature DQN, Dopamine's stack_size = 4). This module owns that
-// number and the rolling stacks the agent acts on and evaluation steps with: planar uint8 [count, STACK_SIZE, H, W],
-// oldest frame first, zero-padded at an episode's start as Dopamine pads. The replay memory rebuilds the same
-// stacks from its stored frames at sample time (agents/replay.ts) and the network takes STACK_SIZE channels.
+// number and the rolling stacks acting keeps (agents/actor.ts, for training, evaluation and play): planar uint8
+// [count, STACK_SIZE, H, W], oldest frame first, zero-padded at an episode's start as Dopamine pads. The replay
+// memory rebuilds the same stacks from its stored frames at sample time (agents/replay.ts) and the network takes
+// STACK_SIZE channels.
 
 export const STACK_SIZE = 4;
 

@@ -140,7 +140,7 @@ describe('ALE bridge', () => {
       process.kill(hung.pid!, 'SIGSTOP');
       const started = Date.now();
       await expect(env.step(0)).rejects.toThrow(EmulatorCrashedError);
-      await expect(env.step(0)).rejects.toThrow(/did not answer within 1 s/);
+      await expect(env.step(0)).rejects.toThrow(/did not answer within \d+ s/); // 1 s, or 100× the slowest reply under load
       expect(Date.now() - started).toBeLessThan(10_000);
       expect(hung.alive).toBe(false);
       await hung.restart();

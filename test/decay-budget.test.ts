@@ -3,20 +3,17 @@
 import seedrandom from 'seedrandom';
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/tf.ts';
-import { decoupledCoefficient } from '../src/optim/options.ts';
+import { decoupledCoefficient, decoupledStepVanishesInFloat32, float32Shrink, type DecoupledSettings } from '../src/optim/decay.ts';
+import { decayMultiplier, parseWeightDecaySchedule } from '../src/optim/schedule.ts';
 import {
   appliedDecayFactor,
   decaySteps,
-  float32Shrink,
-  decoupledStepVanishesInFloat32,
   describeDecayBudget,
   PAPER_UPDATES,
   paperMatchedWeightDecay,
   plannedUpdates,
   totalDecayFactor,
-  type DecoupledSettings,
-} from '../src/optim/decay_budget.ts';
-import { decayMultiplier, parseWeightDecaySchedule } from '../src/optim/schedule.ts';
+} from '../src/run/decay_budget.ts';
 import { ConfigError, defaultRunName, DOPAMINE_ADAM, presetDecayNote, resolveRunConfig } from '../src/run/presets.ts';
 import { runArguments } from '../src/sweep/command.ts';
 import { buildPlan, crossGrid } from '../src/sweep/plan.ts';

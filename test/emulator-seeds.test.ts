@@ -1,13 +1,14 @@
-// The ALE seeds a run's emulators get (src/run/trainer.ts emulatorSeed). An earlier hash gave run seeds 0-9 the
+// The ALE seeds a run's emulators get (envs/emulator_seeds.ts emulatorSeed). An earlier hash gave run seeds 0-9 the
 // same seeds (the seed XORed in twice cancelled), so every "three-seed" sweep shared one sticky-action stream.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { VENV_PYTHON } from '../envs/ale_bridge.ts';
+import { emulatorSeed } from '../envs/emulator_seeds.ts';
 import { resolveRunConfig } from '../src/run/presets.ts';
 import { ProgressReporter } from '../src/run/progress.ts';
-import { emulatorSeed, trainRun } from '../src/run/trainer.ts';
+import { trainRun } from '../src/run/trainer.ts';
 
 describe('emulatorSeed', () => {
   it('gives every emulator of run seeds 0..9999 a seed of its own: training, 64 evaluation envs, 4 sessions', () => {

@@ -1,6 +1,8 @@
 // The rule that keeps `--help`, `--status`, table1 and the report fast (and usable where TensorFlow is broken):
 // the command-line front ends, the sweep and the analysis never load TensorFlow. A CLI may reach training code
 // only through `await import(...)` once it has decided to train; the sweep and the analysis not even that way.
+// Beside it, the shape of the graph: imports run down the layers, no modules import each other (through any
+// number of others, types included), and the optimizer module stands alone on the TensorFlow loader.
 // Read from the source text, so the test needs no TensorFlow itself.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -65,6 +67,56 @@ function allImports(file: string): string[] {
   return [...text.matchAll(/^\s*(?:import|export)\s+(?:[^'";]*?\s+from\s+)?['"]([^'"]+)['"]/gms), ...text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1]);
 }
 
+/** Every module of src/, envs/ and agents/ → the modules it imports (paths from the root), type-only imports included. */
+function importGraph(): Map<string, string[]> {
+  const graph = new Map<string, string[]>();
+  for (const file of ['src', 'envs', 'agents'].flatMap(sourceFiles)) {
+    const targets = allImports(file).filter((s) => s.startsWith('.')).map((s) => path.relative(ROOT, path.resolve(path.dirname(file), s)));
+    graph.set(path.relative(ROOT, file), targets);
+  }
+  return graph;
+}
+
+/**
+ * The import cycles of a graph, of any length: its strongly connected components (Tarjan) of more than one module,
+ * or of one module that imports itself; each sorted.
+ */
+function importCycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const cycles: string[][] = [];
+  const visit = (v: string): void => {
+    index.set(v, index.size);
+    low.set(v, index.get(v)!);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) {
+        low.set(v, Math.min(low.get(v)!, index.get(w)!));
+      }
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const component: string[] = [];
+    let w: string;
+    do {
+      w = stack.pop()!;
+      onStack.delete(w);
+      component.push(w);
+    } while (w !== v);
+    if (component.length > 1 || (graph.get(v) ?? []).includes(v)) cycles.push(component.sort());
+  };
+  for (const v of graph.keys()) if (!index.has(v)) visit(v);
+  return cycles;
+}
+
+/** What the optimizer module may import besides itself: the TensorFlow loader. */
+const OPTIM_MAY_IMPORT = ['src/tf.ts', 'src/tf_native.ts'];
+
 const modulesIn = (dir: string) =>
   fs.readdirSync(path.join(ROOT, dir)).filter((f) => f.endsWith('.ts')).map((f) => path.join(ROOT, dir, f));
 
@@ -92,6 +144,27 @@ describe('import graph', () => {
     expect(upward).toEqual([]);
   });
 
+  it('no modules import each other, directly or through others (type-only imports included)', () => {
+    // The finder sees a cycle of any length, and only cycles: the check can fail.
+    expect(importCycles(new Map([['a', ['b']], ['b', ['c']], ['c', ['a', 'd']], ['d', []], ['e', ['e']]]))).toEqual([['a', 'b', 'c'], ['e']]);
+    const graph = importGraph();
+    expect(graph.size).toBeGreaterThan(50);
+    expect(importCycles(graph)).toEqual([]);
+  });
+
+  it('src/optim imports only from itself and the TensorFlow loader', () => {
+    const outside: string[] = [];
+    for (const [from, targets] of importGraph()) {
+      if (!from.startsWith('src/optim/')) continue;
+      for (const to of targets) if (!to.startsWith('src/optim/') && !OPTIM_MAY_IMPORT.includes(to)) outside.push(`${from} -> ${to}`);
+    }
+    // Packages too: TensorFlow itself only through the loader.
+    for (const file of sourceFiles('src/optim')) {
+      for (const spec of allImports(file).filter((s) => !s.startsWith('.'))) outside.push(`${path.relative(ROOT, file)} -> ${spec}`);
+    }
+    expect(outside).toEqual([]);
+  });
+
   it('the CLIs load TensorFlow only through a dynamic import', () => {
     for (const file of modulesIn('src/cli')) expect(pathToTensorFlow(file, false), path.relative(ROOT, file)).toBeNull();
   });
@@ -100,5 +173,12 @@ describe('import graph', () => {
     for (const file of [...modulesIn('src/sweep'), ...modulesIn('src/analysis')]) {
       expect(pathToTensorFlow(file, true), path.relative(ROOT, file)).toBeNull();
     }
+  });
+
+  it('the runner (src/run/trainer.ts) does not import TensorFlow itself, only modules that use it (the agent, TensorBoard)', () => {
+    const trainer = path.join(ROOT, 'src/run/trainer.ts');
+    const found = imports(trainer);
+    const direct = [...found.static, ...found.dynamic].filter((spec) => loadsTensorFlow(spec, spec.startsWith('.') ? path.resolve(path.dirname(trainer), spec) : null));
+    expect(direct).toEqual([]);
   });
 });

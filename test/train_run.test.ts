@@ -231,7 +231,7 @@ describe('a DQN run (smoke preset, real emulator)', () => {
     process.kill(trainingEmulator(run.pid), 'SIGSTOP');
     const done = await run.done;
     expect(done.code, done.output).toBe(0);
-    expect(done.output).toMatch(/warning: the emulator died during a training episode \(The ALE emulator process stopped \(did not answer within 3 s/);
+    expect(done.output).toMatch(/warning: the emulator died during a training episode \(The ALE emulator process stopped \(did not answer within \d+ s/); // 3 s, or 100× the slowest reply under load
     expect(metrics(dir)[0].emulator_restarts).toBe(1);
     expect(summary(dir).status).toBe('completed');
   }, 300_000);

@@ -1,16 +1,15 @@
 // Evaluation throughput, measured the way the trainer's evaluation phase works: ε-greedy acting (ε = 0.001), no
-// learning, n environments acting through one batched forward of the network's acting path per step, then one
-// step of all n in the emulator. Variants differ in the number of environments and in how many emulator processes
+// learning, n environments acting through one batched forward of the network's acting path per step (the same
+// actor, agents/actor.ts), then one step of all n in the emulator. Variants differ in the number of environments and in how many emulator processes
 // host them (envs/bridge_pool.ts; 1 process = every environment stepped serially in one process, as before the
 // pool). The variants run interleaved, round by round in one process, so other work on the machine slows them alike
 // and their ratios hold even when the absolute figures do not.
 import seedrandom from 'seedrandom';
 import { BridgePool } from '../../envs/bridge_pool.ts';
 import type { AtariEnv } from '../../envs/ale_bridge.ts';
+import { Actor } from '../../agents/actor.ts';
 import type { QNetwork } from '../../agents/network.ts';
 import { median } from './stats.ts';
-
-const STACK = 4;
 
 export interface EvalVariant {
   envs: number;
@@ -29,21 +28,16 @@ export interface EvalResult extends EvalVariant {
   emulatorMsPerBatch: number;
 }
 
-/** One evaluation setup: its own pool of emulator processes, environments and frame stacks. */
+/** One evaluation setup: its own pool of emulator processes, environments and actor (their frame stacks). */
 class EvalLoop {
-  private readonly stacks: Uint8Array;
-  private readonly stackBytes: number;
-  private readonly actions: number[];
-  private readonly random: () => number;
+  private readonly actor: Actor;
+  private readonly all: number[];
   readonly totals = { steps: 0, ms: 0, forwardMs: 0, emulatorMs: 0, batches: 0 };
 
   private constructor(readonly variant: EvalVariant, private readonly pool: BridgePool, private readonly envs: AtariEnv[],
-    private readonly net: QNetwork, private readonly epsilon: number) {
-    this.stackBytes = STACK * envs[0].frameBytes;
-    // Per-environment zero-padded stacks in one planar [n, 4, 84, 84] buffer, as the trainer keeps them.
-    this.stacks = new Uint8Array(envs.length * this.stackBytes);
-    this.actions = new Array<number>(envs.length).fill(0);
-    this.random = seedrandom(`bench-eval-${variant.envs}-${variant.processes}`);
+    net: QNetwork, private readonly epsilon: number) {
+    this.actor = new Actor(net, envs[0].numActions, envs.length, envs[0].frameBytes, seedrandom(`bench-eval-${variant.envs}-${variant.processes}`));
+    this.all = envs.map((_, k) => k);
   }
 
   static async start(game: string, variant: EvalVariant, net: QNetwork, epsilon: number): Promise<EvalLoop> {
@@ -60,36 +54,25 @@ class EvalLoop {
     }
   }
 
-  private push(k: number, frame: Uint8Array): void {
-    const base = k * this.stackBytes;
-    this.stacks.copyWithin(base, base + frame.length, base + this.stackBytes);
-    this.stacks.set(frame, base + this.stackBytes - frame.length);
-  }
-
   private async resetInto(indices: number[]): Promise<void> {
     const results = await this.pool.reset(indices.map((k) => this.envs[k]));
-    indices.forEach((k, j) => {
-      this.stacks.fill(0, k * this.stackBytes, (k + 1) * this.stackBytes);
-      this.push(k, results[j].frame);
-    });
+    indices.forEach((k, j) => this.actor.begin(k, results[j].frame));
   }
 
   /** Batched steps for `limitMs`; returns the steps/s of this stretch and adds it to the totals. */
   async run(limitMs: number): Promise<number> {
-    const { envs, actions, net, random, totals } = this;
+    const { envs, actor, totals } = this;
     const n = envs.length;
-    const numActions = envs[0].numActions;
     let steps = 0;
     const start = performance.now();
     let now = start;
     while (now - start < limitMs) {
-      const greedy = net.greedyActions(this.stacks, n);
-      for (let k = 0; k < n; k++) actions[k] = random() <= this.epsilon ? Math.floor(random() * numActions) : greedy[k];
+      const actions = actor.act(this.all, this.epsilon);
       const t1 = performance.now();
       const results = await this.pool.step(envs, actions);
       steps += n;
       const done: number[] = [];
-      results.forEach((r, k) => (r.terminal || r.truncated ? done.push(k) : this.push(k, r.frame)));
+      results.forEach((r, k) => (r.terminal || r.truncated ? done.push(k) : actor.observe(k, r.frame)));
       if (done.length) await this.resetInto(done);
       const t2 = performance.now();
       totals.forwardMs += t1 - now;

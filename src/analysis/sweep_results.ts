@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { resolveGame, displayName } from '../../envs/games.ts';
 import { formatLambda } from '../format.ts';
+import { weightDecayProblem } from '../optim/options.ts';
 import { CorruptFileError, PLAN_FILE, PlanMismatchError, readPlan, RUNS_DIR, type PlannedRun } from '../sweep/plan_file.ts';
 import { RunDirectory, RUN_FILES, runFilesProblem, type JsonObject, type MetricsRecord, type RunSummary } from '../run/run_directory.ts';
 
@@ -198,7 +199,7 @@ export function loadRun(id: string, dir: string): LoadedRun {
   if (!(typeof config.iterations === 'number' && config.iterations > 0)) problems.push('config.iterations');
   if (!(typeof config.trainingSteps === 'number' && config.trainingSteps > 0)) problems.push('config.trainingSteps');
   const wd = optimizer?.weightDecay;
-  if (wd !== undefined && !(typeof wd === 'number' && Number.isFinite(wd) && wd >= 0)) problems.push('config.agent.optimizer.weightDecay');
+  if (wd !== undefined && weightDecayProblem(wd) !== null) problems.push('config.agent.optimizer.weightDecay');
   if (problems.length > 0) {
     throw new Error(`${RUN_FILES.config} lacks or has invalid ${problems.join(', ')}; it was not written by this harness's training runner`);
   }

@@ -9,7 +9,8 @@
 // always named in the cell, since a λ that makes runs diverge is itself a result.
 import { displayName } from '../../envs/games.ts';
 import { formatLambda } from '../format.ts';
-import { appliedDecayFactor, decoupledSettings, decoupledStepVanishesInFloat32, FLOAT32_NO_OP_NOTE, formatAppliedFactor, formatDecayFactor, PAPER_UPDATES, totalDecayFactor } from '../optim/decay_budget.ts';
+import { decoupledStepVanishesInFloat32 } from '../optim/decay.ts';
+import { appliedDecayFactor, decoupledSettings, FLOAT32_NO_OP_NOTE, formatAppliedFactor, formatDecayFactor, PAPER_UPDATES, totalDecayFactor } from '../run/decay_budget.ts';
 import { median, meanStd, type MeanStd } from './stats.ts';
 import { PAPER_GAMES, schemeLabel } from '../paper.ts';
 import { loadHumanReference, loadScoreRanges, paperValueFlag, type PaperRow } from './reference.ts';

@@ -4,7 +4,8 @@ import { InvalidArgumentError } from 'commander';
 import { resolveGame, UnknownGameError } from '../../envs/games.ts';
 import { parseScoreSpec, type ScoreSpec } from '../analysis/score.ts';
 import { closestNames } from '../format.ts';
-import { decimalNumber, MAX_WEIGHT_DECAY } from '../run/presets.ts';
+import { MAX_WEIGHT_DECAY, weightDecayProblem } from '../optim/options.ts';
+import { decimalNumber } from '../run/presets.ts';
 
 const WHOLE = /^\s*\d+\s*$/;
 
@@ -45,14 +46,15 @@ export function parseProbability(value: string): number {
   return n;
 }
 
-/** A weight decay λ: a decimal number in [0, MAX_WEIGHT_DECAY]. */
+/** A weight decay λ: a decimal number in [0, MAX_WEIGHT_DECAY] (the optimizer module's rule, weightDecayProblem). */
 export function parseWeightDecay(value: string): number {
   const n = decimalNumber(value);
-  if (n === null || n < 0) throw new InvalidArgumentError(`"${value}" is not a weight decay λ: expected a decimal number >= 0 such as 1e-4 or 0.`);
-  if (n > MAX_WEIGHT_DECAY) {
+  const problem = weightDecayProblem(n, { asked: true });
+  if (problem === 'implausible') {
     throw new InvalidArgumentError(`λ = ${value} is not a plausible weight decay: at most ${MAX_WEIGHT_DECAY} (the paper's run from 1e-8 to 1e-3).`);
   }
-  return n;
+  if (problem !== null) throw new InvalidArgumentError(`"${value}" is not a weight decay λ: expected a decimal number >= 0 such as 1e-4 or 0.`);
+  return n as number;
 }
 
 /** A repeatable `--set key=value`: each occurrence adds a [key, value] pair to the list so far. */

@@ -1,10 +1,12 @@
 // The Adam family: adam, adam-l2, adamw, adam-separated (the update rules are in schemes.ts's header and
 // docs/optimizers.md). Composite ops for the reference path, TensorFlow's ResourceApplyAdam (and, for
-// adam-separated, ResourceApplyAdagradV2) for the fused one.
+// adam-separated, ResourceApplyAdagradV2) for the fused one. Of the weight-decay rule (decay.ts) only adam-separated's
+// direction is here — Adam on d = λ_t·w in buffers of its own (separatedDecayBuffers) — because it is Adam's.
 import * as tf from '../tf.ts';
-import { free, WeightDecayOptimizer, type FusedKernel, type MomentSplit, type SecondMoments, type SlotSpec, type StepInfo, type VariableStep } from './base.ts';
+import { free, WeightDecayOptimizer, type FusedKernel, type SlotSpec, type StepInfo, type VariableStep } from './base.ts';
 import { applyKernel, noNesterov, noSlotUpdate, readResource } from './fused.ts';
 import { adamDirection, emaSquareInto, lerpInto, slot } from './ops.ts';
+import type { MomentSplit, SecondMoments } from './types.ts';
 
 export interface AdamScalars {
   beta1: tf.Scalar;
@@ -113,6 +115,7 @@ export class AdamFamilyOptimizer extends WeightDecayOptimizer<AdamScalars> {
         buffers: wdBuffers ? ['msum', 'vsum', 'wsum1', 'wsum2'] : ['msum', 'vsum'],
         run: (w, [msum, vsum, wsum1, wsum2], _g, s) => {
           applyKernel('ResourceApplyAdagradV2', [w, vsum, s.stepSize, s.epsHat, readResource(msum)], [noSlotUpdate()]);
+          // The weight-decay direction, from separatedDecayBuffers' sums.
           if (wdBuffers) {
             applyKernel('ResourceApplyAdagradV2', [w, wsum2, s.stepSize, s.separatedEps!, readResource(wsum1)], [noSlotUpdate()]);
           }
@@ -135,8 +138,9 @@ export class AdamFamilyOptimizer extends WeightDecayOptimizer<AdamScalars> {
   protected override beforeFusedStep(step: VariableStep<AdamScalars>): void {
     if (this.decay === 'separated') {
       // The slot Variables keep the new values; letting go of these handles leaves them the buffers' only owners.
-      const { mNew, vNew, pNew, qNew } = this.separatedBuffers(step);
-      tf.dispose([mNew, vNew, ...(pNew === null ? [] : [pNew]), ...(qNew === null ? [] : [qNew])]);
+      const { mNew, vNew } = this.separatedGradientBuffers(step);
+      const decaySums = this.separatedDecayBuffers(step);
+      tf.dispose([mNew, vNew, ...(decaySums === null ? [] : [decaySums.pNew, decaySums.qNew])]);
       return;
     }
     const mWd = step.decays && this.decay === 'l2' ? step.slots.get('m_wd') : undefined;
@@ -169,18 +173,19 @@ export class AdamFamilyOptimizer extends WeightDecayOptimizer<AdamScalars> {
    */
   private separatedStep(step: VariableStep<AdamScalars>): tf.Tensor {
     const s = step.scalars;
-    const { mNew, vNew, pNew, qNew } = this.separatedBuffers(step);
+    const { mNew, vNew } = this.separatedGradientBuffers(step);
+    const decaySums = this.separatedDecayBuffers(step);
     let direction = adamDirection(mNew, vNew, s.epsHat);
-    if (pNew !== null && qNew !== null) {
-      const wdDirection = adamDirection(pNew, qNew, s.separatedEps!);
-      direction = free(tf.add(direction, wdDirection), direction, wdDirection);
+    if (decaySums !== null) {
+      const decayDirection = adamDirection(decaySums.pNew, decaySums.qNew, s.separatedEps!);
+      direction = free(tf.add(direction, decayDirection), direction, decayDirection);
     }
     return free(tf.mul(direction, s.stepSize), direction);
   }
 
-  /** adam-separated's buffer updates (msum, vsum; wsum1, wsum2 when the variable has them); returns the new values. */
-  private separatedBuffers(step: VariableStep<AdamScalars>): { mNew: tf.Tensor; vNew: tf.Tensor; pNew: tf.Tensor | null; qNew: tf.Tensor | null } {
-    const { w, g, slots, decays, wd, scalars: s } = step;
+  /** adam-separated's gradient buffers: msum ← β1·msum + g, vsum ← β2·vsum + g²; returns the new values. */
+  private separatedGradientBuffers(step: VariableStep<AdamScalars>): { mNew: tf.Tensor; vNew: tf.Tensor } {
+    const { g, slots, scalars: s } = step;
     const mSum = slot(slots, 'msum');
     const mDecayed = tf.mul(mSum, s.beta1);
     const mNew = free(tf.add(mDecayed, g), mDecayed);
@@ -190,7 +195,18 @@ export class AdamFamilyOptimizer extends WeightDecayOptimizer<AdamScalars> {
     const g2 = tf.square(g);
     const vNew = free(tf.add(vDecayed, g2), vDecayed, g2);
     vSum.assign(vNew);
-    if (!decays || s.separatedEps === null) return { mNew, vNew, pNew: null, qNew: null };
+    return { mNew, vNew };
+  }
+
+  /**
+   * adam-separated's weight decay: the buffers of its Adam on d = λ_t·w, wsum1 ← β1·wsum1 + s·w and
+   * wsum2 ← β2·wsum2 + s·w² (s = 1 when λ_t > 0 this step, else 0); returns the new values, or null for a variable
+   * without them (it does not decay, or λ = 0). The direction they give, wsum1/(√wsum2 + ε̃/λ), is added to the
+   * gradient's by separatedStep, or applied by fusedKernel's second ResourceApplyAdagradV2.
+   */
+  private separatedDecayBuffers(step: VariableStep<AdamScalars>): { pNew: tf.Tensor; qNew: tf.Tensor } | null {
+    const { w, slots, decays, wd, scalars: s } = step;
+    if (!decays || s.separatedEps === null) return null;
     const p = slot(slots, 'wsum1');
     const pDecayed = tf.mul(p, s.beta1);
     const pNew = wd === null ? pDecayed : free(tf.add(pDecayed, w), pDecayed);
@@ -203,7 +219,7 @@ export class AdamFamilyOptimizer extends WeightDecayOptimizer<AdamScalars> {
       qNew = free(tf.add(qDecayed, w2), qDecayed, w2);
     }
     q.assign(qNew);
-    return { mNew, vNew, pNew, qNew };
+    return { pNew, qNew };
   }
 
   protected override firstMomentSlot(): { slot: string; scale: number } | null {

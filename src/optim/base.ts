@@ -1,29 +1,28 @@
 /**
  * WeightDecayOptimizer: the tf.Optimizer subclass every scheme derives from. It owns what the schemes share —
- * options, the λ schedule, the decay filter, L2 and decoupled decay, lazily created (non-trainable) slots,
- * getWeights/setWeights, serialization and diagnostics — while each family (Adam, SGD, RMSprop) supplies its slots
- * and its step. All update math of one applyGradients call runs inside one tf.tidy; weights change in place with
- * assign. On the tensorflow backend the schemes that have one run TensorFlow's fused kernel instead of the
- * composite ops (fused.ts); the state lives in the same tfjs Variables either way.
+ * options, the step's loop over variables (calling decay.ts, the weight-decay rule, for the L2 term before the step
+ * and the decoupled shrink on both code paths), lazily created (non-trainable) slots, getWeights/setWeights,
+ * serialization and diagnostics — while each family (Adam, SGD, RMSprop) supplies its slots and its step. All update
+ * math of one applyGradients call runs inside one tf.tidy; weights change in place with assign. On the tensorflow
+ * backend the schemes that have one run TensorFlow's fused kernel instead of the composite ops (fused.ts); the state
+ * lives in the same tfjs Variables either way.
  */
 import * as tf from '../tf.ts';
 
-import {
-  checkDecoupledCoefficient,
-  decoupledCoefficient,
-  resolveOptions,
-  type ResolvedOptions,
-} from './options.ts';
+import { checkDecoupledCoefficient, resolveOptions, type ResolvedOptions } from './options.ts';
 import { SCHEMES } from './schemes.ts';
 import { assignResource, createResource, destroyResource, fusedKernelsActive, readResource } from './fused.ts';
-import { decayMultiplier } from './schedule.ts';
+import { decayStep, decoupledShrink, effectiveGradient, variableDecays, type DecayStep } from './decay.ts';
 import { computeDiagnostics } from './diagnostics.ts';
 import type {
   DecayKind,
+  MomentSplit,
   OptimizerDiagnostics,
   OptimizerFamily,
   OptimizerName,
   OptimizerOptions,
+  SecondMoments,
+  VariableState,
 } from './types.ts';
 
 /**
@@ -47,18 +46,6 @@ export interface NamedTensor {
 export interface SlotSpec {
   name: string;
   init: number;
-}
-
-/** Per-variable optimizer state. */
-export interface VariableState {
-  /** Whether λ applies to this variable (scheme decays and the decay filter selects it). */
-  readonly decays: boolean;
-  readonly slots: Map<string, tf.Variable>;
-  /** trackLastStep: the last gradient and the weights before the last step (zero-copy references). */
-  lastGrad: tf.Tensor | null;
-  lastWeight: tf.Tensor | null;
-  /** Fused path: the resource variables the kernel updates (weights, then FusedKernel.buffers), made on first use. */
-  resources: { weight: tf.Tensor; buffers: tf.Tensor[] } | null;
 }
 
 /**
@@ -90,43 +77,15 @@ export interface VariableStep<S> {
   scalars: S;
 }
 
-/** Numbers that describe one step, computed before any tensor work. */
-export interface StepInfo {
+/** Numbers that describe one step, computed before any tensor work: its weight decay (decay.ts) and these. */
+export interface StepInfo extends DecayStep {
   /** k: steps taken before this one. */
   stepIndex: number;
   /** t = k + 1, the (1-based) step number used for bias correction. */
   t: number;
-  /** s_k, the schedule multiplier. */
-  multiplier: number;
   /** α·η_t, the step size of the gradient update. */
   stepSize: number;
-  /** λ_t = λ·s_k fed as WD signal (l2: added to the gradient; separated: d = λ_t·w); 0 for none/decoupled. */
-  l2Lambda: number;
-  /** Decoupled schemes: (1 − c)^{s_k}, with c from the decoupled convention; 1 otherwise. */
-  decayFactor: number;
 }
-
-/**
- * Where the diagnostics find Adam's second moments: v̂_i = scale·slot_i/(1 − β2^t) for the gradient buffer and, for
- * adam-separated, its weight-decay buffer; ε is the denominator's constant (issue 19's ε-dominance).
- */
-export type SecondMoments = {
-  epsilon: number;
-  beta2: number;
-  grad: { slot: string; scale: number };
-  wd: { slot: string; scale: number } | null;
-} | null;
-
-/** Where the diagnostics find the WD share of the first moment. */
-export type MomentSplit = {
-  /** Slot holding the WD part, in units of m after multiplying by wdScale. */
-  wd: string;
-  wdScale: number;
-  /** l2-split: slot holding m = m_grad + m_wd; separate: slot holding m_grad (times totalScale). */
-  total: string;
-  totalScale: number;
-  mode: 'l2-split' | 'separate';
-} | null;
 
 export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
   readonly scheme: OptimizerName;
@@ -214,20 +173,11 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
     this.opts.scheduleMultiplier = eta;
   }
 
-  /** The numbers of step k (0-based); pure function of k and the options. */
+  /** The numbers of step k (0-based); pure function of k and the options (the decay's from decay.ts). */
   stepInfo(stepIndex: number): StepInfo {
     const o = this.opts;
-    const multiplier = this.decay === 'none' ? 0 : decayMultiplier(o.schedule, stepIndex);
-    const stepSize = o.learningRate * o.scheduleMultiplier;
-    let l2Lambda = 0;
-    let decayFactor = 1;
-    if (this.decay === 'l2' || this.decay === 'separated') {
-      l2Lambda = o.weightDecay * multiplier;
-    } else if (this.decay === 'decoupled' && multiplier > 0) {
-      const c = decoupledCoefficient(o.decoupledConvention, o.learningRate, o.scheduleMultiplier, o.weightDecay);
-      decayFactor = multiplier === 1 ? 1 - c : Math.pow(1 - c, multiplier);
-    }
-    return { stepIndex, t: stepIndex + 1, multiplier, stepSize, l2Lambda, decayFactor };
+    const { multiplier, l2Lambda, decayFactor } = decayStep(this.decay, o, stepIndex);
+    return { stepIndex, t: stepIndex + 1, multiplier, stepSize: o.learningRate * o.scheduleMultiplier, l2Lambda, decayFactor };
   }
 
   // ------------------------------------------------------------------------------------------------------------
@@ -263,16 +213,15 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
       const factor = info.decayFactor !== 1 ? tf.scalar(info.decayFactor) : null;
       for (const { variable, grad, state } of work) {
         const wdHere = state.decays ? wd : null;
-        // L2 schemes: the effective gradient ∇ℓ + λ_t·w (penalty = λ_t·w, also what adam-l2's m_wd tracks).
-        const penalty = this.decay === 'l2' && wdHere !== null ? tf.mul(variable, wdHere) : null;
-        const g = penalty === null ? grad : tf.add(grad, penalty);
+        const factorHere = state.decays ? factor : null;
+        const { g, penalty } = effectiveGradient(this.decay, grad, variable, wdHere);
         const here: VariableStep<S> = { w: variable, g, penalty, slots: state.slots, decays: state.decays, wd: wdHere, scalars };
         if (track) this.recordLastStep(state, variable, grad);
         // Rank-0/1 variables (biases: ≤ 512 floats in the DQN, dispatch-bound either way) keep the composite ops, so
         // their update stays as before: with decayFilter 'no-bias' they follow the plain scheme's ops exactly.
         const kernel = kernels[state.decays ? 1 : 0];
         if (kernel !== null && variable.rank >= 2) {
-          this.fusedVariableStep(kernel, here, grad, state, factor);
+          this.fusedVariableStep(kernel, here, grad, state, factorHere);
           penalty?.dispose();
           if (g !== grad) g.dispose();
         } else {
@@ -280,13 +229,9 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
           const step = this.computeStep(here);
           penalty?.dispose();
           if (g !== grad) g.dispose();
-          let next: tf.Tensor;
-          if (factor !== null && state.decays) {
-            const shrunk = tf.mul(variable, factor);
-            next = free(tf.sub(shrunk, step), shrunk, step);
-          } else {
-            next = free(tf.sub(variable, step), step);
-          }
+          const start = decoupledShrink(variable, factorHere);
+          const next = free(tf.sub(start, step), step);
+          if (start !== variable) start.dispose();
           variable.assign(next);
         }
       }
@@ -297,7 +242,8 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
 
   /**
    * One variable through TensorFlow's fused kernel, in place (fused.ts explains the buffer hand-over). The weights
-   * and slots are the tfjs Variables' buffers throughout; `grad` stands in for them while the kernel runs.
+   * and slots are the tfjs Variables' buffers throughout; `grad` stands in for them while the kernel runs. `factor`:
+   * the decoupled decay factor when this variable decays this step, else null.
    */
   private fusedVariableStep(kernel: FusedKernel<S>, step: VariableStep<S>, grad: tf.Tensor, state: VariableState, factor: tf.Scalar | null): void {
     const variable = step.w;
@@ -318,13 +264,9 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
     this.beforeFusedStep(step);
     // Point the resources at the current buffers (shared, not copied). Decoupled decay scales the weights first,
     // into a new buffer that the resource then holds alone.
-    if (factor !== null && state.decays) {
-      const shrunk = tf.mul(variable, factor);
-      assignResource(weight, shrunk);
-      shrunk.dispose();
-    } else {
-      assignResource(weight, variable);
-    }
+    const start = decoupledShrink(variable, factor);
+    assignResource(weight, start);
+    if (start !== variable) start.dispose();
     const slotVars = kernel.buffers.map((name) => state.slots.get(name));
     slotVars.forEach((v, i) => v !== undefined && assignResource(buffers[i], v));
     // Let go of the tfjs references to those buffers, so the kernel updates them in place instead of copying them
@@ -347,15 +289,10 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
     state.lastWeight = tf.keep(variable.clone());
   }
 
-  private decaysFor(shape: readonly number[]): boolean {
-    if (this.decay === 'none') return false;
-    return this.opts.decayFilter === 'all' || shape.length >= 2;
-  }
-
   private ensureState(name: string, variable: tf.Variable): VariableState {
     let state = this.states.get(name);
     if (state === undefined) {
-      state = { decays: this.decaysFor(variable.shape), slots: new Map(), lastGrad: null, lastWeight: null, resources: null };
+      state = { decays: variableDecays(this.decay, this.opts.decayFilter, variable.shape), slots: new Map(), lastGrad: null, lastWeight: null, resources: null };
       this.states.set(name, state);
     }
     for (const spec of this.slotSpecs(state.decays)) {
@@ -419,7 +356,7 @@ export abstract class WeightDecayOptimizer<S = unknown> extends tf.Optimizer {
     for (const { variable, slot, tensor } of parsed) {
       let state = this.states.get(variable);
       if (state === undefined) {
-        state = { decays: this.decaysFor(tensor.shape), slots: new Map(), lastGrad: null, lastWeight: null, resources: null };
+        state = { decays: variableDecays(this.decay, this.opts.decayFilter, tensor.shape), slots: new Map(), lastGrad: null, lastWeight: null, resources: null };
         this.states.set(variable, state);
       }
       state.slots.get(slot)?.dispose();

@@ -3,9 +3,8 @@
 // share of weights whose Adam denominator ε dominates),
 // read back with dataSync — O(number of weights), so the trainer calls it once per iteration, not per step.
 import * as tf from '../tf.ts';
-import type { MomentSplit, SecondMoments, VariableState } from './base.ts';
 import { fiveQuantiles, median, SampleBuffer, sumSquares } from './stats.ts';
-import type { OptimizerDiagnostics, OptimizerName } from './types.ts';
+import type { MomentSplit, OptimizerDiagnostics, OptimizerName, SecondMoments, VariableState } from './types.ts';
 
 export interface DiagnosticsInput {
   scheme: OptimizerName;

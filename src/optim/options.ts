@@ -1,6 +1,8 @@
 /**
- * Option validation: every bad input is a clear error at construction, never a NaN later.
+ * Option validation: every bad input is a clear error at construction, never a NaN later. λ's rule is here for every
+ * caller (weightDecayProblem): the CLIs, the run config and the sweep plan ask it and word its answer for their users.
  */
+import { decoupledCoefficient } from './decay.ts';
 import { SCHEMES } from './schemes.ts';
 import { parseWeightDecaySchedule, type WeightDecaySchedule } from './schedule.ts';
 import {
@@ -96,16 +98,24 @@ function boolean(scheme: string, key: string, value: unknown): boolean {
   return value;
 }
 
-/** The per-step decoupled decay coefficient c (before the schedule exponent). */
-export function decoupledCoefficient(
-  convention: DecoupledConvention,
-  learningRate: number,
-  scheduleMultiplier: number,
-  weightDecay: number,
-): number {
-  return convention === 'lr-scaled'
-    ? learningRate * scheduleMultiplier * weightDecay
-    : scheduleMultiplier * weightDecay;
+/** The largest λ a user may ask for: far above any published one (the paper's run from 1e-8 to 1e-3). */
+export const MAX_WEIGHT_DECAY = 10;
+
+/** What can be wrong with a weight decay λ (weightDecayProblem). */
+export type WeightDecayProblem = 'not-a-number' | 'negative' | 'scheme-has-none' | 'implausible';
+
+/**
+ * λ's rule, the one place it is checked: a finite number >= 0; 0 for a scheme without weight decay (`scheme`, when
+ * given); and at most MAX_WEIGHT_DECAY when a user asks for it (`asked`) — not for the λ an optimizer gets, which
+ * --match-paper-decay may have scaled far above. Returns the first problem in that order, or null; each caller words
+ * it for its users (resolveOptions for library users, --wd's parser, the run config, the sweep plan).
+ */
+export function weightDecayProblem(weightDecay: unknown, check: { scheme?: OptimizerName; asked?: boolean } = {}): WeightDecayProblem | null {
+  if (typeof weightDecay !== 'number' || !Number.isFinite(weightDecay)) return 'not-a-number';
+  if (weightDecay < 0) return 'negative';
+  if (check.scheme !== undefined && SCHEMES[check.scheme].decay === 'none' && weightDecay !== 0) return 'scheme-has-none';
+  if (check.asked && weightDecay > MAX_WEIGHT_DECAY) return 'implausible';
+  return null;
 }
 
 /** Throws unless 0 <= c < 1, so the decoupled factor (1 − c) can never flip the weights' sign. */
@@ -144,8 +154,12 @@ export function resolveOptions(scheme: OptimizerName, raw: unknown): ResolvedOpt
   if (given.learningRate === undefined) fail(scheme, 'learningRate is required');
 
   const learningRate = positive(scheme, 'learningRate', given.learningRate);
-  const weightDecay = nonNegative(scheme, 'weightDecay', given.weightDecay ?? 0);
-  if (decay === 'none' && weightDecay !== 0) {
+  const weightDecay = given.weightDecay ?? 0;
+  const problem = weightDecayProblem(weightDecay, { scheme });
+  if (problem === 'not-a-number' || problem === 'negative') {
+    fail(scheme, `weightDecay must be ${problem === 'negative' ? '>= 0' : 'a finite number'}, got ${String(weightDecay)}`);
+  }
+  if (problem === 'scheme-has-none') {
     const variants = (Object.keys(SCHEMES) as OptimizerName[]).filter(
       (n) => SCHEMES[n].family === family && SCHEMES[n].decay !== 'none',
     );
@@ -176,7 +190,7 @@ export function resolveOptions(scheme: OptimizerName, raw: unknown): ResolvedOpt
   const scheduleMultiplier = nonNegative(scheme, 'scheduleMultiplier', given.scheduleMultiplier ?? 1);
   const resolved: ResolvedOptions = {
     learningRate,
-    weightDecay,
+    weightDecay: weightDecay as number,
     beta1: unitInterval(scheme, 'beta1', given.beta1 ?? 0.9),
     beta2: unitInterval(scheme, 'beta2', given.beta2 ?? 0.999),
     epsilon: positive(scheme, 'epsilon', given.epsilon ?? (family === 'adam' ? 1e-8 : 1e-7)),

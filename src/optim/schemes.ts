@@ -14,7 +14,8 @@
  *            inc = α_t·g / √(ms − mg² + ε)  (centered) or α_t·g / √(ms + ε)   (TensorFlow: ε inside the sqrt)
  *            μ > 0: mom ← μ·mom + inc; Δ = mom     μ = 0: Δ = inc
  *
- * and then w ← w − Δ, or for the decoupled schemes w ← w·(1 − c)^{s_t} − Δ.
+ * and then w ← w − Δ, or for the decoupled schemes w ← w·(1 − c)^{s_t} − Δ. Where in the code each scheme's decay
+ * acts: decay.ts's header.
  *
  * On the tensorflow backend every scheme runs TensorFlow's fused kernel for Δ and w − Δ on variables of rank ≥ 2
  * (ResourceApplyAdam, ResourceApplyMomentum, ResourceApplyGradientDescent, ResourceApplyRMSProp,

@@ -1,6 +1,8 @@
 /**
- * Public types of the pluggable optimizer module (see docs/optimizers.md for the update rules).
+ * Types of the pluggable optimizer module (see docs/optimizers.md for the update rules): the public ones, then the
+ * per-variable state and buffer layout that base.ts keeps and diagnostics.ts reads.
  */
+import type * as tf from '../tf.ts';
 
 /** Every optimizer scheme, in the order the CLI, sweeps and tables list them. */
 export const optimizerNames = [
@@ -158,3 +160,37 @@ export interface OptimizerDiagnostics {
   /** Last step: ‖Δw‖ / ‖w_before‖ per variable. Needs trackLastStep. */
   updateNormRatios: Record<string, number> | null;
 }
+
+/** Per-variable optimizer state. */
+export interface VariableState {
+  /** Whether λ applies to this variable (scheme decays and the decay filter selects it). */
+  readonly decays: boolean;
+  readonly slots: Map<string, tf.Variable>;
+  /** trackLastStep: the last gradient and the weights before the last step (zero-copy references). */
+  lastGrad: tf.Tensor | null;
+  lastWeight: tf.Tensor | null;
+  /** Fused path: the resource variables the kernel updates (weights, then FusedKernel.buffers), made on first use. */
+  resources: { weight: tf.Tensor; buffers: tf.Tensor[] } | null;
+}
+
+/**
+ * Where the diagnostics find Adam's second moments: v̂_i = scale·slot_i/(1 − β2^t) for the gradient buffer and, for
+ * adam-separated, its weight-decay buffer; ε is the denominator's constant (issue 19's ε-dominance).
+ */
+export type SecondMoments = {
+  epsilon: number;
+  beta2: number;
+  grad: { slot: string; scale: number };
+  wd: { slot: string; scale: number } | null;
+} | null;
+
+/** Where the diagnostics find the WD share of the first moment. */
+export type MomentSplit = {
+  /** Slot holding the WD part, in units of m after multiplying by wdScale. */
+  wd: string;
+  wdScale: number;
+  /** l2-split: slot holding m = m_grad + m_wd; separate: slot holding m_grad (times totalScale). */
+  total: string;
+  totalScale: number;
+  mode: 'l2-split' | 'separate';
+} | null;

@@ -3,7 +3,8 @@
 // a decoupled scheme, the total decay its budget applies (a run whose decay is ≈ 1, or a float32 no-op, computes
 // what orig does). Never a refusal: memory, the one thing a run cannot survive, is checked by the CLI (memoryNeed).
 import { formatCount, formatDuration } from '../format.ts';
-import { appliedDecayFactor, decoupledSettings, decoupledStepVanishesInFloat32, describeDecayBudget, plannedUpdates } from '../optim/decay_budget.ts';
+import { decoupledStepVanishesInFloat32 } from '../optim/decay.ts';
+import { appliedDecayFactor, decoupledSettings, describeDecayBudget, plannedUpdates } from './decay_budget.ts';
 import type { RunConfig } from './presets.ts';
 import { ASSUMED_LEARNING_STEPS_PER_SECOND } from './progress.ts';
 

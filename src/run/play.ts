@@ -12,7 +12,7 @@ import path from 'node:path';
 import seedrandom from 'seedrandom';
 import { AleBridge, DOPAMINE_PROTOCOL, NATURE_PROTOCOL, stepOutcome, type AtariEnv, type EnvProtocol, type RecordingStopped } from '../../envs/ale_bridge.ts';
 import { displayName } from '../../envs/games.ts';
-import { FrameStacks } from '../../agents/frame_stack.ts';
+import { Actor } from '../../agents/actor.ts';
 import { QNetwork } from '../../agents/network.ts';
 import { fsyncDirectory, fsyncFile } from '../io/atomic.ts';
 import type { FoundCheckpoint } from './checkpoints.ts';
@@ -34,15 +34,21 @@ export interface EpisodeResult {
   seconds: number;
 }
 
-/** Picks an action for a planar uint8 [4, 84, 84] state. */
-export type Policy = (state: Uint8Array) => number;
-
 /**
- * ε-greedy over `network`'s Q-values, with the agent's rule: a draw u ≤ ε takes a uniform random action (a second
- * draw), else the greedy one (first maximum on ties).
+ * Picks the action after each frame of an episode; `fresh`: the frame starts a new frame stack (the episode's
+ * first, or the first after a life lost under the Nature protocol).
  */
+export type Policy = (frame: Uint8Array, fresh: boolean) => number;
+
+/** ε-greedy over `network`'s Q-values, acting as the agent acts (agents/actor.ts), drawing from `random`. */
 export function epsilonGreedy(network: QNetwork, numActions: number, epsilon: number, random: () => number): Policy {
-  return (state) => (random() <= epsilon ? Math.floor(random() * numActions) : network.act(state));
+  const actor = new Actor(network, numActions, 1, network.options.screenSize ** 2, random);
+  const only = [0];
+  return (frame, fresh) => {
+    if (fresh) actor.begin(0, frame);
+    else actor.observe(0, frame);
+    return actor.act(only, epsilon)[0];
+  };
 }
 
 /**
@@ -51,23 +57,16 @@ export function epsilonGreedy(network: QNetwork, numActions: number, epsilon: nu
  */
 export async function playEpisode(env: AtariEnv, policy: Policy, stop: () => boolean = () => false): Promise<EpisodeResult> {
   const started = performance.now();
-  const stack = new FrameStacks(1, env.frameBytes);
-  const begin = async () => {
-    const first = await env.reset();
-    stack.clear(0);
-    stack.push(0, first.frame);
-  };
-  await begin();
+  let action = policy((await env.reset()).frame, true);
   let episodeReturn = 0;
   for (;;) {
-    const step = await env.step(policy(stack.data));
+    const step = await env.step(action);
     episodeReturn += step.reward;
     const outcome = stepOutcome(step);
     const result = (end: EpisodeResult['end']): EpisodeResult => ({ return: episodeReturn, steps: step.episodeSteps, end, seconds: (performance.now() - started) / 1000 });
     if (outcome === 'episode-over') return result(step.gameOver ? 'game over' : 'truncated');
     if (stop()) return result('stopped');
-    if (outcome === 'life-lost') await begin();
-    else stack.push(0, step.frame);
+    action = outcome === 'life-lost' ? policy((await env.reset()).frame, true) : policy(step.frame, false);
   }
 }
 

@@ -3,11 +3,11 @@
 // changes values with CLI flags or `--set key=value`, never by editing a preset in place.
 //
 // Sources: ../shared/reference/dopamine_dqn_hyperparameters.md (Dopamine's dqn.gin for TF and JAX).
-import { isOptimizerName, resolveOptions } from '../optim/options.ts';
+import { isOptimizerName, MAX_WEIGHT_DECAY, resolveOptions, weightDecayProblem } from '../optim/options.ts';
 import { SCHEMES } from '../optim/schemes.ts';
 import { optimizerNames, type OptimizerFamily, type OptimizerOptions } from '../optim/types.ts';
 import type { DqnHyperparameters } from '../../agents/dqn_agent.ts';
-import { decoupledSettings, describeDecayBudget, PAPER_UPDATES, paperMatchedWeightDecay, plannedUpdates } from '../optim/decay_budget.ts';
+import { decoupledSettings, describeDecayBudget, PAPER_UPDATES, paperMatchedWeightDecay, plannedUpdates } from './decay_budget.ts';
 
 export type ProtocolName = 'dopamine' | 'nature';
 
@@ -200,7 +200,7 @@ export function resolveRunConfig(choices: RunChoices): RunConfig {
     );
   }
   const weightDecay = choices.weightDecay ?? 0;
-  if (SCHEMES[scheme].decay === 'none' && weightDecay !== 0) {
+  if (weightDecayProblem(weightDecay, { scheme }) === 'scheme-has-none') {
     throw new ConfigError(`optimizer '${scheme}' has no weight decay, so --wd must be 0 (got ${weightDecay}); use e.g. ${family === 'adam' ? 'adamw or adam-l2' : `${family}w or ${family}-l2`}`);
   }
   const optimizer: RunOptimizerConfig = {
@@ -272,9 +272,6 @@ export function decimalNumber(text: string): number | null {
   const n = Number(text);
   return Number.isFinite(n) ? n : null;
 }
-
-/** The largest λ accepted anywhere: far above any published one (the paper's run from 1e-8 to 1e-3). */
-export const MAX_WEIGHT_DECAY = 10;
 
 /** Path parts that would reach an object's prototype instead of a config key. */
 const FORBIDDEN_PARTS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -369,10 +366,10 @@ export function validateRunConfig(config: RunConfig): void {
     check(m.target === 'paper-total-decay' && typeof m.nominalWeightDecay === 'number' && isPositiveInt(m.updates) && isPositiveInt(m.paperUpdates),
       `decayMatch must be {target: 'paper-total-decay', nominalWeightDecay, updates, paperUpdates}, got ${JSON.stringify(m)}`);
   }
-  check(typeof a.optimizer.weightDecay === 'number' && a.optimizer.weightDecay >= 0 && Number.isFinite(a.optimizer.weightDecay),
-    `the weight decay λ must be a finite number >= 0, got ${a.optimizer.weightDecay}`);
+  check(weightDecayProblem(a.optimizer.weightDecay) === null, `the weight decay λ must be a finite number >= 0, got ${a.optimizer.weightDecay}`);
   const nominal = config.decayMatch?.nominalWeightDecay ?? a.optimizer.weightDecay ?? 0;
-  check(nominal <= MAX_WEIGHT_DECAY, `λ = ${nominal} is not a plausible weight decay: at most ${MAX_WEIGHT_DECAY} (the paper's run from 1e-8 to 1e-3)`);
+  check(weightDecayProblem(nominal, { asked: true }) === null,
+    `λ = ${nominal} is not a plausible weight decay: at most ${MAX_WEIGHT_DECAY} (the paper's run from 1e-8 to 1e-3)`);
   const { name, ...options } = a.optimizer;
   check(isOptimizerName(name), `unknown optimizer '${name}'; optimizers: ${optimizerNames.join(', ')}`);
   try {

@@ -7,24 +7,23 @@
 // open episode into a truncated one, and saves a mid-iteration checkpoint under the iteration's own number, so
 // at most one agent step of work is lost. A dead emulator is restarted and the broken episode dropped. TensorBoard
 // is only a view: a failed write is one warning and turns it off.
-import fs from 'node:fs';
 import path from 'node:path';
-import { AleBridge, DOPAMINE_PROTOCOL, EmulatorCrashedError, NATURE_PROTOCOL, stepOutcome, type AtariEnv, type EnvStep } from '../../envs/ale_bridge.ts';
+import { AleBridge, EmulatorCrashedError, stepOutcome, type AtariEnv, type EnvProtocol, type EnvStep } from '../../envs/ale_bridge.ts';
 import { BridgePool, defaultPoolSize } from '../../envs/bridge_pool.ts';
+import { emulatorSeed, evalStream, TRAIN_STREAM, VIDEO_STREAM } from '../../envs/emulator_seeds.ts';
 import { displayName, resolveGame } from '../../envs/games.ts';
-import { DivergenceError, DqnAgent, type AgentState } from '../../agents/dqn_agent.ts';
-import { FrameStacks } from '../../agents/frame_stack.ts';
+import { DivergenceError, DqnAgent } from '../../agents/dqn_agent.ts';
 import { ReplayMemory } from '../../agents/replay.ts';
-import * as tf from '../tf.ts';
-import { readJsonFile } from '../io/atomic.ts';
-import { DEFAULT_KEEP_CHECKPOINTS, dropCheckpointExtras, findLatestCheckpoint, saveCheckpoint, type LoadedTensor } from './checkpoints.ts';
+import { DEFAULT_KEEP_CHECKPOINTS, dropCheckpointExtras } from './checkpoints.ts';
 import { describeEnvironment } from './environment.ts';
-import type { OptimizerDiagnostics } from '../optim/types.ts';
 import { MUTABLE_CONFIG_KEYS, type RunConfig } from './presets.ts';
 import { formatCount, formatDuration, shellQuote } from '../format.ts';
 import { ProgressReporter } from './progress.ts';
-import { captureEpisodeVideo } from './play.ts';
-import { diffConfig, formatDifference, RunDirectory, type MetricsRecord, type RunSummary } from './run_directory.ts';
+import { captureEpisodeVideo, envProtocolOf } from './play.ts';
+import { defaultDiagnosticsEvery, metricsRecord, stateFields } from './records.ts';
+import { RunDirectory, type RunSummary } from './run_directory.ts';
+import { assertResumableUnder, freshProgress, loadResumePoint, saveRunCheckpoint, type IterationProgress, type LoopState, type RunState } from './run_state.ts';
+import { TensorBoardScalars, type ScalarWriter } from './tensorboard.ts';
 
 /** Set by the caller (signal handlers) to stop at the end of the current agent step. */
 export interface StopFlag {
@@ -64,12 +63,6 @@ export interface TrainOptions {
   openScalarWriter?: (logdir: string) => ScalarWriter;
 }
 
-/** What the trainer needs of a TensorBoard writer. */
-export interface ScalarWriter {
-  scalar(name: string, value: number, step: number): void;
-  flush(): void;
-}
-
 export type TrainStatus = 'completed' | 'interrupted' | 'diverged' | 'failed' | 'already-completed';
 
 export interface TrainResult {
@@ -84,151 +77,10 @@ export interface TrainResult {
  */
 const STOP_GRACE_MS = 2000;
 
-/**
- * With --tensorboard, the training loss is written every this many agent steps (250 updates; at least 4 times an
- * iteration for short ones), not only per iteration (250,000 steps at the dopamine preset: too coarse to watch a
- * run), and every episode's return as it ends.
- */
-const TENSORBOARD_LOSS_EVERY_STEPS = 1000;
-const lossScalarEvery = (trainingSteps: number) => Math.max(1, Math.min(TENSORBOARD_LOSS_EVERY_STEPS, Math.floor(trainingSteps / 4)));
-
-/**
- * diagnostics.jsonl gets a record every this many agent steps by default: 50 an iteration, at least 1,000 steps
- * apart (dopamine preset: every 5,000 steps; reduced: 1,000). A record reads every weight and buffer back (~0.1 s
- * on the dopamine network), so this costs well under 1 % of a run; a per-iteration record alone (2 points in a
- * 2-iteration run) could not show how fast ‖w‖ shrinks before it settles.
- */
-export function defaultDiagnosticsEvery(trainingSteps: number): number {
-  return Math.max(1000, Math.floor(trainingSteps / 50));
-}
-
-/** The TensorBoard tag of a metrics.jsonl key: grouped as train/, eval/, optim/ (the weight-decay signals), perf/. */
-export function scalarTag(key: string): string {
-  if (key.startsWith('train_')) return `train/${key.slice('train_'.length)}`;
-  if (key === 'eval_sps') return 'perf/eval_steps_per_second';
-  if (key.startsWith('eval_')) return `eval/${key.slice('eval_'.length)}`;
-  if (key === 'loss_mean' || key === 'epsilon' || key === 'updates') return `train/${key === 'loss_mean' ? 'loss_iteration_mean' : key}`;
-  if (key === 'sps') return 'perf/steps_per_second';
-  if (key === 'iteration_seconds' || key === 'wall_seconds' || key === 'emulator_restarts') return `perf/${key}`;
-  return `optim/${key}`;
-}
-
 /** More emulator crashes than this in one iteration means something is systematically wrong: fail the run. */
 const MAX_RESTARTS_PER_ITERATION = 3;
 
-/** Progress of the iteration in hand, saved in mid-iteration checkpoints. */
-interface IterationProgress {
-  phase: 'train' | 'eval';
-  trainSteps: number;
-  trainReturns: number[];
-  lossSum: number;
-  lossCount: number;
-  trainSeconds: number;
-  restarts: number;
-}
-
-interface RunState {
-  format: 1;
-  /** Iterations completed; the next iteration to run. */
-  nextIteration: number;
-  /** Training agent steps so far (cumulative; the metrics' env_steps). */
-  envSteps: number;
-  /** Wall-clock seconds spent in all sessions, up to the checkpoint. */
-  wallSeconds: number;
-  /** Set when the checkpoint was taken in the middle of iteration `nextIteration`. */
-  partial: IterationProgress | null;
-  lastTrainReturn: number | null;
-  lastEvalReturn: number | null;
-  /** Resumes that found no replay memory in the checkpoint and refilled it (absent in older checkpoints: 0). */
-  replayRefills?: number;
-  /**
-   * Sessions started before the one that wrote the checkpoint, plus that one: the next session's index, which
-   * picks its emulator seeds (absent in checkpoints from before the field existed: the iteration number).
-   */
-  sessions?: number;
-  /**
-   * The run config the checkpoint was made under (absent in older checkpoints). A resume compares it with
-   * config.json, so an edited config.json (seed, γ, λ, ...) cannot silently continue an old run.
-   */
-  config?: RunConfig;
-  agent: AgentState;
-}
-
-function freshProgress(): IterationProgress {
-  return { phase: 'train', trainSteps: 0, trainReturns: [], lossSum: 0, lossCount: 0, trainSeconds: 0, restarts: 0 };
-}
-
-function mean(xs: readonly number[]): number | null {
-  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
-}
-
-function std(xs: readonly number[]): number | null {
-  const m = mean(xs);
-  return m === null ? null : Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / xs.length);
-}
-
-/**
- * Emulator streams of one run: 0 is the training environment, 1 + k is evaluation environment k. ALE's seed is
- * a 31-bit integer; the run seed, the stream and the session each get a field of it.
- */
-const SEED_BITS = 14; // run seeds 0..16383
-const STREAM_BITS = 7; // the training env and up to 127 evaluation envs (presets allow 64)
-const SESSION_BITS = 10; // 1024 sessions before the session field wraps
-const TRAIN_STREAM = 0;
-const evalStream = (k: number): number => 1 + k;
-/** The emulator of --capture-video's episodes: the last stream (evaluation uses at most 64), the iteration as session. */
-const VIDEO_STREAM = 2 ** STREAM_BITS - 1;
-
-/** A bijection of [0, 2^31): xorshift-multiply rounds (each step is invertible modulo 2^31). */
-function permute31(x: number): number {
-  const mask = 0x7fffffff;
-  let h = x & mask;
-  h = (h ^ (h >>> 16)) & mask;
-  h = Math.imul(h, 0x45d9f3b) & mask;
-  h = (h ^ (h >>> 15)) & mask;
-  h = Math.imul(h, 0x2c1b3c6d | 1) & mask;
-  h = (h ^ (h >>> 16)) & mask;
-  return h;
-}
-
-/**
- * The ALE seed of one emulator of a run: a fixed function of (run seed, stream, session). For run seeds
- * 0..16383, streams 0..127 and sessions 0..1023 the fields are packed side by side and scrambled by a bijection,
- * so no two emulators of any two such runs share a seed (tested over run seeds 0..9999). Outside those ranges the
- * fields are hashed, which is still deterministic but no longer guaranteed distinct. The scramble only keeps the
- * seeds from looking sequential; ALE's generator does not need it.
- */
-export function emulatorSeed(runSeed: number, stream: number, session: number): number {
-  const fits = (v: number, bits: number) => Number.isInteger(v) && v >= 0 && v < 2 ** bits;
-  if (fits(runSeed, SEED_BITS) && fits(stream, STREAM_BITS)) {
-    const sessionField = ((session % 2 ** SESSION_BITS) + 2 ** SESSION_BITS) % 2 ** SESSION_BITS;
-    return permute31(runSeed + stream * 2 ** SEED_BITS + sessionField * 2 ** (SEED_BITS + STREAM_BITS));
-  }
-  // FNV-1a over the whole key, each field separated, then the same scramble.
-  let h = 2166136261;
-  for (const ch of `${runSeed}/${stream}/${session}`) h = Math.imul(h ^ ch.charCodeAt(0), 16777619);
-  return permute31(h >>> 1);
-}
-
 class Interrupted extends Error {}
-
-/** A checkpoint made under another config than config.json holds now (config.json was edited). */
-export class CheckpointConfigMismatchError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'CheckpointConfigMismatchError';
-  }
-}
-
-/** Refuses to continue a checkpoint under a config that differs from its own, except in the mutable keys. */
-function assertSameConfig(saved: RunConfig, current: RunConfig, checkpointDir: string): void {
-  const differences = diffConfig(saved, current).filter((d) => !(MUTABLE_CONFIG_KEYS as readonly string[]).includes(d.key));
-  if (differences.length === 0) return;
-  throw new CheckpointConfigMismatchError(
-    `the checkpoint ${checkpointDir} was made under another config than config.json now holds ` +
-      `(${differences.map(formatDifference).join('; ')}): config.json was edited. Put it back, or start the new config in a new --out directory.`,
-  );
-}
 
 export class Trainer {
   private bridge!: AleBridge;
@@ -238,12 +90,12 @@ export class Trainer {
   private evalPool: BridgePool | null = null;
   private agent!: DqnAgent;
   private run!: RunDirectory;
-  private state!: Omit<RunState, 'agent'>;
+  private state!: LoopState;
   private progress: IterationProgress = freshProgress();
   private readonly recentReturns: number[] = [];
   private sessionStart = 0;
   private wallAtSessionStart = 0;
-  private writer: ScalarWriter | null = null;
+  private readonly tensorboard = new TensorBoardScalars((line) => this.log(line));
   /**
    * What summary.json reports (iterations, steps, returns) as of the newest checkpoint: a summary written after a
    * failure between an iteration's metrics and its checkpoint must not claim the iteration a resume will redo.
@@ -266,7 +118,7 @@ export class Trainer {
 
   async run_(): Promise<TrainResult> {
     const { config } = this;
-    const protocol = { ...(config.protocol === 'nature' ? NATURE_PROTOCOL : DOPAMINE_PROTOCOL), maxEpisodeSteps: config.maxEpisodeSteps };
+    const protocol = envProtocolOf(config);
     this.bridge = await AleBridge.start(this.options.pythonPath ? { pythonPath: this.options.pythonPath } : {});
     // A stop request is honoured at the end of the current step; if the emulator has not answered STOP_GRACE_MS
     // later (hung, or stopped), its request is abandoned, so the checkpoint is written without it.
@@ -284,11 +136,7 @@ export class Trainer {
       this.run = RunDirectory.create(this.options.outDir, config as never, describeEnvironment(this.bridge.aleVersion, this.options.threads ?? null), {
         mutableKeys: MUTABLE_CONFIG_KEYS,
         // Before the resume is recorded: the checkpoint it would continue must have been made under this config.
-        beforeResume: (root) => {
-          const found = findLatestCheckpoint(root, { warn: () => {} });
-          const saved = found && readJsonFile<Partial<RunState>>(path.join(found.dir, 'state.json'), 'checkpoint state');
-          if (found && saved?.config !== undefined) assertSameConfig(saved.config, config, found.dir);
-        },
+        beforeResume: (root) => assertResumableUnder(root, config),
       });
       for (const warning of this.run.warnings) this.log(`warning: ${warning}`);
       if (this.run.alreadyCompleted) {
@@ -306,7 +154,7 @@ export class Trainer {
     }
   }
 
-  private async train(protocol: typeof DOPAMINE_PROTOCOL): Promise<TrainResult> {
+  private async train(protocol: EnvProtocol): Promise<TrainResult> {
     const { config } = this;
     const name = displayName(config.game);
     const keep = this.run.recordSettings({ keepCheckpoints: this.options.keepCheckpoints }).keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS;
@@ -316,23 +164,9 @@ export class Trainer {
     this.keepCheckpoints = keep as number;
     this.diagnosticsEvery = this.options.diagnosticsEvery ?? defaultDiagnosticsEvery(config.trainingSteps);
     this.state = { format: 1, nextIteration: 0, envSteps: 0, wallSeconds: 0, partial: null, lastTrainReturn: null, lastEvalReturn: null };
-    let resumedFrom: number | null = null;
-    let agentState: AgentState | null = null;
-    let tensors: Map<string, LoadedTensor> | null = null;
-    let replayDir: string | null = null;
+    const resumed = this.run.mode === 'resume' ? loadResumePoint(this.run, (m) => this.log(`warning: ${m}`)) : null;
+    if (resumed) this.state = resumed.state;
     if (this.run.mode === 'resume') {
-      const found = findLatestCheckpoint(this.run, { warn: (m) => this.log(`warning: ${m}`) });
-      if (found) {
-        const loaded = found.load();
-        const saved = loaded.state as RunState;
-        agentState = saved.agent;
-        tensors = loaded.tensors;
-        const { agent: _agent, config: _config, ...rest } = saved;
-        this.state = rest;
-        resumedFrom = found.iteration;
-        const replay = found.extraDir && path.join(found.extraDir, 'replay');
-        replayDir = replay && fs.existsSync(replay) ? replay : null;
-      }
       this.run.truncateMetricsAfter(this.state.nextIteration - 1);
       const damaged = this.run.truncateDiagnosticsAfter(this.state.envSteps);
       if (damaged) this.log(`warning: ${damaged}`);
@@ -354,19 +188,10 @@ export class Trainer {
         pool.createEnv({ ...protocol, game: config.game, seed: emulatorSeed(config.seed, evalStream(k), session) })));
     }
     this.agent = new DqnAgent({ numActions: this.trainEnv.numActions, hyperparameters: config.agent, seed: config.seed });
-    if (agentState && tensors) await this.agent.importState(agentState, tensors);
-    if (replayDir) this.agent.restoreReplay(ReplayMemory.load(replayDir));
+    if (resumed) await this.agent.importState(resumed.agent, resumed.tensors);
+    if (resumed?.replayDir) this.agent.restoreReplay(ReplayMemory.load(resumed.replayDir));
     if (this.options.tensorboard) {
-      const logdir = typeof this.options.tensorboard === 'string' ? this.options.tensorboard : path.join(this.run.dir, 'events');
-      const open = this.options.openScalarWriter ?? ((dir: string): ScalarWriter => {
-        const writer = tf.node.summaryFileWriter(dir);
-        return { scalar: (n, v, s) => writer.scalar(n, v, s), flush: () => writer.flush() };
-      });
-      try {
-        this.writer = open(logdir);
-      } catch (error) {
-        this.tensorboardFailed(error);
-      }
+      this.tensorboard.open(typeof this.options.tensorboard === 'string' ? this.options.tensorboard : path.join(this.run.dir, 'events'), this.options.openScalarWriter);
     }
 
     const optimizer = config.agent.optimizer;
@@ -375,10 +200,10 @@ export class Trainer {
     this.log(`${name}: DQN, ${optimizer.name} λ=${optimizer.weightDecay}${optimizer.weightDecaySchedule !== 'constant' ? ` (${optimizer.weightDecaySchedule})` : ''}, ` +
       `seed ${config.seed}, preset ${config.preset}: ${budget}; ${this.trainEnv.numActions} actions; ${this.agent.online.parameterCount.toLocaleString('en-US')} parameters`);
     this.log(`run directory: ${this.run.dir}`);
-    if (resumedFrom !== null) {
+    if (resumed) {
       const at = this.state.partial ? `partway through iteration ${start + 1} (${formatCount(this.state.partial.trainSteps)} steps done)` : `after iteration ${start}`;
       this.log(`resuming ${at}, ${formatCount(this.state.envSteps)} training steps so far`);
-      if (replayDir) {
+      if (resumed.replayDir) {
         this.log(`replay memory restored from the checkpoint: ${formatCount(this.agent.replay.size)} transitions`);
       } else {
         this.state.replayRefills = (this.state.replayRefills ?? 0) + 1;
@@ -428,7 +253,7 @@ export class Trainer {
       } catch {
         // As above: a view, not a result.
       }
-      this.tensorboard((w) => w.flush());
+      this.tensorboard.flush();
     }
     const summary = this.writeSummary('completed');
     dropCheckpointExtras(this.run); // a completed run is not resumed; extending it (more --iterations) refills
@@ -451,36 +276,18 @@ export class Trainer {
     const evalResult = config.evalSteps > 0 ? await this.evaluationPhase(iteration) : null;
     this.agent.checkWeightsFinite();
     const d = this.agent.optimizer.diagnostics();
-    const trainMean = mean(p.trainReturns);
-    const evalMean = evalResult ? mean(evalResult.returns) : null;
+    const record = metricsRecord({
+      iteration, envSteps: this.state.envSteps, progress: p, evaluation: evalResult, updates: this.agent.updates, epsilon: this.agent.epsilon,
+      iterationSeconds: (performance.now() - iterationStart) / 1000, wallSeconds: this.wallSeconds(), weightNorm: this.agent.onlineWeightNorm(), diagnostics: d,
+    });
+    const trainMean = record.train_return_mean as number | null;
+    const evalMean = record.eval_return_mean as number | null;
     this.state.nextIteration = iteration + 1;
     this.state.partial = null;
     this.state.lastTrainReturn = trainMean;
     this.state.lastEvalReturn = evalMean;
-    const record: MetricsRecord = {
-      iteration,
-      env_steps: this.state.envSteps,
-      train_episodes: p.trainReturns.length,
-      train_return_mean: trainMean,
-      train_return_std: std(p.trainReturns),
-      eval_episodes: evalResult ? evalResult.returns.length : null,
-      eval_return_mean: evalMean,
-      eval_return_std: evalResult ? std(evalResult.returns) : null,
-      loss_mean: p.lossCount ? p.lossSum / p.lossCount : null,
-      updates: this.agent.updates,
-      epsilon: this.agent.epsilon,
-      sps: p.trainSeconds > 0 ? p.trainSteps / p.trainSeconds : null,
-      eval_sps: evalResult ? evalResult.steps / evalResult.seconds : null,
-      iteration_seconds: (performance.now() - iterationStart) / 1000,
-      wall_seconds: this.wallSeconds(),
-      ...this.stateFields(d),
-      wd_to_grad_norm_ratio: d.wdToGradNormRatio,
-      moment_wd_to_grad_median: d.momentWdToGradMedian,
-      moment_wd_to_grad_norm_ratio: d.momentWdToGradNormRatio,
-      emulator_restarts: p.restarts,
-    };
     this.run.appendMetrics(record);
-    this.writeScalars(record);
+    this.tensorboard.metrics(record);
     this.progress = freshProgress();
     await this.checkpoint(false);
     this.writeSummary('running');
@@ -522,69 +329,16 @@ export class Trainer {
       iteration,
       env_steps: this.state.envSteps,
       updates: this.agent.updates,
-      ...this.stateFields(d),
+      ...stateFields(this.agent.onlineWeightNorm(), d),
     });
   }
 
-  /** The weights and the optimizer's buffers as metrics.jsonl and diagnostics.jsonl record them. */
-  private stateFields(d: OptimizerDiagnostics): Record<string, unknown> {
-    return {
-      weight_norm: this.onlineWeightNorm(),
-      decayed_weight_norm: d.step > 0 ? d.decayedWeightNorm : null,
-      eps_dominated_share: d.epsDominatedShare,
-      eps_dominated_share_wd: d.epsDominatedShareWd,
-      sqrt_vhat_over_eps_log10: d.sqrtVHatOverEpsLog10,
-      m_over_w_log10: d.momentToWeightLog10,
-      moment_wd_share: d.momentWdShare,
-      wd_to_grad_median: d.wdToGradMedian,
-      update_norm_ratio: d.updateNormRatio,
-    };
-  }
-
-  private onlineWeightNorm(): number {
-    return tf.tidy(() => Math.sqrt(tf.addN(this.agent.online.variables.map((v) => tf.sum(tf.square(v)))).dataSync()[0]));
-  }
-
-  /**
-   * Every TensorBoard write goes through here. Logging is never worth a run: a failure (a full disk is TensorFlow's
-   * "Invalid TF_Status: 8") is one warning, and TensorBoard is off for the rest of the session.
-   */
-  private tensorboard(write: (writer: ScalarWriter) => void): void {
-    if (!this.writer) return;
-    try {
-      write(this.writer);
-    } catch (error) {
-      this.tensorboardFailed(error);
-    }
-  }
-
-  private tensorboardFailed(error: unknown): void {
-    this.writer = null;
-    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    this.log(`warning: TensorBoard logging failed (${message}); it is off for the rest of this session (metrics.jsonl has every value)`);
-  }
-
-  /** The iteration's metrics as TensorBoard scalars, grouped by tag prefix (train/, eval/, optim/, perf/). */
-  private writeScalars(record: MetricsRecord): void {
-    this.tensorboard((writer) => {
-      const step = record.env_steps as number;
-      for (const [key, value] of Object.entries(record)) {
-        if (typeof value === 'number' && key !== 'iteration' && key !== 'env_steps') writer.scalar(scalarTag(key), value, step);
-      }
-      for (const key of ['m_over_w_log10', 'moment_wd_share', 'sqrt_vhat_over_eps_log10'] as const) {
-        const q = record[key] as Record<string, number> | null;
-        if (q) for (const k of ['p5', 'p25', 'p50', 'p75', 'p95']) if (typeof q[k] === 'number') writer.scalar(`optim/${key}/${k}`, q[k], step);
-      }
-      writer.flush();
-    });
-  }
-
-  /** With TensorBoard on: the loss of the updates since the last call, folded into the iteration's mean as well. */
-  private writeLossScalar(): void {
+  /** The loss sum and count of the updates since the last call, folded into the iteration's mean. */
+  private takeLoss(): { sum: number; count: number } {
     const loss = this.agent.takeLossStats();
     this.progress.lossSum += loss.sum;
     this.progress.lossCount += loss.count;
-    if (loss.count > 0) this.tensorboard((w) => w.scalar('train/loss', loss.sum / loss.count, this.state.envSteps));
+    return loss;
   }
 
   /** Dopamine's run_one_phase in training mode: whole episodes until the phase has at least trainingSteps steps. */
@@ -597,9 +351,7 @@ export class Trainer {
       const now = performance.now();
       p.trainSeconds += (now - phaseStart) / 1000;
       phaseStart = now;
-      const loss = agent.takeLossStats();
-      p.lossSum += loss.sum;
-      p.lossCount += loss.count;
+      this.takeLoss();
     };
     try {
       while (p.trainSteps < config.trainingSteps) {
@@ -608,7 +360,7 @@ export class Trainer {
         if (episodeReturn !== null) {
           p.trainReturns.push(episodeReturn);
           this.pushRecent(episodeReturn);
-          this.tensorboard((w) => w.scalar('train/episode_return', episodeReturn, this.state.envSteps));
+          this.tensorboard.scalar('train/episode_return', episodeReturn, this.state.envSteps);
         }
       }
     } finally {
@@ -640,7 +392,7 @@ export class Trainer {
       episodeReturn += step.reward;
       p.trainSteps += 1;
       this.state.envSteps += 1;
-      if (this.writer && this.state.envSteps % lossScalarEvery(this.config.trainingSteps) === 0) this.writeLossScalar();
+      if (this.tensorboard.lossDue(this.state.envSteps, this.config.trainingSteps)) this.tensorboard.loss(this.takeLoss(), this.state.envSteps);
       if (this.state.envSteps % this.diagnosticsEvery === 0) this.appendDiagnostics(iteration);
       this.reportProgress(iteration, 'train', p.trainSteps, this.config.trainingSteps);
       const outcome = stepOutcome(step);
@@ -674,7 +426,7 @@ export class Trainer {
     const envs = this.evalEnvs;
     const pool = this.evalPool!;
     const n = envs.length;
-    const stacks = new FrameStacks(n, envs[0].frameBytes);
+    const actor = agent.createActor(n);
     const returnsSoFar = new Float64Array(n);
     const returns: number[] = [];
     const started = performance.now();
@@ -682,10 +434,7 @@ export class Trainer {
     let active: number[] = [];
     const begin = async (ks: number[]) => {
       const first = await pool.reset(ks.map((k) => envs[k]));
-      ks.forEach((k, i) => {
-        stacks.clear(k);
-        stacks.push(k, first[i].frame);
-      });
+      ks.forEach((k, i) => actor.begin(k, first[i].frame));
     };
     agent.evalMode = true;
     try {
@@ -700,8 +449,7 @@ export class Trainer {
       }
       while (active.length > 0) {
         if (this.options.stop.requested) throw new Interrupted();
-        const packed = active.length === n ? stacks.data : stacks.gather(active);
-        const actions = agent.actEpsilonGreedy(packed, active.length, config.agent.epsilonEval);
+        const actions = actor.act(active, config.agent.epsilonEval);
         let results: EnvStep[];
         try {
           results = await pool.step(active.map((k) => envs[k]), actions);
@@ -723,13 +471,13 @@ export class Trainer {
           if (outcome === 'episode-over') {
             returns.push(returnsSoFar[k]);
             this.pushRecent(returnsSoFar[k]);
-            this.tensorboard((w) => w.scalar('eval/episode_return', returnsSoFar[k], this.state.envSteps));
+            this.tensorboard.scalar('eval/episode_return', returnsSoFar[k], this.state.envSteps);
             returnsSoFar[k] = 0;
             ending.push(k);
           } else if (outcome === 'life-lost') {
             resetting.push(k); // life lost (Nature protocol): same game, fresh frame stack
           } else {
-            stacks.push(k, r.frame);
+            actor.observe(k, r.frame);
             continuing.push(k);
           }
         });
@@ -781,14 +529,8 @@ export class Trainer {
   private async checkpoint(partial: boolean): Promise<void> {
     this.state.wallSeconds = this.wallSeconds();
     this.state.partial = partial ? this.progress : null;
-    const { state: agentState, tensors } = await this.agent.exportState();
     const label = partial ? this.state.nextIteration : this.state.nextIteration - 1;
-    const replay = this.agent.replay;
-    await saveCheckpoint(this.run, label, {
-      state: { ...this.state, config: this.config, agent: agentState },
-      tensors,
-      ...(this.options.saveReplay !== false ? { writeExtra: (dir: string) => replay.save(path.join(dir, 'replay')) } : {}),
-    }, { keep: this.keepCheckpoints, keepExtra: 1 });
+    await saveRunCheckpoint(this.run, label, this.state, this.config, this.agent, { saveReplay: this.options.saveReplay !== false, keep: this.keepCheckpoints });
     this.checkpointed = this.checkpointAccount();
   }
 

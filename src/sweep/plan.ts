@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import { ALE_ROM_IDS, displayName } from '../../envs/games.ts';
 import { formatLambda } from '../format.ts';
 import { canonicalJson } from '../io/canonical_json.ts';
+import { weightDecayProblem } from '../optim/options.ts';
 import { NO_DECAY_SCHEMES, SCHEMES } from '../optim/schemes.ts';
 import { optimizerNames, type OptimizerName } from '../optim/types.ts';
 import { PAPER_GAMES, PAPER_ROWS, PAPER_SEEDS } from '../paper.ts';
@@ -95,12 +96,9 @@ function validateRows(rows: readonly GridRow[]): void {
       throw new SweepInputError(`unknown optimizer scheme "${row.optimizer}". Valid: ${optimizerNames.join(', ')}.`);
     }
     for (const wd of row.weightDecays) {
-      if (typeof wd !== 'number' || !Number.isFinite(wd) || wd < 0) {
-        throw new SweepInputError(`weight decay ${wd} is not a finite number >= 0.`);
-      }
-      if (wd !== 0 && NO_DECAY_SCHEMES.includes(row.optimizer)) {
-        throw new SweepInputError(`${row.optimizer} has no weight decay; it can only run at λ 0, not ${wd}.`);
-      }
+      const problem = weightDecayProblem(wd, { scheme: row.optimizer });
+      if (problem === 'scheme-has-none') throw new SweepInputError(`${row.optimizer} has no weight decay; it can only run at λ 0, not ${wd}.`);
+      if (problem !== null) throw new SweepInputError(`weight decay ${wd} is not a finite number >= 0.`);
     }
     assertUnique(row.weightDecays, `weight decay for ${row.optimizer}:`, formatLambda);
   }
@@ -112,9 +110,7 @@ export function crossGrid(request: GridRequest): SweepGrid {
   const overrides = cleanOverrides(request.overrides ?? {});
   validateCommon(request.games, request.seeds, request.preset, overrides);
   for (const wd of request.weightDecays) {
-    if (typeof wd !== 'number' || !Number.isFinite(wd) || wd < 0) {
-      throw new SweepInputError(`weight decay ${wd} is not a finite number >= 0.`);
-    }
+    if (weightDecayProblem(wd) !== null) throw new SweepInputError(`weight decay ${wd} is not a finite number >= 0.`);
   }
   assertUnique(request.weightDecays, 'weight decay', formatLambda);
   assertUnique(request.optimizers, 'optimizer scheme');

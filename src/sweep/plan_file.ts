@@ -11,6 +11,7 @@ import { formatLambda, shellQuote } from '../format.ts';
 import { canonicalJson } from '../io/canonical_json.ts';
 import { CorruptFileError, isAtomicTempName, makeDirectories, readJsonFile, writeJsonAtomic } from '../io/atomic.ts';
 import { ALE_ROM_IDS } from '../../envs/games.ts';
+import { weightDecayProblem } from '../optim/options.ts';
 import { optimizerNames, type OptimizerName } from '../optim/types.ts';
 import { PRESET_NAMES, type PresetName } from '../run/presets.ts';
 
@@ -92,7 +93,7 @@ export function planEntryProblem(run: PlannedRun): string | null {
   if (!(optimizerNames as readonly string[]).includes(run.optimizer)) return `unknown optimizer ${JSON.stringify(run.optimizer)}`;
   if (!(PRESET_NAMES as readonly string[]).includes(run.preset)) return `unknown preset ${JSON.stringify(run.preset)}`;
   if (!Number.isSafeInteger(run.seed) || run.seed < 0) return `bad seed ${JSON.stringify(run.seed)}`;
-  if (typeof run.weightDecay !== 'number' || !Number.isFinite(run.weightDecay) || run.weightDecay < 0) return `bad λ ${JSON.stringify(run.weightDecay)}`;
+  if (weightDecayProblem(run.weightDecay) !== null) return `bad λ ${JSON.stringify(run.weightDecay)}`;
   return null;
 }
 

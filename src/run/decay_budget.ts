@@ -4,13 +4,19 @@
 // on the number of updates, so the paper's λ decays far less in a short run: at λ = 1e-3 and Dopamine's α = 6.25e-5,
 // 0.9980 over the reduced preset's ~23.7k updates against 0.356 over the paper's ~12.5M (0.9985 and 0.458 in exact
 // arithmetic). L2 and separated schemes put λw inside Adam's normalisation, where it acts at once whatever the
-// budget, so no such factor describes them.
+// budget, so no such factor describes them. The per-step rule these sums are made of is the optimizer's
+// (optim/decay.ts); this is planning: the forecast, --match-paper-decay, the presets' note and Table 1's caption.
+import {
+  decoupledCoefficient,
+  decoupledFactor,
+  decoupledStepVanishesInFloat32,
+  float32Shrink,
+  type DecoupledSettings,
+} from '../optim/decay.ts';
+import { isOptimizerName } from '../optim/options.ts';
+import { SCHEMES } from '../optim/schemes.ts';
+import { parseWeightDecaySchedule, type WeightDecaySchedule } from '../optim/schedule.ts';
 import { PAPER_BUDGET } from '../paper.ts';
-import { decoupledCoefficient, isOptimizerName } from './options.ts';
-import { SCHEMES } from './schemes.ts';
-import { parseWeightDecaySchedule, type WeightDecaySchedule } from './schedule.ts';
-import type { DecoupledConvention } from './types.ts';
-
 
 export interface BudgetShape {
   iterations: number;
@@ -44,13 +50,6 @@ export function decaySteps(schedule: WeightDecaySchedule, updates: number): numb
   }
 }
 
-export interface DecoupledSettings {
-  learningRate: number;
-  weightDecay: number;
-  schedule: WeightDecaySchedule;
-  convention: DecoupledConvention;
-}
-
 /**
  * The factor by which decoupled decay alone shrinks every weight over `updates` steps in exact arithmetic:
  * (1 − c)^{Σ s_k}. What float32 applies differs (appliedDecayFactor); --match-paper-decay scales λ by this one.
@@ -58,37 +57,6 @@ export interface DecoupledSettings {
 export function totalDecayFactor(s: DecoupledSettings, updates: number): number {
   const c = decoupledCoefficient(s.convention, s.learningRate, 1, s.weightDecay);
   return Math.exp(decaySteps(s.schedule, updates) * Math.log1p(-c));
-}
-
-/**
- * A weight w after n decoupled steps w ← float32(w·f), f a float32 factor below 1: what the optimizer does to each
- * weight (both code paths multiply the weights by the float32 scalar f before the Adam step). Bit-exact, in
- * O(binades crossed × distinct roundings) instead of O(n): inside one binade [2^e, 2^(e+1)) the product loses
- * round(w·(1 − f)/ulp) ulps, the same count over long stretches, which are taken at once. A weight whose product
- * rounds back to itself stops decaying (a fixed point).
- */
-export function float32Shrink(w0: number, f: number, n: number): number {
-  const delta = 1 - f; // exact: f is a float32 in (0.5, 1)
-  let w = Math.fround(Math.abs(w0));
-  let k = 0;
-  while (k < n && w > 0) {
-    const next = Math.fround(w * f); // a float32 product: exact in a double, then rounded to nearest even
-    const d = w - next;
-    if (d === 0) break;
-    let e = Math.floor(Math.log2(w));
-    if (2 ** e > w) e--;
-    else if (2 ** (e + 1) <= w) e++;
-    const low = 2 ** e;
-    const ulp = 2 ** (e - 23);
-    const j = d / ulp; // ulps lost, while the result stays in w's binade
-    // Steps from w, w − d, w − 2d, … all lose j ulps while the result stays ≥ low and w'·δ/ulp stays above j − ½
-    // (one ulp of margin keeps ties, the only place round-to-even matters, for single steps).
-    const floor = Math.max(low + d, ((j - 0.5) * ulp) / delta) + ulp;
-    const m = w - d >= low && w > floor ? Math.min(n - k, Math.floor((w - floor) / d) + 1) : 1;
-    w = m === 1 ? next : w - m * d;
-    k += m;
-  }
-  return w;
 }
 
 /** Log-uniform significands in [1, 2): the weights of a network spread over several binades (Benford's law). */
@@ -104,7 +72,7 @@ const SIGNIFICANDS = Array.from({ length: 64 }, (_, i) => 2 ** ((i + 0.5) / 64))
 export function appliedDecayFactor(s: DecoupledSettings, updates: number): number {
   const c = decoupledCoefficient(s.convention, s.learningRate, 1, s.weightDecay);
   // every:K applies (1 − c)^K on every K-th step; the other schedules 1 − c on each decaying step.
-  const perStep = s.schedule.kind === 'every' ? Math.pow(1 - c, s.schedule.steps) : 1 - c;
+  const perStep = decoupledFactor(c, s.schedule.kind === 'every' ? s.schedule.steps : 1);
   const steps = s.schedule.kind === 'every' ? decaySteps(s.schedule, updates) / s.schedule.steps : decaySteps(s.schedule, updates);
   const f = Math.fround(perStep);
   if (f >= 1 || steps === 0) return 1;
@@ -138,19 +106,6 @@ export function paperMatchedWeightDecay(s: DecoupledSettings, updates: number): 
   const c = decoupledCoefficient(s.convention, s.learningRate, 1, s.weightDecay);
   const matched = -Math.expm1((paperSteps / runSteps) * Math.log1p(-c));
   return s.convention === 'lr-scaled' ? matched / s.learningRate : matched;
-}
-
-/**
- * Whether one step's decoupled decay is lost to float32, the weights' precision: the step multiplies every weight by
- * float32(1 − c), which is exactly 1 for c < 2^-25 (≈ 2.98e-8), leaving the weights, and the whole run, bit for bit
- * those of orig. PyTorch's AdamW (p.mul_(1 − αλ)) does the same. At Dopamine's α = 6.25e-5 that is every lr-scaled
- * λ below ~4.8e-4, including the paper's decoupled rows at 1e-4 and 1e-5, at any budget. (every:K schedules apply
- * (1 − c)^K at once and are not flagged.)
- */
-export function decoupledStepVanishesInFloat32(s: DecoupledSettings): boolean {
-  if (s.schedule.kind === 'every') return false;
-  const c = decoupledCoefficient(s.convention, s.learningRate, 1, s.weightDecay);
-  return c > 0 && Math.fround(1 - c) === 1;
 }
 
 /** The note said wherever a decay factor is, for a run whose decay step float32 loses. */
