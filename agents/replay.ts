@@ -21,6 +21,8 @@ import { STACK_SIZE } from './frame_stack.ts';
 
 export const DEFAULT_FRAME_HEIGHT = 84;
 export const DEFAULT_FRAME_WIDTH = 84;
+/** Bytes of one stored frame: the replay keeps (and saves) each frame once, whatever the stack depth. */
+export const DEFAULT_FRAME_BYTES = DEFAULT_FRAME_HEIGHT * DEFAULT_FRAME_WIDTH;
 /** Target chunk size: large enough that 1M frames need only ~18 chunks, far below the per-ArrayBuffer limit. */
 export const DEFAULT_CHUNK_BYTES = 384 * 1024 * 1024;
 /** Dopamine's default: total rejected draws tolerated per batch. */

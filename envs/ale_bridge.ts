@@ -9,13 +9,11 @@
 // server write every emulator frame's screen into a video file itself, so recorded frames never cross the pipe.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PythonShell } from 'python-shell';
+import { REPO_ROOT, VENV_PYTHON } from '../src/paths.mjs';
 import { resolveGame } from './games.ts';
 
-const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SERVER_SCRIPT = path.join(PROJECT_ROOT, 'envs', 'ale_server.py');
-export const VENV_PYTHON = path.join(PROJECT_ROOT, '.venv', 'bin', 'python');
+const SERVER_SCRIPT = path.join(REPO_ROOT, 'envs', 'ale_server.py');
 
 const OP_INFO = 1;
 const OP_CREATE = 2;
@@ -220,7 +218,7 @@ export class AleBridge {
     this.stderrTail = '';
     this.dead = null;
     this.closing = false;
-    const shell = new PythonShell(SERVER_SCRIPT, { mode: 'binary', pythonPath, pythonOptions: ['-u'], cwd: PROJECT_ROOT });
+    const shell = new PythonShell(SERVER_SCRIPT, { mode: 'binary', pythonPath, pythonOptions: ['-u'], cwd: REPO_ROOT });
     this.shell = shell;
     liveShells.add(shell);
     shell.stdout.on('data', (chunk: Buffer) => this.onData(chunk));

@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { AleBridge, VENV_PYTHON } from '../envs/ale_bridge.ts';
+import { AleBridge } from '../envs/ale_bridge.ts';
+import { VENV_PYTHON } from '../src/paths.mjs';
 import { parsePositiveInteger, parsePositiveNumber } from '../src/cli/parse.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -5,10 +5,10 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from '../src/paths.mjs';
 import { BACKEND_ENV, BACKEND_PACKAGES, bindingFile, probeBinding, readBackendRecord, resolveBackend } from '../src/backend.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = REPO_ROOT;
 
 // At most 80 columns (test/setup.test.ts): read in a terminal of that width, the help must not wrap.
 const USAGE = `usage: npm run doctor [-- OPTIONS]   (or: node scripts/doctor.mjs [OPTIONS])

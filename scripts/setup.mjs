@@ -33,8 +33,9 @@ import {
   BACKEND_ENV, BACKEND_PACKAGES, backendRecordPath, bindingFile, findCudaDriver, probeBinding, readBackendRecord,
   resolveBackend, writeBackendRecord,
 } from '../src/backend.mjs';
+import { REPO_ROOT, VENV_PYTHON } from '../src/paths.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = REPO_ROOT;
 const CACHE_DIR = process.env.WD_HARNESS_CACHE_DIR ?? path.join(ROOT, '.cache');
 const VENV_DIR = path.join(ROOT, '.venv');
 const REQUIREMENTS = path.join(ROOT, 'envs', 'requirements.txt');
@@ -202,7 +203,6 @@ function findPython() {
     'install Python 3.11 (ale-py 0.12.1 wheels exist for 3.9-3.13), or point PYTHON=/path/to/python3 at one.');
 }
 
-export const VENV_PYTHON = path.join(VENV_DIR, 'bin', 'python');
 
 function venvStep() {
   const stampFile = path.join(VENV_DIR, '.wd-harness-venv.json');

@@ -2,7 +2,6 @@
 
 export type BackendName = 'cpu' | 'gpu';
 
-export declare const REPO_ROOT: string;
 export declare const BACKEND_ENV: 'WD_HARNESS_BACKEND';
 export declare const BACKEND_PACKAGES: Readonly<{ cpu: '@tensorflow/tfjs-node'; gpu: '@tensorflow/tfjs-node-gpu' }>;
 

@@ -14,9 +14,8 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from './paths.mjs';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const BACKEND_ENV = 'WD_HARNESS_BACKEND';
 export const BACKEND_PACKAGES = Object.freeze({ cpu: '@tensorflow/tfjs-node', gpu: '@tensorflow/tfjs-node-gpu' });
 

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { REPO_ROOT } from './backend.mjs';
+import { REPO_ROOT } from './paths.mjs';
 
 export const SIGNAL_GUARD_SOURCE = path.join(REPO_ROOT, 'src', 'signal_guard.c');
 export const SIGNAL_GUARD_ADDON = path.join(REPO_ROOT, '.cache', 'signal_guard.node');

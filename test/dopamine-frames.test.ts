@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AleBridge, DOPAMINE_PROTOCOL, NATURE_PROTOCOL, stepOutcome, VENV_PYTHON, type EnvProtocol } from '../envs/ale_bridge.ts';
+import { AleBridge, DOPAMINE_PROTOCOL, NATURE_PROTOCOL, stepOutcome, type EnvProtocol } from '../envs/ale_bridge.ts';
+import { VENV_PYTHON } from '../src/paths.mjs';
 
 const REFERENCE = path.join(import.meta.dirname, 'reference', 'dopamine_reference.py');
 const FRAME = 84 * 84;

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { VENV_PYTHON } from '../envs/ale_bridge.ts';
+import { VENV_PYTHON } from '../src/paths.mjs';
 import { emulatorSeed } from '../envs/emulator_seeds.ts';
 import { resolveRunConfig } from '../src/run/presets.ts';
 import { ProgressReporter } from '../src/run/progress.ts';

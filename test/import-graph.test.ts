@@ -45,7 +45,7 @@ function pathToTensorFlow(entry: string, dynamic: boolean): string[] | null {
 
 /** The layers, bottom to top (README, Layout): a module may import from its own layer or one below, never above. */
 function layerOf(relative: string): number {
-  if (relative.startsWith('src/io/') || ['src/format.ts', 'src/tf.ts', 'src/tf_env.ts', 'src/tf_native.ts', 'src/signal_guard.ts', 'src/backend.mjs'].includes(relative)) return 0;
+  if (relative.startsWith('src/io/') || ['src/format.ts', 'src/tf.ts', 'src/tf_env.ts', 'src/tf_native.ts', 'src/signal_guard.ts', 'src/backend.mjs', 'src/paths.mjs'].includes(relative)) return 0;
   if (relative.startsWith('envs/') || relative.startsWith('src/optim/') || relative === 'src/paper.ts') return 1;
   if (relative.startsWith('agents/')) return 2;
   if (relative.startsWith('src/run/')) return 3;

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import seedrandom from 'seedrandom';
 import { afterAll, describe, expect, it } from 'vitest';
-import { VENV_PYTHON } from '../envs/ale_bridge.ts';
+import { VENV_PYTHON } from '../src/paths.mjs';
 import { QNetwork } from '../agents/network.ts';
 import { decodeSafetensors, encodeSafetensors, writeSafetensors } from '../src/io/safetensors.ts';
 import { convPads, EXPORT_NAMES, exportOnlineNetwork } from '../src/run/export.ts';

@@ -25,6 +25,7 @@ import {
 import { parseChoice, parseGameName, parseNonNegativeInteger, parsePositiveInteger, parsePositiveNumber, parseSet, parseWeightDecay } from './parse.ts';
 import { DEFAULT_KEEP_CHECKPOINTS } from '../run/checkpoints.ts';
 import { shellQuote } from '../format.ts';
+import { REPO_ROOT } from '../paths.mjs';
 import { runForecast } from '../run/forecast.ts';
 import { runMemoryBytesFor } from '../sweep/resources.ts';
 import { runMain } from './exit.ts';
@@ -33,7 +34,6 @@ import { RUN_FILES } from '../run/run_directory.ts';
 
 export const AGENTS = ['dqn', 'random'] as const;
 export const PROTOCOLS = { dopamine: DOPAMINE_PROTOCOL, nature: NATURE_PROTOCOL } as const;
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_RUNS_DIR = path.join(REPO_ROOT, 'results', 'runs');
 
 export interface RandomCommand {

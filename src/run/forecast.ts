@@ -2,14 +2,13 @@
 // the wall time they take at the assumed learning rate, the disk its checkpoints need against what is free, and, for
 // a decoupled scheme, the total decay its budget applies (a run whose decay is ≈ 1, or a float32 no-op, computes
 // what orig does). Never a refusal: memory, the one thing a run cannot survive, is checked by the CLI (memoryNeed).
+import { DEFAULT_FRAME_BYTES } from '../../agents/replay.ts';
 import { formatCount, formatDuration } from '../format.ts';
 import { decoupledStepVanishesInFloat32 } from '../optim/decay.ts';
 import { appliedDecayFactor, decoupledSettings, describeDecayBudget, plannedUpdates } from './decay_budget.ts';
 import type { RunConfig } from './presets.ts';
 import { ASSUMED_LEARNING_STEPS_PER_SECOND } from './progress.ts';
 
-/** Bytes of one stored 84×84 frame, as the replay memory keeps and saves it. */
-const FRAME_BYTES = 84 * 84;
 /**
  * A checkpoint without its replay memory: online and target networks and Adam's two slots, ~4.0M weights each
  * (62 MB measured for Pong's 6 actions; a few actions more or less change it by well under 1 %).
@@ -35,7 +34,7 @@ export interface Forecast {
 /** Peak disk of the run's checkpoints: `keep` of them, the newest with the replay, plus a second replay while saving. */
 export function checkpointDiskBytes(config: RunConfig, options: Pick<ForecastOptions, 'keepCheckpoints' | 'saveReplay'>): number {
   const steps = config.iterations * config.trainingSteps;
-  const replay = options.saveReplay ? Math.min(config.agent.replayCapacityTransitions, steps) * FRAME_BYTES : 0;
+  const replay = options.saveReplay ? Math.min(config.agent.replayCapacityTransitions, steps) * DEFAULT_FRAME_BYTES : 0;
   return options.keepCheckpoints * CHECKPOINT_STATE_BYTES + 2 * replay;
 }
 

@@ -2,11 +2,11 @@
 // for the local and the Slurm executor so both produce identical run directories.
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { formatLambda } from '../format.ts';
+import { REPO_ROOT } from '../paths.mjs';
 import type { PlannedRun } from './plan_file.ts';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const ATARI_CLI = path.join(REPO_ROOT, 'src', 'cli', 'atari.ts');
 
 /**

@@ -1,15 +1,14 @@
 // How many runs to run at once, and with how many TensorFlow threads each, on this machine.
 import os from 'node:os';
+import { DEFAULT_FRAME_BYTES } from '../../agents/replay.ts';
 import { PRESETS, type PresetName } from '../run/presets.ts';
 
-/** Bytes of one stored 84×84 frame in the replay memory (agents/replay.ts keeps each frame once). */
-const FRAME_BYTES = 84 * 84;
 /** Node, TensorFlow, the network's weights and optimizer slots, the emulator process: measured ~1 GB per run. */
 const RUN_OVERHEAD_BYTES = 1.0e9;
 
 /** Resident memory of a run whose replay memory holds `replayCapacityTransitions` (7.06 GB at 1M), which dominates. */
 export function runMemoryBytesFor(replayCapacityTransitions: number): number {
-  return replayCapacityTransitions * FRAME_BYTES + RUN_OVERHEAD_BYTES;
+  return replayCapacityTransitions * DEFAULT_FRAME_BYTES + RUN_OVERHEAD_BYTES;
 }
 
 /** Resident memory one run of `preset` needs. */

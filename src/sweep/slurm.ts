@@ -14,7 +14,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { shellQuote } from '../format.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
-import { atariCommand, REPO_ROOT, type CommandBuilder, type RunOutputOptions } from './command.ts';
+import { REPO_ROOT } from '../paths.mjs';
+import { atariCommand, type CommandBuilder, type RunOutputOptions } from './command.ts';
 import { planEntryProblem, type PlannedRun } from './plan_file.ts';
 import { LOGS_DIR, OUTCOMES_DIR, readExecutorRecord, runDirOf } from './status.ts';
 
