@@ -16,7 +16,7 @@ import { buildPlan, crossGrid } from '../src/sweep/plan.ts';
 import { PLAN_FILE, writeOrCheckPlan, type SweepPlan } from '../src/sweep/plan_file.ts';
 import { EXECUTOR_FILE, logFile, outcomeFile } from '../src/sweep/status.ts';
 
-const FAKE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'sweep_fake_run.ts');
+const FAKE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'sweep-fake-run.ts');
 const OUTSIDE = 'outside, must stay as it is\n';
 const KINDS = ['to a file outside', 'dangling'] as const;
 type Kind = (typeof KINDS)[number];

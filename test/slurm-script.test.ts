@@ -14,7 +14,7 @@ import { parseSlurmTime, sbatchScript, SlurmInputError, type SlurmOptions } from
 import { runStatus } from '../src/sweep/status.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const FAKE = path.join(here, 'sweep_fake_run.ts');
+const FAKE = path.join(here, 'sweep-fake-run.ts');
 
 const temps: string[] = [];
 afterEach(() => {

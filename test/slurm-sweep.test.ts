@@ -17,7 +17,7 @@ import { readExecutorRecord, sweepStatus } from '../src/sweep/status.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(here, '..');
-const FAKE = path.join(here, 'sweep_fake_run.ts');
+const FAKE = path.join(here, 'sweep-fake-run.ts');
 const CLUSTER = path.join(REPO, 'scripts', 'slurm-local-cluster.sh');
 const SWEEP_CLI = path.join(REPO, 'src', 'cli', 'sweep.ts');
 

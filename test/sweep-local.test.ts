@@ -1,4 +1,4 @@
-// The local executor against a stand-in run script (test/sweep_fake_run.ts) that follows the run-directory
+// The local executor against a stand-in run script (test/sweep-fake-run.ts) that follows the run-directory
 // contract: scheduling, failure isolation, resuming, stopping. The real DQN CLI is exercised in sweep-e2e.test.ts.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -15,7 +15,7 @@ import { acquireLock } from '../src/io/lock.ts';
 import { runStatus, sweepStatus, writeOutcome } from '../src/sweep/status.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const FAKE = path.join(here, 'sweep_fake_run.ts');
+const FAKE = path.join(here, 'sweep-fake-run.ts');
 
 export const fakeCommand: CommandBuilder = (run, runDir, threads) => ({
   command: process.execPath,
