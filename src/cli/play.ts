@@ -7,10 +7,10 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readJsonFile } from '../io/atomic.ts';
 import { checkpointIterations, findCheckpoint, findLatestCheckpoint, type FoundCheckpoint } from '../run/checkpoints.ts';
-import { ConfigError, MUTABLE_CONFIG_KEYS, validateRunConfig, type RunConfig } from '../run/presets.ts';
-import { diffConfig, formatDifference, RUN_FILES } from '../run/run_directory.ts';
+import { ConfigError, validateRunConfig, type RunConfig } from '../run/presets.ts';
+import { formatDifference, RUN_FILES, type ConfigDifference } from '../run/run_directory.ts';
+import { checkpointConfigDifferences } from '../run/run_state.ts';
 import { parseNonNegativeInteger, parsePositiveInteger, parseProbability } from './parse.ts';
 import type { PlayOptions } from '../run/play.ts';
 import { runMain } from './exit.ts';
@@ -89,14 +89,12 @@ const PLAY_ONLY = ['episodes', 'epsilon', 'video', 'seed'];
  * checkpoint that records no config.
  */
 function checkpointConfigProblem(checkpoint: FoundCheckpoint, config: RunConfig, configFile: string): string | null {
-  let saved: { config?: unknown };
+  let differences: ConfigDifference[];
   try {
-    saved = readJsonFile<{ config?: unknown }>(path.join(checkpoint.dir, 'state.json'), 'checkpoint state');
+    differences = checkpointConfigDifferences(checkpoint.dir, config);
   } catch (error) {
     return (error as Error).message.split('\n')[0];
   }
-  if (saved?.config === undefined) return null;
-  const differences = diffConfig(saved.config, config).filter((d) => !(MUTABLE_CONFIG_KEYS as readonly string[]).includes(d.key));
   if (differences.length === 0) return null;
   const shown = differences.slice(0, 3).map(formatDifference).join('; ') + (differences.length > 3 ? `; and ${differences.length - 3} more` : '');
   return `the checkpoint ${checkpoint.dir} was made under another config than ${configFile} holds (checkpoint → config.json: ${shown}): ` +

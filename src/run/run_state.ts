@@ -9,7 +9,7 @@ import type { AgentState, DqnAgent } from '../../agents/dqn_agent.ts';
 import { readJsonFile } from '../io/atomic.ts';
 import { findLatestCheckpoint, saveCheckpoint, type LoadedTensor } from './checkpoints.ts';
 import { MUTABLE_CONFIG_KEYS, type RunConfig } from './presets.ts';
-import { diffConfig, formatDifference, type RunDirectory } from './run_directory.ts';
+import { diffConfig, formatDifference, type ConfigDifference, type RunDirectory } from './run_directory.ts';
 
 /** Progress of the iteration in hand, saved in mid-iteration checkpoints. */
 export interface IterationProgress {
@@ -62,24 +62,29 @@ export class CheckpointConfigMismatchError extends Error {
   }
 }
 
-/** Refuses to continue a checkpoint under a config that differs from its own, except in the mutable keys. */
-function assertSameConfig(saved: RunConfig, current: RunConfig, checkpointDir: string): void {
-  const differences = diffConfig(saved, current).filter((d) => !(MUTABLE_CONFIG_KEYS as readonly string[]).includes(d.key));
-  if (differences.length === 0) return;
-  throw new CheckpointConfigMismatchError(
-    `the checkpoint ${checkpointDir} was made under another config than config.json now holds ` +
-      `(${differences.map(formatDifference).join('; ')}): config.json was edited. Put it back, or start the new config in a new --out directory.`,
-  );
+/**
+ * How the config a checkpoint was made under (its state.json records it) differs from `config`, the keys a resume may
+ * change aside: [] when they agree, or for a checkpoint from before state.json recorded its config. A resume refuses
+ * a difference (assertResumableUnder), and so do play and export (src/cli/play.ts), each in its own words.
+ */
+export function checkpointConfigDifferences(checkpointDir: string, config: RunConfig): ConfigDifference[] {
+  const saved = readJsonFile<Partial<RunState>>(path.join(checkpointDir, 'state.json'), 'checkpoint state');
+  if (saved?.config === undefined) return [];
+  return diffConfig(saved.config, config).filter((d) => !(MUTABLE_CONFIG_KEYS as readonly string[]).includes(d.key));
 }
 
 /**
  * Before a resume is recorded: the checkpoint it would continue (the newest complete one under `root`) must have
- * been made under `config` (one from before state.json recorded its config passes).
+ * been made under `config`.
  */
 export function assertResumableUnder(root: string, config: RunConfig): void {
   const found = findLatestCheckpoint(root, { warn: () => {} });
-  const saved = found && readJsonFile<Partial<RunState>>(path.join(found.dir, 'state.json'), 'checkpoint state');
-  if (found && saved?.config !== undefined) assertSameConfig(saved.config, config, found.dir);
+  const differences = found ? checkpointConfigDifferences(found.dir, config) : [];
+  if (differences.length === 0) return;
+  throw new CheckpointConfigMismatchError(
+    `the checkpoint ${found!.dir} was made under another config than config.json now holds ` +
+      `(${differences.map(formatDifference).join('; ')}): config.json was edited. Put it back, or start the new config in a new --out directory.`,
+  );
 }
 
 /** The replay memory's directory in a checkpoint's extra files. */
