@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT } from '../src/paths.mjs';
+import { REPO_ROOT, SIGNAL_GUARD_ADDON, SIGNAL_GUARD_SOURCE } from '../src/paths.mjs';
 import { BACKEND_ENV, BACKEND_PACKAGES, bindingFile, probeBinding, readBackendRecord, resolveBackend } from '../src/backend.mjs';
 
 const ROOT = REPO_ROOT;
@@ -138,8 +138,8 @@ tensorflowLines();
 /** The signal guard (src/signal_guard.c), which keeps stop signals off TensorFlow's threads: built, and current? */
 function signalGuardLine() {
   if (process.platform !== 'linux') return;
-  const addon = path.join(ROOT, '.cache', 'signal_guard.node');
-  const source = createHash('sha256').update(fs.readFileSync(path.join(ROOT, 'src', 'signal_guard.c'))).digest('hex').slice(0, 16);
+  const addon = SIGNAL_GUARD_ADDON;
+  const source = createHash('sha256').update(fs.readFileSync(SIGNAL_GUARD_SOURCE)).digest('hex').slice(0, 16);
   if (!fs.existsSync(addon)) {
     broken('signal guard', 'not built: a stop signal during a matrix product can crash a run (src/signal_guard.c) — install a C compiler (Debian: apt-get install gcc), then npm run setup');
   } else if (readJson(`${addon}.json`)?.source !== source) {

@@ -33,7 +33,7 @@ import {
   BACKEND_ENV, BACKEND_PACKAGES, backendRecordPath, bindingFile, findCudaDriver, probeBinding, readBackendRecord,
   resolveBackend, writeBackendRecord,
 } from '../src/backend.mjs';
-import { REPO_ROOT, VENV_PYTHON } from '../src/paths.mjs';
+import { REPO_ROOT, SIGNAL_GUARD_ADDON, SIGNAL_GUARD_SOURCE, VENV_PYTHON } from '../src/paths.mjs';
 
 const ROOT = REPO_ROOT;
 const CACHE_DIR = process.env.WD_HARNESS_CACHE_DIR ?? path.join(ROOT, '.cache');
@@ -202,7 +202,6 @@ function findPython() {
   throw new SetupError('python', `no Python interpreter found (tried ${pythonCandidates().join(', ')})`,
     'install Python 3.11 (ale-py 0.12.1 wheels exist for 3.9-3.13), or point PYTHON=/path/to/python3 at one.');
 }
-
 
 function venvStep() {
   const stampFile = path.join(VENV_DIR, '.wd-harness-venv.json');
@@ -548,12 +547,7 @@ function gpuStep(record, verify) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-
-// ---------------------------------------------------------------------------------------------------------------
 // 5. the signal guard
-
-const SIGNAL_GUARD_SOURCE = path.join(ROOT, 'src', 'signal_guard.c');
-const SIGNAL_GUARD_ADDON = path.join(ROOT, '.cache', 'signal_guard.node');
 
 /**
  * Compiles src/signal_guard.c (a plain N-API addon: Node's headers, no library beyond pthread) into `addon`, written

@@ -6,3 +6,6 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** The venv's Python (ale-py, the emulator server's interpreter), made by `npm run setup`. */
 export const VENV_PYTHON = path.join(REPO_ROOT, '.venv', 'bin', 'python');
+/** The signal guard's source, and the addon setup compiles from it (src/signal_guard.c says what it is for). */
+export const SIGNAL_GUARD_SOURCE = path.join(REPO_ROOT, 'src', 'signal_guard.c');
+export const SIGNAL_GUARD_ADDON = path.join(REPO_ROOT, '.cache', 'signal_guard.node');

@@ -4,10 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { REPO_ROOT } from './paths.mjs';
-
-export const SIGNAL_GUARD_SOURCE = path.join(REPO_ROOT, 'src', 'signal_guard.c');
-export const SIGNAL_GUARD_ADDON = path.join(REPO_ROOT, '.cache', 'signal_guard.node');
+import { REPO_ROOT, SIGNAL_GUARD_ADDON } from './paths.mjs';
 
 export type SignalGuardStatus = { guarded: true; signals: number[] } | { guarded: false; reason: string };
 
