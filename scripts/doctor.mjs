@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // `npm run doctor`: what is installed and whether it works, one line each. Exits 1 if anything is broken.
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT, SIGNAL_GUARD_ADDON, SIGNAL_GUARD_SOURCE } from '../src/paths.mjs';
+import { REPO_ROOT, SIGNAL_GUARD_ADDON } from '../src/paths.mjs';
+import { signalGuardState } from './setup.mjs';
 import { BACKEND_ENV, BACKEND_PACKAGES, bindingFile, probeBinding, readBackendRecord, resolveBackend } from '../src/backend.mjs';
 
 const ROOT = REPO_ROOT;
@@ -139,10 +139,10 @@ tensorflowLines();
 function signalGuardLine() {
   if (process.platform !== 'linux') return;
   const addon = SIGNAL_GUARD_ADDON;
-  const source = createHash('sha256').update(fs.readFileSync(SIGNAL_GUARD_SOURCE)).digest('hex').slice(0, 16);
-  if (!fs.existsSync(addon)) {
+  const state = signalGuardState();
+  if (state === 'missing') {
     broken('signal guard', 'not built: a stop signal during a matrix product can crash a run (src/signal_guard.c) — install a C compiler (Debian: apt-get install gcc), then npm run setup');
-  } else if (readJson(`${addon}.json`)?.source !== source) {
+  } else if (state === 'stale') {
     broken('signal guard', `${path.relative(ROOT, addon)} is older than src/signal_guard.c — run: npm run setup`);
   } else {
     line('signal guard', `on (${path.relative(ROOT, addon)}: stop signals never reach TensorFlow's threads)`);

@@ -566,12 +566,18 @@ export function buildSignalGuard({ addon = SIGNAL_GUARD_ADDON, compiler = proces
   return { ok: true };
 }
 
+const SIGNAL_GUARD_STAMP = `${SIGNAL_GUARD_ADDON}.json`;
+
+/** The signal guard in this checkout: 'current' (built from today's source), 'stale' (the source changed), 'missing'. */
+export function signalGuardState() {
+  if (!fs.existsSync(SIGNAL_GUARD_ADDON)) return 'missing';
+  return readStamp(SIGNAL_GUARD_STAMP)?.source === fileHash(SIGNAL_GUARD_SOURCE) ? 'current' : 'stale';
+}
+
 /** Builds the signal guard when it is missing or its source changed; without a compiler, warns and goes on. */
 function signalGuardStep() {
   if (process.platform !== 'linux') return false;
-  const stampFile = `${SIGNAL_GUARD_ADDON}.json`;
-  const want = { source: fileHash(SIGNAL_GUARD_SOURCE) };
-  if (!FORCE && fs.existsSync(SIGNAL_GUARD_ADDON) && readStamp(stampFile)?.source === want.source) {
+  if (!FORCE && signalGuardState() === 'current') {
     info('signal guard: in place');
     return false;
   }
@@ -583,7 +589,7 @@ function signalGuardStep() {
       'apt-get install gcc) and rerun `npm run setup`.');
     return false;
   }
-  writeStamp(stampFile, want);
+  writeStamp(SIGNAL_GUARD_STAMP, { source: fileHash(SIGNAL_GUARD_SOURCE) });
   return true;
 }
 
