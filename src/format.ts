@@ -2,7 +2,7 @@
  * How numbers are written for people, the same way in every log, status line, table and run id: step counts,
  * durations and weight-decay values. Run ids contain formatLambda's text, so changing it changes every id.
  * Also shell words: paths in generated scripts and in the commands the CLIs print for pasting (shellQuote), and the
- * "did you mean" of a mistyped name (closestNames).
+ * "did you mean" of a mistyped name (closestNames). And the one way numbers are read back from people (decimalNumber).
  */
 
 /** 950, 12.5k, 1.25M. */
@@ -74,3 +74,12 @@ export function closestNames(name: string, choices: readonly string[], count: nu
     .map(({ choice }) => choice);
 }
 
+// Decimal and exponent forms only: Number() alone would also read 0x10 as 16, 0b11 as 3, and '' as 0.
+const DECIMAL_NUMBER = /^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$/;
+
+/** A number written in decimal or exponent form (1e-4, 0.5, 3) and finite, else null. Every CLI reads numbers so. */
+export function decimalNumber(text: string): number | null {
+  if (!DECIMAL_NUMBER.test(text)) return null;
+  const n = Number(text);
+  return Number.isFinite(n) ? n : null;
+}

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../src/io/canonical_json.ts';
 import { diffConfig } from '../src/run/run_directory.ts';
-import { runId } from '../src/sweep/plan.ts';
+import { runName } from '../src/run/run_name.ts';
 
 describe('canonical JSON', () => {
   it('ignores key order', () => {
@@ -36,7 +36,7 @@ describe('canonical JSON', () => {
     ];
     for (const a of overrides) {
       for (const b of overrides) {
-        const sameId = runId({ ...base, overrides: a }) === runId({ ...base, overrides: b });
+        const sameId = runName({ ...base, overrides: a }) === runName({ ...base, overrides: b });
         const sameConfig = diffConfig({ ...base, overrides: a }, { ...base, overrides: b }).length === 0;
         // The resume check compares a config written to disk (a JSON round trip) with one built in memory.
         const sameAfterDisk = diffConfig(JSON.parse(JSON.stringify({ ...base, overrides: a })), { ...base, overrides: b }).length === 0;

@@ -42,7 +42,7 @@ describe('atari command line', () => {
       agent: { minReplayHistory: 20_000, targetUpdatePeriodSteps: 8_000, batchSize: 32, loss: 'huber', padding: 'same',
         optimizer: { name: 'adam', learningRate: 6.25e-5, epsilon: 1.5e-4, weightDecay: 0 } },
     });
-    expect(run.outDir).toMatch(/results\/runs\/pong-adam-wd0-seed0-dopamine$/);
+    expect(run.outDir).toMatch(/results\/runs\/pong-adam-wd0-s0-[0-9a-f]{8}$/);
     const custom = parse('--game', 'Breakout', '--optimizer', 'adamw', '--wd', '1e-4', '--schedule', 'early:1000', '--preset', 'reduced',
       '--seed', '2', '--iterations', '5', '--eval-steps', '500', '--set', 'agent.targetUpdatePeriodSteps=4000', '--set', 'agent.loss=mse',
       '--threads', '1', '--out', '/tmp/x', '--tensorboard');
@@ -168,7 +168,7 @@ describe('atari command line', () => {
     expect(headings).toEqual(['Run:', 'Optimizer:', 'Budget:', 'Output:', 'Resources:', 'Information:', 'Examples:']);
     const section = (name: string) => text.slice(text.indexOf(`\n${name}:\n`), text.indexOf('\n\n', text.indexOf(`\n${name}:\n`) + 1));
     expect(section('Optimizer')).toMatch(/--wd <λ>/);
-    expect(section('Output')).toMatch(/--keep-checkpoints <n>[\s\S]*default 4/);
+    expect(section('Output')).toMatch(/--keep-checkpoints <n>[\s\S]*else 4/);
     expect(section('Resources')).toMatch(/--threads <n>[\s\S]*default: not\s+set/);
     expect(section('Resources')).toMatch(/--tf-log[\s\S]*TF_CPP_MIN_LOG_LEVEL=0/);
     expect(section('Information')).toMatch(/-V, --version[\s\S]*-h, --help/);

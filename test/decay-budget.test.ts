@@ -14,7 +14,8 @@ import {
   plannedUpdates,
   totalDecayFactor,
 } from '../src/run/decay_budget.ts';
-import { ConfigError, defaultRunName, DOPAMINE_ADAM, presetDecayNote, resolveRunConfig } from '../src/run/presets.ts';
+import { ConfigError, DOPAMINE_ADAM, presetDecayNote, resolveRunConfig } from '../src/run/presets.ts';
+import { legacyRunName, runIdentityOf, runName } from '../src/run/run_name.ts';
 import { runArguments } from '../src/sweep/command.ts';
 import { buildPlan, crossGrid } from '../src/sweep/plan.ts';
 
@@ -140,7 +141,8 @@ describe('--match-paper-decay', () => {
     const c = resolveRunConfig({ ...choices, matchPaperDecay: true });
     expect(c.decayMatch).toEqual({ target: 'paper-total-decay', nominalWeightDecay: 1e-3, updates: 23_750, paperUpdates: PAPER_UPDATES });
     expect(c.agent.optimizer.weightDecay).toBeCloseTo(paperMatchedWeightDecay(adamw(1e-3), 23_750), 15);
-    expect(defaultRunName(c)).toBe('breakout-adamw-wd0.001-matched-seed0-reduced');
+    expect(runName(runIdentityOf({ ...choices, matchPaperDecay: true }))).toMatch(/^breakout-adamw-wd1e-3-matched-s0-[0-9a-f]{8}$/);
+    expect(legacyRunName(c)).toBe('breakout-adamw-wd0.001-matched-seed0-reduced');
     // The budget is the one after every override.
     const longer = resolveRunConfig({ ...choices, iterations: 20, matchPaperDecay: true });
     expect(longer.decayMatch!.updates).toBe(48_750);

@@ -8,7 +8,9 @@ import { optimizerNames } from '../src/optim/types.ts';
 import { CorruptFileError } from '../src/io/atomic.ts';
 import { PRESET_NAMES as RUN_PRESET_NAMES } from '../src/run/presets.ts';
 import { NO_DECAY_SCHEMES } from '../src/optim/schemes.ts';
-import { buildPlan, crossGrid, paperGrid, planDecayLines, plannedRunConfig, PRESET_NAMES, runId, SweepInputError } from '../src/sweep/plan.ts';
+import { buildPlan, crossGrid, paperGrid, planDecayLines, plannedRunConfig, SweepInputError } from '../src/sweep/plan.ts';
+import { PRESET_NAMES } from '../src/run/presets.ts';
+import { runName } from '../src/run/run_name.ts';
 import { resolveRunConfig } from '../src/run/presets.ts';
 import { PlanMismatchError, planLine, readPlan, writeOrCheckPlan } from '../src/sweep/plan_file.ts';
 import { RunDirectory } from '../src/run/run_directory.ts';
@@ -84,26 +86,26 @@ describe('run ids', () => {
   const run = { game: 'pong', optimizer: 'adamw' as const, weightDecay: 1e-4, seed: 0, preset: 'dopamine' as const, overrides: {} };
 
   it('are readable and pinned: a change of the id scheme would orphan every existing run directory', () => {
-    expect(runId(run)).toMatch(/^pong-adamw-wd1e-4-s0-[0-9a-f]{8}$/);
+    expect(runName(run)).toMatch(/^pong-adamw-wd1e-4-s0-[0-9a-f]{8}$/);
     // The hash is over the canonical JSON of the run's identity, computed here independently.
     const canonical = '{"game":"pong","optimizer":"adamw","overrides":{},"preset":"dopamine","seed":0,"weightDecay":0.0001}';
     const hash = crypto.createHash('sha256').update(canonical).digest('hex').slice(0, 8);
-    expect(runId(run)).toBe(`pong-adamw-wd1e-4-s0-${hash}`);
-    expect(runId(run)).toBe('pong-adamw-wd1e-4-s0-ad57b74c');
+    expect(runName(run)).toBe(`pong-adamw-wd1e-4-s0-${hash}`);
+    expect(runName(run)).toBe('pong-adamw-wd1e-4-s0-ad57b74c');
   });
 
   it('change with anything that changes the result, and with nothing else', () => {
     const ids = new Set([
-      runId(run),
-      runId({ ...run, seed: 1 }),
-      runId({ ...run, weightDecay: 1e-5 }),
-      runId({ ...run, preset: 'reduced' }),
-      runId({ ...run, overrides: { iterations: 5 } }),
-      runId({ ...run, overrides: { trainingSteps: 5 } }),
+      runName(run),
+      runName({ ...run, seed: 1 }),
+      runName({ ...run, weightDecay: 1e-5 }),
+      runName({ ...run, preset: 'reduced' }),
+      runName({ ...run, overrides: { iterations: 5 } }),
+      runName({ ...run, overrides: { trainingSteps: 5 } }),
     ]);
     expect(ids.size).toBe(6);
-    expect(runId({ overrides: {}, preset: 'dopamine', seed: 0, weightDecay: 1e-4, optimizer: 'adamw', game: 'pong' })).toBe(runId(run));
-    expect(runId({ ...run, overrides: { iterations: undefined } })).toBe(runId(run));
+    expect(runName({ overrides: {}, preset: 'dopamine', seed: 0, weightDecay: 1e-4, optimizer: 'adamw', game: 'pong' })).toBe(runName(run));
+    expect(runName({ ...run, overrides: { iterations: undefined } })).toBe(runName(run));
   });
 
   it('--set overrides are part of the id, whatever their order; a sweep without them keeps its ids', () => {

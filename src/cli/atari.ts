@@ -6,23 +6,24 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DOPAMINE_PROTOCOL, NATURE_PROTOCOL, type EnvProtocol } from '../../envs/ale_bridge.ts';
+import type { EnvProtocol } from '../../envs/ale_bridge.ts';
 import { ALE_ROM_IDS, displayName } from '../../envs/games.ts';
 import { SCHEMES } from '../optim/schemes.ts';
 import { optimizerNames } from '../optim/types.ts';
 import {
   ConfigError,
-  defaultRunName,
+  MUTABLE_CONFIG_KEYS,
   PRESET_NAMES,
   PRESETS,
   presetDecayNote,
   resolveRunConfig,
   validateRunConfig,
-  type PresetName,
-  type ProtocolName,
+  type RunChoices,
   type RunConfig,
 } from '../run/presets.ts';
-import { parseChoice, parseGameName, parseNonNegativeInteger, parsePositiveInteger, parsePositiveNumber, parseSet, parseWeightDecay } from './parse.ts';
+import { legacyRunName, runIdentityOf, runName } from '../run/run_name.ts';
+import { parseChoice, parsePositiveInteger } from './parse.ts';
+import { addRunOptions, CONFIG_OPTIONS_FIXED_ON_RESUME, givenOptions, longFlag, PROTOCOLS, runChoicesFrom, TRAIN_ONLY } from './run_options.ts';
 import { DEFAULT_KEEP_CHECKPOINTS } from '../run/checkpoints.ts';
 import { shellQuote } from '../format.ts';
 import { REPO_ROOT } from '../paths.mjs';
@@ -30,10 +31,9 @@ import { runForecast } from '../run/forecast.ts';
 import { runMemoryBytesFor } from '../sweep/resources.ts';
 import { runMain } from './exit.ts';
 import { withVersion } from './version.ts';
-import { RUN_FILES } from '../run/run_directory.ts';
+import { diffConfig, RUN_FILES } from '../run/run_directory.ts';
 
 export const AGENTS = ['dqn', 'random'] as const;
-export const PROTOCOLS = { dopamine: DOPAMINE_PROTOCOL, nature: NATURE_PROTOCOL } as const;
 export const DEFAULT_RUNS_DIR = path.join(REPO_ROOT, 'results', 'runs');
 
 export interface RandomCommand {
@@ -49,6 +49,8 @@ export interface TrainCommand {
   kind: 'train';
   config: RunConfig;
   outDir: string;
+  /** Said before the run starts: why outDir is not the default name (a run named before names had a hash). */
+  note: string | null;
   threads: number | null;
   /** false, true (RUN_DIR/events) or a logdir of its own. */
   tensorboard: boolean | string;
@@ -66,38 +68,12 @@ export type AtariInvocation = RandomCommand | TrainCommand | { kind: 'list-games
 
 export function buildAtariProgram(): Command {
   const program = new Command('atari')
-    .description('Train a DQN on one Atari game through the Arcade Learning Environment (or play it with a random agent).')
-    .optionsGroup('Run:')
-    .addOption(new Option('-g, --game <name>', 'Atari game, any spelling: Pong, pong, SpaceInvaders, space_invaders').argParser(parseGameName))
+    .description('Train a DQN on one Atari game through the Arcade Learning Environment (or play it with a random agent).');
+  addRunOptions(program, 'Run:')
     .addOption(new Option('--agent <name>', `who plays: ${AGENTS.join(', ')}`).argParser(parseChoice(AGENTS, 'agent')).default('dqn'))
-    .addOption(new Option('-s, --seed <n>', 'seed of the run: network init, ε-greedy, replay sampling, emulator').argParser(parseNonNegativeInteger).default(0))
-    .addOption(new Option('--preset <name>', `hyperparameter preset: ${PRESET_NAMES.join(', ')} (see --list-presets)`).argParser(parseChoice(PRESET_NAMES, 'preset')).default('dopamine'))
-    .addOption(new Option('--protocol <name>', 'emulator protocol: dopamine (sticky actions p=0.25, no noop starts, life loss not terminal) or nature (noop starts up to 30, life loss terminal, no sticky actions)')
-      .argParser(parseChoice(Object.keys(PROTOCOLS) as (keyof typeof PROTOCOLS)[], 'protocol')))
-    .addOption(new Option('--set <key=value>', 'override any config value, e.g. agent.targetUpdatePeriodSteps=4000 (repeatable; keys: --list-presets)').argParser(parseSet))
-    .addOption(new Option('--resume', 'continue the run in --out (its config is read from config.json; other flags may be left out)'))
-    .addOption(new Option('--episodes <n>', 'episodes to play (random agent only)').argParser(parsePositiveInteger).default(3))
-    .optionsGroup('Optimizer:')
-    .addOption(new Option('--optimizer <scheme>', `weight-decay scheme (default: the preset's, adam or rmsprop): ${optimizerNames.join(', ')}`).argParser(parseChoice(optimizerNames, 'optimizer')))
-    .addOption(new Option('--wd <λ>', 'weight decay λ >= 0 (must be 0 for adam, sgd, rmsprop)').argParser(parseWeightDecay))
-    .addOption(new Option('--schedule <s>', 'λ schedule: constant, early:T, late:T, every:K (T, K in optimizer steps)'))
-    .addOption(new Option('--lr <α>', "learning rate (default: the preset's)").argParser(parsePositiveNumber))
-    .addOption(new Option('--match-paper-decay', "scale λ so this budget's updates apply the paper's total decoupled decay (adamw, sgdw, rmspropw; recorded in config.json as decayMatch)"))
-    .optionsGroup('Budget:')
-    .addOption(new Option('--iterations <n>', "iterations (default: the preset's; Dopamine: 200)").argParser(parsePositiveInteger))
-    .addOption(new Option('--training-steps <n>', "agent steps per training phase (default: the preset's; Dopamine: 250,000)").argParser(parsePositiveInteger))
-    .addOption(new Option('--eval-steps <n>', "agent steps per evaluation phase, 0 = none (default: the preset's)").argParser(parseNonNegativeInteger))
-    .addOption(new Option('--eval-envs <n>', "environments stepped together in evaluation (default: the preset's)").argParser(parsePositiveInteger))
-    .optionsGroup('Output:')
-    .addOption(new Option('--out <dir>', 'the run directory, created if missing: config.json, metrics.jsonl, summary.json, checkpoints/ go inside it (default: results/runs/<game>-<optimizer>-wd<λ>-seed<n>-<preset>)'))
-    .addOption(new Option('--keep-checkpoints <n>', `complete checkpoints kept, n >= 1; only the newest holds the replay memory (default ${DEFAULT_KEEP_CHECKPOINTS}; recorded in config.json, so a resume keeps the run's value unless given again; not part of the config)`).argParser(parsePositiveInteger))
-    .addOption(new Option('--no-save-replay', 'do not store the replay memory with the newest checkpoint (saves up to GBs of disk per running run; a resume then refills it, learning nothing meanwhile, and the run counts it in replay_refills)'))
-    .addOption(new Option('--tensorboard [logdir]', 'also write TensorBoard event files (train/, eval/, optim/, perf/ scalars; the loss every 1000 steps, every episode\'s return) to <logdir>, default <out>/events'))
-    .addOption(new Option('--capture-video <K>', 'every K iterations, after the checkpoint, record one evaluation episode (ε_eval) into <out>/videos/iter-<N>.mp4 (off by default; training is unchanged)').argParser(parsePositiveInteger))
-    .addOption(new Option('--log-every <seconds>', 'progress line interval when the output is not a terminal').argParser(parsePositiveNumber).default(60))
-    .optionsGroup('Resources:')
-    .addOption(new Option('--threads <n>', 'TensorFlow threads (sets TF_NUM_INTRAOP_THREADS, TF_NUM_INTEROP_THREADS, OMP_NUM_THREADS); default: not set, so TensorFlow uses every core (a sweep gives its runs 1 each)').argParser(parsePositiveInteger))
-    .addOption(new Option('--tf-log', "show TensorFlow's native start-up log lines (CPU feature notes; hidden by default, as with TF_CPP_MIN_LOG_LEVEL=2; same as TF_CPP_MIN_LOG_LEVEL=0)"))
+    .addOption(new Option('--episodes <n>', 'episodes to play (random agent only)').argParser(parsePositiveInteger).default(3));
+  for (const group of ['Optimizer:', 'Budget:', 'Output:', 'Resources:'] as const) addRunOptions(program, group);
+  program
     .optionsGroup('Information:')
     .addOption(new Option('--list-games', `list the ${ALE_ROM_IDS.length} games ale-py ships and exit`))
     .addOption(new Option('--list-presets', 'print every preset with its values (the keys --set takes) and exit'));
@@ -108,7 +84,7 @@ export function buildAtariProgram(): Command {
       'Examples:',
       '  npm run atari -- --game Pong                                   # Dopamine DQN (Adam), 200 iterations',
       '  npm run atari -- --game Breakout --optimizer adamw --wd 1e-4 --preset reduced --seed 1',
-      '  npm run atari -- --resume --out results/runs/breakout-adamw-wd0.0001-seed1-reduced',
+      '  npm run atari -- --resume --out results/runs/breakout-adamw-wd1e-4-s1-48355c6c --iterations 20   # extend it',
       '',
       'Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits; the same command resumes.',
       'Results: config.json, metrics.jsonl, summary.json, checkpoints/ in the run directory (docs/run-format.md).',
@@ -117,8 +93,6 @@ export function buildAtariProgram(): Command {
     .allowExcessArguments(false);
 }
 
-const TRAIN_ONLY = ['optimizer', 'wd', 'schedule', 'lr', 'iterations', 'trainingSteps', 'evalSteps', 'evalEnvs', 'set', 'matchPaperDecay', 'out', 'resume', 'tensorboard', 'saveReplay', 'keepCheckpoints', 'tfLog', 'captureVideo'];
-
 /** Parses argv (without the node and script entries); throws commander's errors when exitOverride is set. */
 export function parseAtariArgs(argv: string[], program = buildAtariProgram()): AtariInvocation {
   program.parse(argv, { from: 'user' });
@@ -126,10 +100,8 @@ export function parseAtariArgs(argv: string[], program = buildAtariProgram()): A
   if (o.listGames) return { kind: 'list-games' };
   if (o.listPresets) return { kind: 'list-presets' };
   if (o.agent === 'random') {
-    // Given on the command line, that is: --no-save-replay's default (true) is always set.
-    const misplaced = TRAIN_ONLY.filter((k) => o[k] !== undefined && program.getOptionValueSource(k) !== 'default');
-    const flag = (k: string) => (k === 'saveReplay' ? '--no-save-replay' : `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
-    if (misplaced.length) program.error(`error: ${misplaced.map(flag).join(', ')} only apply to --agent dqn`);
+    const misplaced = givenOptions(program, TRAIN_ONLY);
+    if (misplaced.length) program.error(`error: ${misplaced.map(longFlag).join(', ')} only apply to --agent dqn`);
     if (!o.game) program.error('error: --game is required (e.g. --game Pong). List the games with --list-games.');
     const protocolName = (o.protocol ?? 'dopamine') as keyof typeof PROTOCOLS;
     return { kind: 'random', game: o.game, seed: o.seed, episodes: o.episodes, protocolName, protocol: PROTOCOLS[protocolName] };
@@ -138,44 +110,47 @@ export function parseAtariArgs(argv: string[], program = buildAtariProgram()): A
 
   let config: RunConfig;
   let outDir: string | undefined = o.out;
+  let note: string | null = null;
   try {
-    if (o.resume) {
+    if (o.resume && !o.game) {
       if (!outDir) program.error('error: --resume needs --out <run directory>');
-      config = o.game ? resolveFromFlags(o, program) : readStoredConfig(outDir!, o, program);
+      config = readStoredConfig(outDir!, o, program);
     } else {
+      if (o.resume && !outDir) program.error('error: --resume needs --out <run directory>');
       if (!o.game) program.error('error: --game is required (e.g. --game Pong). List the games with --list-games.');
-      config = resolveFromFlags(o, program);
+      const choices = runChoicesFrom(o);
+      config = resolveRunConfig(choices);
+      if (!outDir) ({ dir: outDir, note } = defaultRunDirectory(choices, config));
     }
   } catch (error) {
     if (error instanceof ConfigError) program.error(`error: ${error.message}`);
     throw error;
   }
-  outDir ??= path.join(DEFAULT_RUNS_DIR, defaultRunName(config));
   return {
-    kind: 'train', config, outDir: path.resolve(outDir), threads: o.threads ?? null,
+    kind: 'train', config, outDir: path.resolve(outDir!), note, threads: o.threads ?? null,
     tensorboard: typeof o.tensorboard === 'string' ? path.resolve(o.tensorboard) : Boolean(o.tensorboard), saveReplay: Boolean(o.saveReplay), keepCheckpoints: o.keepCheckpoints ?? null,
     tfLog: o.tfLog === true, captureVideoEvery: o.captureVideo ?? null, logEverySeconds: o.logEvery,
   };
 }
 
-function resolveFromFlags(o: Record<string, any>, program: Command): RunConfig {
-  const source = (key: string) => program.getOptionValueSource(key);
-  return resolveRunConfig({
-    game: o.game,
-    seed: o.seed,
-    preset: o.preset as PresetName,
-    optimizer: o.optimizer,
-    weightDecay: o.wd,
-    weightDecaySchedule: o.schedule,
-    learningRate: o.lr,
-    iterations: o.iterations,
-    trainingSteps: o.trainingSteps,
-    evalSteps: o.evalSteps,
-    evalEnvs: o.evalEnvs,
-    protocol: source('protocol') === 'cli' ? (o.protocol as ProtocolName) : undefined,
-    set: o.set,
-    matchPaperDecay: o.matchPaperDecay === true,
-  });
+/**
+ * Where a run goes without --out: results/runs/<run name> (run_name.ts, the name a sweep would give it). A run
+ * started before names had a hash resumes in its old directory, if that holds this very config (a raised
+ * --iterations included, which extends it); `note` then says so.
+ */
+export function defaultRunDirectory(choices: RunChoices, config: RunConfig, runsDir = DEFAULT_RUNS_DIR): { dir: string; note: string | null } {
+  const dir = path.join(runsDir, runName(runIdentityOf(choices)));
+  const legacy = path.join(runsDir, legacyRunName(config));
+  if (fs.existsSync(dir) || !fs.existsSync(path.join(legacy, RUN_FILES.config))) return { dir, note: null };
+  let stored: unknown;
+  try {
+    stored = (JSON.parse(fs.readFileSync(path.join(legacy, RUN_FILES.config), 'utf8')) as { config?: unknown }).config;
+  } catch {
+    return { dir, note: null }; // not a run we can read: never adopted; the new name is used
+  }
+  const differences = diffConfig(stored, config).filter((d) => !(MUTABLE_CONFIG_KEYS as readonly string[]).includes(d.key));
+  if (differences.length > 0) return { dir, note: null };
+  return { dir: legacy, note: `${legacy} holds this run under its name from before run names had a settings hash; it continues there` };
 }
 
 /** `--resume --out DIR` alone: the run's own config; only --iterations may change it (to extend the run). */
@@ -189,8 +164,8 @@ function readStoredConfig(dir: string, o: Record<string, any>, program: Command)
     program.error(`error: ${file} is not valid JSON (${(error as Error).message}); the run directory is damaged`);
   }
   if (!stored!.config || typeof stored!.config !== 'object') program.error(`error: ${file} holds no run config`);
-  const ignored = TRAIN_ONLY.filter((k) => !['out', 'resume', 'iterations', 'tensorboard', 'saveReplay', 'keepCheckpoints', 'tfLog', 'captureVideo'].includes(k) && o[k] !== undefined);
-  if (ignored.length) program.error(`error: with --resume and no --game the stored config is used; drop ${ignored.map((k) => `--${k}`).join(', ')} or give the full command`);
+  const ignored = givenOptions(program, CONFIG_OPTIONS_FIXED_ON_RESUME);
+  if (ignored.length) program.error(`error: with --resume and no --game the stored config is used; drop ${ignored.map(longFlag).join(', ')} or give the full command`);
   const config = { ...stored!.config!, ...(o.iterations !== undefined ? { iterations: o.iterations } : {}) };
   // A hand-edited config.json is checked like flags are, before anything is written (ConfigError → usage error).
   validateRunConfig(config);
@@ -308,6 +283,7 @@ async function train(command: TrainCommand): Promise<number> {
     progress.line(`${signal}: finishing the current step, then writing a checkpoint (send it again to quit at once)`);
   };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGUSR1'] as const) process.on(signal, onSignal);
+  if (command.note) progress.line(command.note);
   progress.line(memory);
   const forecast = runForecast(command.config, {
     keepCheckpoints: command.keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS, saveReplay: command.saveReplay, freeDiskBytes: freeDiskBytes(command.outDir),
@@ -323,7 +299,7 @@ async function train(command: TrainCommand): Promise<number> {
   if (result.status === 'already-completed') {
     const s = result.summary;
     progress.line(`${result.runDir} already holds this run, completed (${s.iterations_completed} iterations, final train return ` +
-      `${s.final_train_return_mean ?? '-'}). Nothing to do; raise --iterations to extend it, or choose another --out.` +
+      `${s.final_train_return_mean ?? '-'}). Nothing to do; to extend it: npm run atari -- --resume --out ${shellQuote(result.runDir)} --iterations N.` +
       (command.tensorboard ? ' No TensorBoard event files were written: a run logs them while it trains.' : ''));
   }
   if (result.status === 'completed') {

@@ -3,9 +3,8 @@
 import { InvalidArgumentError } from 'commander';
 import { resolveGame, UnknownGameError } from '../../envs/games.ts';
 import { parseScoreSpec, type ScoreSpec } from '../analysis/score.ts';
-import { closestNames } from '../format.ts';
+import { closestNames, decimalNumber } from '../format.ts';
 import { MAX_WEIGHT_DECAY, weightDecayProblem } from '../optim/options.ts';
-import { decimalNumber } from '../run/presets.ts';
 
 const WHOLE = /^\s*\d+\s*$/;
 

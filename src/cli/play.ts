@@ -69,9 +69,9 @@ export function buildPlayProgram(): Command {
     .addHelpText('after', [
       '',
       'Examples:',
-      '  npm run play -- results/runs/pong-adam-wd0-seed0-dopamine --episodes 5 --video results/pong.mp4',
-      '  npm run play -- results/runs/pong-adam-wd0-seed0-dopamine --checkpoint 99 --video results/pong.webm --episodes 1',
-      '  npm run play -- results/runs/pong-adam-wd0-seed0-dopamine --export pong.safetensors',
+      '  npm run play -- results/runs/pong-adam-wd0-s0-aa0e8e15 --episodes 5 --video results/pong.mp4',
+      '  npm run play -- results/runs/pong-adam-wd0-s0-aa0e8e15 --checkpoint 99 --video results/pong.webm --episodes 1',
+      '  npm run play -- results/runs/pong-adam-wd0-s0-aa0e8e15 --export pong.safetensors',
       '',
       'MP4 is written as avc1 (H.264) where this OpenCV can encode it, else mp4v (MPEG-4 Part 2: VLC, mpv, ffmpeg play it,',
       'browsers mostly do not); WebM is VP8, which browsers play. Ctrl-C stops after the current step.',

@@ -1,15 +1,18 @@
 // `npm run sweep -- …`: plan a grid of DQN runs (games × weight-decay schemes × λ × seeds), run it locally or on
 // Slurm, resume it, and show where it stands. See docs/sweeps.md. Parsing is exported apart from the work, so
 // input errors answer at once and are unit-tested.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { shellQuote } from '../format.ts';
 import { optimizerNames, type OptimizerName } from '../optim/types.ts';
-import { buildPlan, crossGrid, paperGrid, planDecayLines, PRESET_NAMES, SweepInputError, type PresetName } from '../sweep/plan.ts';
-import { PLAN_FILE, PlanMismatchError, planLine, readPlan, writeOrCheckPlan, type PlanCheck, type RunOverrides, type SweepPlan } from '../sweep/plan_file.ts';
-import { parseChoice, parseGameName, parseList, parseNonNegativeInteger, parsePositiveInteger, parseSet, parseWeightDecay } from './parse.ts';
+import { buildPlan, crossGrid, paperGrid, planDecayLines, SweepInputError } from '../sweep/plan.ts';
+import type { PresetName } from '../run/presets.ts';
+import { PLAN_FILE, PlanMismatchError, planLine, readPlan, writeOrCheckPlan, type PlanCheck, type SweepPlan } from '../sweep/plan_file.ts';
+import type { RunOverrides } from '../run/run_name.ts';
+import { addSweepRunOptions } from './run_options.ts';
+import { parseChoice, parsePositiveInteger } from './parse.ts';
 import { TENSORBOARD_DIR, type RunOutputOptions } from '../sweep/command.ts';
 import { chooseSplit, oversubscription, slurmMemFor } from '../sweep/resources.ts';
 import { runMain } from './exit.ts';
@@ -19,16 +22,6 @@ export const EXECUTORS = ['local', 'slurm'] as const;
 
 /** Exit code of a local sweep that ended with runs still unfinished (0: all finished; 1: failures; 130: stopped). */
 export const EXIT_UNFINISHED = 3;
-
-/** A list option's parser that names the empty case itself (parseList's message is about empty items). */
-function nonEmptyList<T>(item: (value: string) => T, what: string, example: string): (value: string) => T[] {
-  const list = parseList(item);
-  return (value: string) => {
-    if (value.trim() === '') throw new InvalidArgumentError(`The ${what} list is empty; give e.g. ${example}.`);
-    return list(value);
-  };
-}
-
 
 export interface SlurmSettings {
   dryRun: boolean;
@@ -62,32 +55,23 @@ export type SweepInvocation =
 export function buildSweepProgram(): Command {
   const program = new Command('sweep')
     .description('Plan and run a grid of DQN runs (games × weight-decay schemes × λ × seeds); resumable. See docs/sweeps.md.')
-    .optionsGroup('Grid:')
-    .addOption(new Option('--games <list>', 'games, comma-separated, any spelling (Pong,Breakout,SpaceInvaders)').argParser(nonEmptyList(parseGameName, 'game', 'Pong,Breakout')))
-    .addOption(new Option('--optimizers <list>', `weight-decay schemes, comma-separated: ${optimizerNames.join(', ')}`).argParser(nonEmptyList(parseChoice(optimizerNames, 'optimizer scheme'), 'optimizer', 'adam,adamw')))
-    .addOption(new Option('--wd <list>', 'λ values, comma-separated (1e-3,1e-4,1e-5); adam, sgd and rmsprop run once at λ 0 whatever this says').argParser(nonEmptyList(parseWeightDecay, 'λ', '1e-3,1e-4,1e-5')))
-    .addOption(new Option('--seeds <list>', 'seeds, comma-separated (default 0; --paper-grid: 0,1,2)').argParser(nonEmptyList(parseNonNegativeInteger, 'seed', '0,1,2')))
+    .optionsGroup('Grid:');
+  addSweepRunOptions(program, 'Grid:')
     .addOption(new Option('--paper-grid', 'the paper\'s Table 1 grid: 8 games × 13 rows (adam at 0; adamw, adam-l2, adam-separated at 1e-3..1e-5; adam-l2 also at 1e-6..1e-8) × 3 seeds = 312 runs; --games/--seeds narrow it'))
-    .addOption(new Option('--preset <name>', `run preset: ${PRESET_NAMES.join(', ')}`).argParser(parseChoice(PRESET_NAMES, 'preset')).default('dopamine'))
-    .optionsGroup('Budget (per run):')
-    .addOption(new Option('--iterations <n>', "iterations per run (default: the preset's)").argParser(parsePositiveInteger))
-    .addOption(new Option('--training-steps <n>', "agent steps per training phase (default: the preset's)").argParser(parsePositiveInteger))
-    .addOption(new Option('--eval-steps <n>', "agent steps per evaluation phase, 0 = none (default: the preset's)").argParser(parseNonNegativeInteger))
-    .addOption(new Option('--match-paper-decay', "scale λ of the decoupled runs so each run's updates apply the paper's total decoupled decay (see npm run atari -- --help); the other schemes are unchanged"))
-    .addOption(new Option('--set <key=value>', 'override a config value of every run, as npm run atari -- --set does (repeatable, e.g. agent.loss=mse); part of each run id').argParser(parseSet))
+    .optionsGroup('Budget (per run):');
+  addSweepRunOptions(program, 'Budget (per run):')
     .optionsGroup('Sweep directory:')
     .addOption(new Option('--out <dir>', 'the sweep directory, created if missing: plan.json, runs/<id>/, logs/ go inside it; rerun the same command (or --out DIR alone) to resume'))
     .addOption(new Option('--status <dir>', 'show done / running / failed / pending runs of the sweep in <dir> and an ETA, then exit'))
     .addOption(new Option('--verbose', 'with --status: list every run'))
     .addOption(new Option('--plan-only', 'write plan.json and exit without running anything'))
-    .optionsGroup('Runs\' checkpoints:')
-    .addOption(new Option('--keep-checkpoints <n>', 'complete checkpoints each run keeps, n >= 1; only the newest holds the replay memory (default: what the run recorded, else 4; not part of a run\'s config or id)').argParser(parsePositiveInteger))
+    .optionsGroup('Runs\' checkpoints:');
+  addSweepRunOptions(program, "Runs' checkpoints:")
     .addOption(new Option('--tensorboard', `every run writes TensorBoard event files to <out>/${TENSORBOARD_DIR}/<run id>: one logdir for the sweep (tensorboard --logdir <out>/${TENSORBOARD_DIR}), a run name per run id`))
-    .addOption(new Option('--no-save-replay', "runs do not keep their replay memory in their newest checkpoint (saves up to 7 GB of disk per running run at the dopamine preset; a resumed run then refills it and is flagged in Table 1)"))
     .optionsGroup('Executor and resources:')
     .addOption(new Option('--executor <name>', 'local (this machine) or slurm (an sbatch job array)').argParser(parseChoice(EXECUTORS, 'executor')).default('local'))
-    .addOption(new Option('--workers <n>', 'local: runs at once (default: cores / threads, limited by memory)').argParser(parsePositiveInteger))
-    .addOption(new Option('--threads <n>', 'TensorFlow threads per run (default 1: on a CPU, N runs × 1 thread train more steps per hour than 1 run × N threads, docs/sweeps.md; local: workers default to cores / threads; Slurm: also --cpus-per-task)').argParser(parsePositiveInteger))
+    .addOption(new Option('--workers <n>', 'local: runs at once (default: cores / threads, limited by memory)').argParser(parsePositiveInteger));
+  addSweepRunOptions(program, 'Executor and resources:')
     .addOption(new Option('--no-retry-failed', 'local: do not rerun runs whose last attempt failed'))
     .optionsGroup('Slurm:')
     .addOption(new Option('--dry-run', 'slurm: print the job script instead of submitting it (writes nothing)'))

@@ -4,6 +4,7 @@
 //
 // Sources: ../shared/reference/dopamine_dqn_hyperparameters.md (Dopamine's dqn.gin for TF and JAX).
 import { isOptimizerName, MAX_WEIGHT_DECAY, resolveOptions, weightDecayProblem } from '../optim/options.ts';
+import { decimalNumber } from '../format.ts';
 import { SCHEMES } from '../optim/schemes.ts';
 import { optimizerNames, type OptimizerFamily, type OptimizerOptions } from '../optim/types.ts';
 import type { DqnHyperparameters } from '../../agents/dqn_agent.ts';
@@ -263,16 +264,6 @@ function defined<T extends object>(values: T): Partial<T> {
   return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-// Decimal and exponent forms only: Number() alone would also read 0x10 as 16, 0b11 as 3, and '' as 0.
-const DECIMAL_NUMBER = /^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$/;
-
-/** A number written in decimal or exponent form (1e-4, 0.5, 3) and finite, else null. Every CLI reads numbers so. */
-export function decimalNumber(text: string): number | null {
-  if (!DECIMAL_NUMBER.test(text)) return null;
-  const n = Number(text);
-  return Number.isFinite(n) ? n : null;
-}
-
 /** Path parts that would reach an object's prototype instead of a config key. */
 const FORBIDDEN_PARTS = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -381,15 +372,6 @@ export function validateRunConfig(config: RunConfig): void {
 
 /** Config keys that may change when a run is resumed: raising `iterations` extends a finished run. */
 export const MUTABLE_CONFIG_KEYS = ['iterations'] as const;
-
-/**
- * `results/runs/pong-adamw-wd0.0001-seed0-reduced`: the default --out of a run. With --match-paper-decay the
- * nominal λ and `-matched` (`...-wd0.001-matched-seed0-reduced`); the scaled λ is in config.json.
- */
-export function defaultRunName(config: RunConfig): string {
-  const lambda = config.decayMatch ? `${config.decayMatch.nominalWeightDecay}-matched` : `${config.agent.optimizer.weightDecay}`;
-  return `${config.game}-${config.agent.optimizer.name}-wd${lambda}-seed${config.seed}-${config.preset}`;
-}
 
 /** The decoupled decay of a preset's budget at the paper's λ values, against the paper's budget: what it can show. */
 export function presetDecayNote(name: PresetName): string | null {

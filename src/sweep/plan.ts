@@ -2,7 +2,6 @@
 // runs in a fixed order, and every run gets an id derived only from its config, so the same command always yields
 // the same plan and the same run directories: that is what makes a rerun resume instead of starting over. The
 // file that records the plan, plan.json, is sweep/plan_file.ts's.
-import crypto from 'node:crypto';
 import { ALE_ROM_IDS, displayName } from '../../envs/games.ts';
 import { formatLambda } from '../format.ts';
 import { canonicalJson } from '../io/canonical_json.ts';
@@ -12,11 +11,8 @@ import { optimizerNames, type OptimizerName } from '../optim/types.ts';
 import { PAPER_GAMES, PAPER_ROWS, PAPER_SEEDS } from '../paper.ts';
 import { decayBudgetLine } from '../run/forecast.ts';
 import { ConfigError, PRESET_NAMES, resolveRunConfig, type PresetName, type RunConfig } from '../run/presets.ts';
-import { PLAN_FORMAT, PLAN_KIND, RUNS_DIR, type GridRow, type PlannedRun, type RunOverrides, type SweepGrid, type SweepPlan } from './plan_file.ts';
-
-export { PRESET_NAMES, type PresetName };
-
-
+import { runName, type RunOverrides } from '../run/run_name.ts';
+import { PLAN_FORMAT, PLAN_KIND, RUNS_DIR, type GridRow, type PlannedRun, type SweepGrid, type SweepPlan } from './plan_file.ts';
 
 /** A mistake in what the user asked for (the CLI prints the message and exits 2). */
 export class SweepInputError extends Error {
@@ -184,28 +180,6 @@ function checkSetOverrides(rows: readonly GridRow[], preset: PresetName, overrid
   }
 }
 
-/** What identifies a run: everything that changes its result. The id's hash is taken over exactly this. */
-export function runIdentity(run: Omit<PlannedRun, 'id' | 'dir'>): Record<string, unknown> {
-  return {
-    game: run.game,
-    optimizer: run.optimizer,
-    weightDecay: run.weightDecay,
-    seed: run.seed,
-    preset: run.preset,
-    overrides: run.overrides,
-  };
-}
-
-/**
- * `pong-adamw-wd1e-4-s0-<8 hex>`: readable, and stable because the hash covers the canonical JSON of the run's
- * identity (a preset or budget override changes the hash, so runs of different budgets never share a directory).
- */
-export function runId(run: Omit<PlannedRun, 'id' | 'dir'>): string {
-  const hash = crypto.createHash('sha256').update(canonicalJson(runIdentity(run))).digest('hex').slice(0, 8);
-  const matched = run.overrides.matchPaperDecay ? '-matched' : '';
-  return `${run.game}-${run.optimizer}-wd${formatLambda(run.weightDecay)}${matched}-s${run.seed}-${hash}`;
-}
-
 /** Runs in a fixed order: game, then row, then λ, then seed. */
 export function expandGrid(grid: SweepGrid): PlannedRun[] {
   const runs: PlannedRun[] = [];
@@ -217,7 +191,7 @@ export function expandGrid(grid: SweepGrid): PlannedRun[] {
           const matched = matchPaperDecay && SCHEMES[row.optimizer].decay === 'decoupled' && weightDecay > 0;
           const overrides: RunOverrides = matched ? { ...budget, matchPaperDecay: true } : budget;
           const base = { game, optimizer: row.optimizer, weightDecay, seed, preset: grid.preset, overrides };
-          const id = runId(base);
+          const id = runName(base);
           runs.push({ id, dir: `${RUNS_DIR}/${id}`, ...base });
         }
       }

@@ -14,6 +14,7 @@ import { ALE_ROM_IDS } from '../../envs/games.ts';
 import { weightDecayProblem } from '../optim/options.ts';
 import { optimizerNames, type OptimizerName } from '../optim/types.ts';
 import { PRESET_NAMES, type PresetName } from '../run/presets.ts';
+import type { RunOverrides } from '../run/run_name.ts';
 
 export { CorruptFileError };
 
@@ -22,20 +23,6 @@ export const PLAN_KIND = 'wd-dqn-sweep';
 export const PLAN_FORMAT = 1;
 /** Every run's directory is RUNS_DIR/<id> inside the sweep directory. */
 export const RUNS_DIR = 'runs';
-
-/** Per-run budget overrides passed to every run (absent = the preset's value). */
-export interface RunOverrides {
-  iterations?: number;
-  trainingSteps?: number;
-  evalSteps?: number;
-  /** --match-paper-decay: kept only on the runs of decoupled schemes, the only ones it changes. */
-  matchPaperDecay?: true;
-  /**
-   * --set key=value given to every run (dotted config keys, as `npm run atari -- --set`), keys sorted. Absent when
-   * none was given, so the ids of sweeps without it are unchanged; present, it is part of every run's id.
-   */
-  set?: Record<string, string>;
-}
 
 /** One row of a grid: a scheme and the λ values it runs at. */
 export interface GridRow {
