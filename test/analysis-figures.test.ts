@@ -7,8 +7,12 @@ import {
   learningCurveSpec,
   mOverWPoints,
   renderSvg,
+  type FigureSpec,
+  mOverWSpec,
   sensitivityAggregateSpec,
   sensitivityData,
+  sensitivityPerGameSpec,
+  weightNormSpec,
   efficiencySpec,
   improvementSpec,
   intervalEstimatesSpec,
@@ -22,6 +26,7 @@ import {
   epsDominatedSpec,
 } from '../src/analysis/figures.ts';
 import type { LoadedRun } from '../src/analysis/sweep_results.ts';
+import { baselineSpec, compareIteration } from '../src/analysis/baseline.ts';
 
 function run(seed: number, optimizer: string, weightDecay: number, returns: (number | null)[], game = 'pong'): LoadedRun {
   return {
@@ -207,5 +212,64 @@ describe('optimizer state from diagnostics.jsonl (issue 19)', () => {
     const runs = [traced(0, 'adam-l2', 1e-3), run(1, 'adam-l2', 1e-3, [1, 2])];
     expect(weightNormPoints(runs).map((p) => p.iteration)).toEqual([0, 1]);
     expect(epsDominatedPoints([run(1, 'adam-l2', 1e-3, [1, 2])])).toEqual([]);
+  });
+});
+
+describe('tick labels when a figure\'s data are all one value (issue 20)', () => {
+  // One run of one iteration (a report on a single run directory): every continuous axis whose domain comes from
+  // the data collapses to one value. Vega then has no tick step to round by and used to print its one tick with six
+  // decimals: "0.235359", "250.313k", "0.000000".
+  const tickLabels = (svg: string): string[] =>
+    [...svg.matchAll(/aria-label="([^"]*)"[^>]*>(?:(?!role-axis").)*?role-axis-label"[^>]*>((?:<text[^>]*>[^<]*<\/text>)*)/gs)]
+      .filter((m) => !m[1].includes('discrete scale'))
+      .flatMap((m) => [...m[2].matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((t) => t[1]));
+  /** Significant digits a label shows: "0.235" 3, "12,300" 3, "250k" 2, "1.000" 4, "0.000000" 7. */
+  const shownDigits = (label: string): number => {
+    const [int, frac = ''] = label.replace(/[^\d.]/g, '').split('.');
+    const whole = int.replace(/^0+/, '');
+    if (whole === '') return frac.replace(/^0+/, '').length || 1 + frac.length;
+    return frac === '' ? whole.replace(/0+$/, '').length : whole.length + frac.length;
+  };
+
+  function figures(value: number): Record<string, FigureSpec> {
+    const one = run(0, 'adam-l2', 1e-3, [value], 'breakout');
+    one.records[0] = { ...one.records[0], env_steps: 250_313, update_norm_ratio: 1e-4, m_over_w_log10: { p5: value, p50: value },
+      moment_wd_share: { p5: value, p25: value, p50: value, p75: value, p95: value, count: 7 } };
+    one.diagnostics = [{ iteration: 0, env_steps: 250_313, weight_norm: 3.15, eps_dominated_share: value }];
+    const interval = { point: value, lower: value, upper: value };
+    const points: SensitivityPoint[] = [{ scheme: 'WD', optimizer: 'adam-l2', lambda: 1e-3, perGame: new Map([['breakout', { mean: value, std: null, n: 1 }]]), iqm: interval, mean: interval }];
+    const { perGame, aggregate } = sensitivityData(points);
+    const row = 'WD λ=1e-3';
+    return {
+      curves: learningCurveSpec(curvePoints([one], 'train_return_mean'), 't', 'training return', ['breakout']),
+      sensitivity: sensitivityAggregateSpec(aggregate, null, 1),
+      sensitivityGames: sensitivityPerGameSpec(perGame, new Map(), ['breakout']),
+      mOverW: mOverWSpec(mOverWPoints([one]), ['WD λ=1e-3']),
+      wdShare: wdShareSpec(wdSharePoints([one]), ['WD λ=1e-3']),
+      weightNorm: weightNormSpec(weightNormPoints([one]), ['WD']),
+      epsDominated: epsDominatedSpec(epsDominatedPoints([one]), ['WD']),
+      updateRatio: updateRatioSpec(updateRatioPoints([one]), ['WD']),
+      intervals: intervalEstimatesSpec(['IQM', 'median', 'mean', 'optimality gap'].map((metric) => ({ row, metric, ...interval })), [row]),
+      efficiency: efficiencySpec([{ row, x: 250_313, ...interval }], [row]),
+      baseline: baselineSpec({
+        runDir: '/x', game: 'breakout', seed: 0, match: { agent: 'DQN', differences: [], notes: [] }, agent: 'DQN', reason: null, publishedIterations: [0],
+        rows: [compareIteration(0, value, [value])],
+      }),
+    };
+  }
+
+  it.each([0.235359, 0])('every tick label shows at most 3 significant digits (all values %s)', async (value) => {
+    const long: string[] = [];
+    for (const [name, spec] of Object.entries(figures(value))) {
+      const labels = tickLabels(await renderSvg(spec));
+      expect(labels.length, name).toBeGreaterThan(0);
+      long.push(...labels.filter((l) => shownDigits(l) > 3).map((l) => `${name}: ${l}`));
+    }
+    expect(long).toEqual([]);
+  });
+
+  it('a domain of any width keeps vega\'s own labels', async () => {
+    const spec = efficiencySpec([{ row: 'r', x: 0, point: 0.2, lower: 0.1, upper: 0.3 }, { row: 'r', x: 1000, point: 0.25, lower: 0.2, upper: 0.3 }], ['r']);
+    expect(tickLabels(await renderSvg(spec))).toEqual(['0k', '0.1k', '0.2k', '0.3k', '0.4k', '0.5k', '0.6k', '0.7k', '0.8k', '0.9k', '1k', '0.10', '0.12', '0.14', '0.16', '0.18', '0.20', '0.22', '0.24', '0.26', '0.28', '0.30']);
   });
 });

@@ -9,7 +9,7 @@ import { isOptimizerName } from '../optim/options.ts';
 import { SCHEMES } from '../optim/schemes.ts';
 import { DOPAMINE_ADAM, DOPAMINE_AGENT, DOPAMINE_RMSPROP } from '../run/presets.ts';
 import type { JsonObject, MetricsRecord } from '../run/run_directory.ts';
-import type { ReferenceBand } from './figures.ts';
+import { oneValueAxis, type ReferenceBand } from './figures.ts';
 import { parseCommentedCsv, REFERENCE_DIR } from './reference.ts';
 
 export const DOPAMINE_CURVES_FILE = path.join(REFERENCE_DIR, 'dopamine_dqn_curves.csv');
@@ -285,7 +285,7 @@ function wrap(text: string, width: number): string[] {
 export function baselineSpec(c: BaselineComparison): Spec {
   const band = c.rows.filter((r) => r.n > 0).map((r) => ({ iteration: r.iteration, min: r.min, max: r.max, mean: r.mean }));
   const run = c.rows.filter((r) => r.value !== null).map((r) => ({ iteration: r.iteration, value: r.value }));
-  const x = { field: 'iteration', type: 'quantitative', title: `iteration (${DOPAMINE_ITERATION_STEPS.toLocaleString('en-US')} agent steps)`, axis: { tickMinStep: 1 } };
+  const x = { field: 'iteration', type: 'quantitative', title: `iteration (${DOPAMINE_ITERATION_STEPS.toLocaleString('en-US')} agent steps)`, axis: { tickMinStep: 1, ...oneValueAxis('x') } };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
@@ -295,7 +295,7 @@ export function baselineSpec(c: BaselineComparison): Spec {
     width: 480,
     height: 260,
     layer: [
-      { data: { values: band }, mark: { type: 'area', opacity: 0.25, color: '#7f7f7f' }, encoding: { x, y: { field: 'min', type: 'quantitative', title: 'training return' }, y2: { field: 'max' } } },
+      { data: { values: band }, mark: { type: 'area', opacity: 0.25, color: '#7f7f7f' }, encoding: { x, y: { field: 'min', type: 'quantitative', title: 'training return', axis: oneValueAxis('y') }, y2: { field: 'max' } } },
       { data: { values: band }, mark: { type: 'line', strokeDash: [4, 3], color: '#555' }, encoding: { x, y: { field: 'mean', type: 'quantitative' } } },
       { data: { values: run }, mark: { type: 'line', point: { color: '#d62728' }, color: '#d62728', strokeWidth: 2 }, encoding: { x, y: { field: 'value', type: 'quantitative' } } },
     ],

@@ -32,6 +32,20 @@ export function plottedRows(spec: FigureSpec): Array<Record<string, unknown>> {
 /** Legend symbols drawn as opaque strokes, whatever the opacity of the layer the legend is built from. */
 const SOLID_LEGEND = { symbolType: 'stroke', symbolOpacity: 1, symbolStrokeWidth: 2.5 };
 
+/**
+ * Axis options for a linear scale whose data can all be one value (a single run, λ or iteration, a constant series).
+ * Its domain then has no width, vega finds no tick step to round the labels by, and prints the one tick with six
+ * decimals ("0.235359", "250.313k"): that tick gets `format` (three significant digits) instead. Any wider domain
+ * keeps vega's own labels. `scale` is the scale's name in the compiled Vega spec: the channel, with Vega-Lite's
+ * "child_" in front where a facet resolves it independently.
+ */
+export function oneValueAxis(scale: string, format = ',.3~r'): Spec {
+  return { labelExpr: `span(domain('${scale}')) === 0 ? format(datum.value, '${format}') : datum.label` };
+}
+
+/** An x axis labelled with SI prefixes (250k). */
+const SI_AXIS = { format: '~s', ...oneValueAxis('x', '.3~s') };
+
 /** Vega-Lite spec -> standalone SVG text. */
 export async function renderSvg(spec: Spec): Promise<string> {
   const compiled = vl.compile(spec as unknown as vl.TopLevelSpec).spec;
@@ -128,13 +142,14 @@ export interface ReferenceBand {
  */
 export function learningCurveSpec(points: readonly CurvePoint[], title: string, yTitle: string, games: readonly string[], reference: readonly ReferenceBand[] = []): Spec {
   const curvesOnly = { filter: 'datum.reference !== true' };
+  const y = { type: 'quantitative', title: yTitle, axis: oneValueAxis('child_y') };
   const curveLayers: Spec[] = [
-    { transform: [curvesOnly], mark: { type: 'area', opacity: 0.18 }, encoding: { y: { field: 'min', type: 'quantitative', title: yTitle }, y2: { field: 'max' } } },
+    { transform: [curvesOnly], mark: { type: 'area', opacity: 0.18 }, encoding: { y: { field: 'min', ...y }, y2: { field: 'max' } } },
     {
       transform: [curvesOnly],
       mark: { type: 'line', strokeWidth: 1.6 },
       encoding: {
-        y: { field: 'mean', type: 'quantitative', title: yTitle },
+        y: { field: 'mean', ...y },
         tooltip: [{ field: 'series' }, { field: 'iteration' }, { field: 'mean', format: '.1f' }, { field: 'n' }],
       },
     },
@@ -145,7 +160,7 @@ export function learningCurveSpec(points: readonly CurvePoint[], title: string, 
     encoding: {
       x: { field: 'start', type: 'quantitative' },
       x2: { field: 'end' },
-      y: { field: 'min', type: 'quantitative', title: yTitle },
+      y: { field: 'min', ...y },
       y2: { field: 'max' },
       color: { value: '#555' },
       tooltip: [{ field: 'mean', title: 'published mean', format: '.1f' }, { field: 'min', format: '.1f' }, { field: 'max', format: '.1f' }],
@@ -162,7 +177,7 @@ export function learningCurveSpec(points: readonly CurvePoint[], title: string, 
       width: 210,
       height: 140,
       encoding: {
-        x: { field: 'envSteps', type: 'quantitative', title: 'agent steps (env_steps)', axis: { format: '~s' } },
+        x: { field: 'envSteps', type: 'quantitative', title: 'agent steps (env_steps)', axis: SI_AXIS },
         // The legend takes its symbol from the first layer, the 18 %-opacity band: draw it as a solid line instead.
         color: { field: 'series', type: 'nominal', title: 'scheme', scale: colourScale(points.map((p) => p.series)), legend: SOLID_LEGEND },
       },
@@ -194,14 +209,15 @@ export function sensitivityData(points: readonly SensitivityPoint[]): { perGame:
   return { perGame, aggregate };
 }
 
-function sensitivityLayers(yTitle: string, colours: Spec, referenceField: string | null): Spec[] {
+function sensitivityLayers(yTitle: string, yScale: string, colours: Spec, referenceField: string | null): Spec[] {
+  const y = { type: 'quantitative', title: yTitle, scale: { zero: false, padding: 10 }, axis: oneValueAxis(yScale) };
   const layers: Spec[] = [
     {
       mark: { type: 'errorbar', ticks: true },
       encoding: {
         // Padding (pixels) keeps the end points and their bars off the frame.
         x: { field: 'lambda', type: 'quantitative', scale: { type: 'log', padding: 18 } },
-        y: { field: 'lower', type: 'quantitative', title: yTitle, scale: { zero: false, padding: 10 } },
+        y: { field: 'lower', ...y },
         y2: { field: 'upper' },
         color: { field: 'scheme', type: 'nominal', scale: colours },
       },
@@ -210,7 +226,7 @@ function sensitivityLayers(yTitle: string, colours: Spec, referenceField: string
       mark: { type: 'line', point: true },
       encoding: {
         x: { field: 'lambda', type: 'quantitative', scale: { type: 'log', padding: 18 }, title: 'λ (log scale)', axis: { format: '.0e' } },
-        y: { field: 'value', type: 'quantitative', title: yTitle, scale: { zero: false, padding: 10 } },
+        y: { field: 'value', ...y },
         color: { field: 'scheme', type: 'nominal', title: 'scheme', scale: colours, legend: SOLID_LEGEND },
         tooltip: [{ field: 'scheme' }, { field: 'lambda', format: '.0e' }, { field: 'value', format: '.3~f' }],
       },
@@ -238,7 +254,7 @@ export function sensitivityAggregateSpec(data: readonly SensitivityDatum[], refe
     width: 420,
     height: 260,
     data: { values },
-    layer: sensitivityLayers('IQM human-normalized score', colours, reference === null ? null : 'reference'),
+    layer: sensitivityLayers('IQM human-normalized score', 'y', colours, reference === null ? null : 'reference'),
   };
 }
 
@@ -253,7 +269,7 @@ export function sensitivityPerGameSpec(data: readonly SensitivityDatum[], refere
     facet: { field: 'game', type: 'nominal', title: null, sort: games.map(displayName) },
     columns: 4,
     resolve: { scale: { y: 'independent' } },
-    spec: { width: 190, height: 130, layer: sensitivityLayers('score', colours, reference.size === 0 ? null : 'reference') },
+    spec: { width: 190, height: 130, layer: sensitivityLayers('score', 'child_y', colours, reference.size === 0 ? null : 'reference') },
   };
 }
 
@@ -320,7 +336,7 @@ function quantilePanels(
       height,
       ...rest,
       encoding: {
-        x: { field: 'envSteps', type: 'quantitative', title: 'agent steps', axis: { format: '~s' } },
+        x: { field: 'envSteps', type: 'quantitative', title: 'agent steps', axis: SI_AXIS },
         color: { field: 'quantile', type: 'ordinal', title: 'quantile', sort: [...QUANTILE_KEYS], scale: { scheme: 'viridis' }, ...legend },
         ...encoding,
       },
@@ -336,7 +352,7 @@ export function mOverWSpec(points: readonly QuantilePoint[], seriesOrder: readon
     120,
     {
       mark: { type: 'line', strokeWidth: 1.4 },
-      encoding: { y: { field: 'value', type: 'quantitative', title: 'log10 |m|/|w|', scale: { zero: false } } },
+      encoding: { y: { field: 'value', type: 'quantitative', title: 'log10 |m|/|w|', scale: { zero: false }, axis: oneValueAxis('y') } },
     },
   );
 }
@@ -405,7 +421,8 @@ export const updateRatioPoints = (runs: readonly LoadedRun[]): BandPoint[] => ba
 /** One panel per scheme, one line per λ with its min–max band over runs. */
 export function bandSpec(points: readonly BandPoint[], schemes: readonly string[], text: string, subtitle: string, yTitle: string, logScale: boolean): Spec {
   const lambdas = [...new Set(points.map((p) => p.lambda))].sort((a, b) => Number(b) - Number(a));
-  const y = { type: 'quantitative', title: yTitle, scale: logScale ? { type: 'log' } : { zero: false } };
+  // A log axis has no such tick: vega nices its domain out to whole decades (one value: a power of ten).
+  const y = { type: 'quantitative', title: yTitle, ...(logScale ? { scale: { type: 'log' } } : { scale: { zero: false }, axis: oneValueAxis('y') }) };
   const colour = { field: 'lambda', type: 'ordinal', title: 'λ', sort: lambdas, scale: { scheme: 'plasma' }, legend: SOLID_LEGEND };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -416,7 +433,7 @@ export function bandSpec(points: readonly BandPoint[], schemes: readonly string[
     spec: {
       width: 190,
       height: 140,
-      encoding: { x: { field: 'envSteps', type: 'quantitative', title: 'agent steps', axis: { format: '~s' } }, color: colour },
+      encoding: { x: { field: 'envSteps', type: 'quantitative', title: 'agent steps', axis: SI_AXIS }, color: colour },
       layer: [
         { mark: { type: 'area', opacity: 0.2 }, encoding: { y: { field: 'min', ...y }, y2: { field: 'max' } } },
         {
@@ -507,7 +524,7 @@ export function intervalEstimatesSpec(data: readonly IntervalDatum[], rows: read
       height: Math.max(60, 22 * rows.length),
       encoding: { y: { field: 'row', type: 'nominal', title: null, sort: [...rows], axis: { labelLimit: 300 } } },
       layer: [
-        { mark: { type: 'rule', strokeWidth: 5, opacity: 0.5 }, encoding: { x: { field: 'lower', type: 'quantitative', title: null, scale: { zero: false, padding: 8 } }, x2: { field: 'upper' }, color: { field: 'row', type: 'nominal', legend: null } } },
+        { mark: { type: 'rule', strokeWidth: 5, opacity: 0.5 }, encoding: { x: { field: 'lower', type: 'quantitative', title: null, scale: { zero: false, padding: 8 }, axis: oneValueAxis('child_x') }, x2: { field: 'upper' }, color: { field: 'row', type: 'nominal', legend: null } } },
         { mark: { type: 'tick', thickness: 2, color: '#222' }, encoding: { x: { field: 'point', type: 'quantitative' } } },
       ],
     },
@@ -547,7 +564,7 @@ export interface BandedCurveDatum {
 }
 
 function bandedCurveSpec(data: readonly BandedCurveDatum[], rows: readonly string[], text: string, subtitle: string, xTitle: string, yTitle: string, yDomain: [number, number] | null): Spec {
-  const y = { type: 'quantitative', title: yTitle, scale: yDomain ? { domain: yDomain } : { zero: false } };
+  const y = { type: 'quantitative', title: yTitle, ...(yDomain ? { scale: { domain: yDomain } } : { scale: { zero: false }, axis: oneValueAxis('y') }) };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text, subtitle },
@@ -555,7 +572,7 @@ function bandedCurveSpec(data: readonly BandedCurveDatum[], rows: readonly strin
     width: 420,
     height: 260,
     encoding: {
-      x: { field: 'x', type: 'quantitative', title: xTitle, axis: { format: '~s' } },
+      x: { field: 'x', type: 'quantitative', title: xTitle, axis: SI_AXIS },
       color: { field: 'row', type: 'nominal', title: 'scheme, λ', sort: [...rows], scale: { scheme: 'tableau10' }, legend: SOLID_LEGEND },
     },
     layer: [
