@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildSweepProgram, EXIT_UNFINISHED, nextSteps, parseSweepArgs, sweepExitCode } from '../src/cli/sweep.ts';
+import { buildSweepProgram, EXIT_UNFINISHED, nextSteps, parseSweepArgs, say, sweepExitCode } from '../src/cli/sweep.ts';
+import { buildPlan, crossGrid, planDecayLines } from '../src/sweep/plan.ts';
 import { runArguments, tsxLoaderUrl } from '../src/sweep/command.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -254,6 +255,23 @@ describe('npm run sweep (entry point)', () => {
     expect(nextSteps('/tmp/s', 130)).toEqual(['resume with: npm run sweep -- --out /tmp/s']);
     expect(nextSteps('/tmp/s', EXIT_UNFINISHED)).toEqual(['resume with: npm run sweep -- --out /tmp/s']);
     expect(nextSteps('/tmp/s', 1)[0]).toMatch(/--status \/tmp\/s --verbose.*resume with: npm run sweep -- --out \/tmp\/s/);
+  });
+
+  it('its lines for people break at words at an 80-column terminal, and stay whole into a file (the 80x24 walk-through)', () => {
+    const plan = buildPlan(crossGrid({ games: ['pong'], optimizers: ['adam', 'adamw'], weightDecays: [1e-3], seeds: [0], preset: 'smoke' }));
+    const lines = [...planDecayLines(plan), ...nextSteps('/tmp/walk/runs/sweep', 0)];
+    expect(lines.some((line) => line.length > 80)).toBe(true);
+    const written = (isTTY: boolean) => {
+      let text = '';
+      for (const line of lines) say(line, { isTTY, columns: 80, write: (t: string) => ((text += t), true) } as never);
+      return text;
+    };
+    const tty = written(true);
+    for (const line of tty.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80);
+    // Only the breaks (and their indents) were added: the same words, none cut.
+    const words = (text: string) => text.split(/\s+/).filter(Boolean);
+    expect(words(tty)).toEqual(words(lines.join('\n')));
+    expect(written(false)).toBe(`${lines.join('\n')}\n`);
   });
 
   it('exit code: 0 only when every planned run is finished', () => {

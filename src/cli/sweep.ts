@@ -15,6 +15,7 @@ import { addSweepRunOptions } from './run_options.ts';
 import { parseChoice, parsePositiveInteger } from './parse.ts';
 import { TENSORBOARD_DIR, type RunOutputOptions } from '../sweep/command.ts';
 import { chooseSplit, oversubscription, slurmMemFor } from '../sweep/resources.ts';
+import { wrapWords } from '../run/terminal_text.ts';
 import { runMain } from './exit.ts';
 import { withVersion } from './version.ts';
 
@@ -227,7 +228,7 @@ async function main(argv: string[]): Promise<number> {
   const { sweepStatus, formatStatus } = await import('../sweep/status.ts');
   if (invocation.kind === 'status') {
     const plan = readPlan(invocation.dir);
-    console.log(formatStatus(invocation.dir, plan, sweepStatus(invocation.dir, plan), invocation.verbose));
+    say(formatStatus(invocation.dir, plan, sweepStatus(invocation.dir, plan), invocation.verbose));
     return 0;
   }
 
@@ -241,8 +242,8 @@ async function main(argv: string[]): Promise<number> {
   const settled = loadPlan(invocation.dir, invocation.plan, !dryRun);
   const { plan } = settled;
   if (!dryRun) {
-    console.log(planLine(invocation.dir, settled));
-    for (const line of planDecayLines(plan)) console.log(line);
+    say(planLine(invocation.dir, settled));
+    for (const line of planDecayLines(plan)) say(line);
   }
   if (invocation.planOnly) return 0;
 
@@ -275,15 +276,15 @@ async function main(argv: string[]): Promise<number> {
       kind: 'slurm', jobId, tasks: todo.length, maxParallel: invocation.slurm.maxParallel ?? null, threads,
       submittedAt: new Date().toISOString(), script: scriptFile,
     });
-    console.log(`submitted Slurm job array ${jobId}: ${todo.length} task(s), script ${scriptFile}`);
-    console.log(`follow it with: npm run sweep -- --status ${shellQuote(invocation.dir)}`);
+    say(`submitted Slurm job array ${jobId}: ${todo.length} task(s), script ${scriptFile}`);
+    say(`follow it with: npm run sweep -- --status ${shellQuote(invocation.dir)}`);
     return 0;
   }
 
   const split = chooseSplit({ preset, workers: invocation.workers, threads: invocation.threads });
   const warning = oversubscription(split, preset);
-  if (warning) console.warn(warning);
-  else if (invocation.workers === undefined) console.log(split.note);
+  if (warning) say(warning, process.stderr);
+  else if (invocation.workers === undefined) say(split.note);
 
   const { LocalExecutor } = await import('../sweep/local.ts');
   // Tasks of a Slurm array of this sweep may be running its runs; running them here too would only collide.
@@ -307,11 +308,16 @@ async function main(argv: string[]): Promise<number> {
   view.start();
   const result = await executor.run().finally(() => view.stop());
   const final = sweepStatus(invocation.dir, plan);
-  console.log(formatStatus(invocation.dir, plan, final));
+  say(formatStatus(invocation.dir, plan, final));
   const { code, message } = sweepExitCode(result.stopped, final.counts);
-  if (message) console.error(message);
-  for (const line of nextSteps(invocation.dir, code)) console.log(line);
+  if (message) say(message, process.stderr);
+  for (const line of nextSteps(invocation.dir, code)) say(line);
   return code;
+}
+
+/** A line for people: broken at words at a terminal's width (the terminal would cut words), as it is into a file. */
+export function say(text: string, stream: Pick<NodeJS.WriteStream, 'isTTY' | 'columns' | 'write'> = process.stdout): void {
+  stream.write(`${stream.isTTY ? wrapWords(text, stream.columns || 80) : text}\n`);
 }
 
 /** What to type next: how to resume a sweep that stopped or has runs left, or what to do with a finished one. */
