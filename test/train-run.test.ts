@@ -266,7 +266,7 @@ describe('a DQN run (smoke preset, real emulator)', () => {
   it('refuses bad input before any work, and never overwrites another config\'s results', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['--game', 'Pongg'], /Unknown Atari game "Pongg"\. Did you mean Pong\?/],
-      [['--game', 'Pong', '--optimizer', 'adamx'], /Unknown optimizer "adamx"/],
+      [['--game', 'Pong', '--optimizer', 'adamx'], /Unknown optimizer scheme "adamx"/],
       [['--game', 'Pong', '--preset', 'tiny'], /Unknown preset "tiny"\. Valid: dopamine, dopamine-tf, reduced, smoke/],
       [['--game', 'Pong', '--optimizer', 'adamw', '--wd', '-1'], /"-1" is not a weight decay λ: expected a decimal number >= 0/],
       [['--game', 'Pong', '--optimizer', 'adam', '--wd', '1e-4'], /'adam' has no weight decay/],
