@@ -25,6 +25,7 @@ export interface RunOption {
   key: string;
   flags: string;
   help: string;
+  /** commander's argParser; a repeatable option's also gets the list so far. */
   parse?: (value: string, previous?: never) => unknown;
   default?: unknown;
   /** `npm run atari -- --help`'s group. */
@@ -149,12 +150,6 @@ export const RUN_OPTIONS: readonly RunOption[] = [
     group: 'Resources:', choice: null, trainOnly: true,
   },
 ];
-
-export function runOption(key: string): RunOption {
-  const option = RUN_OPTIONS.find((o) => o.key === key);
-  if (!option) throw new Error(`no run option ${key}`);
-  return option;
-}
 
 /** The long flag as typed: `--training-steps`, `--no-save-replay`. */
 export function longFlag(option: RunOption): string {
