@@ -62,12 +62,26 @@ function squeueField(job: string, format: string): string {
   return spawnSync('squeue', ['-h', '-j', job, '-o', format], { encoding: 'utf8' }).stdout?.trim() ?? '';
 }
 
-async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+/** Polls `condition`; on timeout the error also carries `explain()`, what Slurm and the logs say (for a CI log). */
+async function waitFor(condition: () => boolean, timeoutMs: number, what: string, explain: () => string = () => ''): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!condition()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}\n${explain()}`);
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** Slurm's view of a job and the tails of a sweep's logs: why a task did not finish. */
+function jobReport(jobId: string, dir: string): string {
+  const run = (cmd: string, args: string[]) => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    return `$ ${cmd} ${args.join(' ')}\n${r.stdout ?? ''}${r.stderr ?? ''}`;
+  };
+  const tails = fs.existsSync(path.join(dir, 'logs'))
+    ? fs.readdirSync(path.join(dir, 'logs')).map((f) => `--- logs/${f} (last 15 lines)\n${fs.readFileSync(path.join(dir, 'logs', f), 'utf8').split('\n').slice(-15).join('\n')}`)
+    : ['(no logs/)'];
+  return [run('squeue', ['-j', jobId, '-o', '%i %T %r %S']), run('sacct', ['-j', jobId, '-X', '-n', '-o', 'JobID,State,ExitCode,Reason%30,Start,End']),
+    run('scontrol', ['show', 'job', jobId]), ...tails].join('\n');
 }
 
 /** Metrics without wall-clock fields: what must be identical between two executions of the same run. */
@@ -144,10 +158,14 @@ describe.skipIf(missing !== null)('sweeps on a real one-node Slurm cluster', () 
     // Exactly what --signal=B:USR1@60 makes slurmctld do when the time limit nears: signal the batch shell.
     execFileSync('scancel', ['--batch', '--signal=USR1', `${jobId}_0`]);
     // Slurm holds a requeued job back for about two minutes (reason BeginTime); let it start now.
-    await waitFor(() => squeueField(`${jobId}_0`, '%r') === 'BeginTime', 60_000, 'the task to be requeued');
+    await waitFor(() => squeueField(`${jobId}_0`, '%r') === 'BeginTime', 60_000, 'the task to be requeued', () => jobReport(jobId, dir));
+    // Not within the second of the requeue: slurmd launches a requeued job only with a credential newer than the
+    // revocation of the old one, to the second; sooner, slurmctld logs "Killing non-startable batch JobId=N: Job
+    // credential revoked" and the task fails at once (seen under CI load). Slurm's own requeue delay never hits this.
+    await new Promise((r) => setTimeout(r, 2000));
     execFileSync('scontrol', ['update', `JobId=${jobId}_0`, 'StartTime=now']);
     // Generous: the requeued task starts a new Node process and slurmd polls; on a loaded machine that took > 120 s.
-    await waitFor(() => squeueEmpty(jobId) && sweepStatus(dir, plan).counts.done === 1, 300_000, 'the requeued task to finish');
+    await waitFor(() => squeueEmpty(jobId) && sweepStatus(dir, plan).counts.done === 1, 300_000, 'the requeued task to finish', () => jobReport(jobId, dir));
     const log = fs.readFileSync(path.join(dir, 'logs', `${plan.runs[0].id}.log`), 'utf8');
     expect(log).toMatch(/checkpointed after iteration \d+ \(SIGUSR1\)/);
     expect(log).toMatch(/restart 1/);
