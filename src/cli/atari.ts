@@ -111,12 +111,11 @@ export function parseAtariArgs(argv: string[], program = buildAtariProgram()): A
   let config: RunConfig;
   let outDir: string | undefined = o.out;
   let note: string | null = null;
+  if (o.resume && !outDir) program.error('error: --resume needs --out <run directory>');
   try {
     if (o.resume && !o.game) {
-      if (!outDir) program.error('error: --resume needs --out <run directory>');
       config = readStoredConfig(outDir!, o, program);
     } else {
-      if (o.resume && !outDir) program.error('error: --resume needs --out <run directory>');
       if (!o.game) program.error('error: --game is required (e.g. --game Pong). List the games with --list-games.');
       const choices = runChoicesFrom(o);
       config = resolveRunConfig(choices);
