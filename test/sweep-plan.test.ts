@@ -6,12 +6,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { formatLambda } from '../src/format.ts';
 import { optimizerNames } from '../src/optim/types.ts';
 import { CorruptFileError } from '../src/io/atomic.ts';
-import { PRESET_NAMES as RUN_PRESET_NAMES } from '../src/run/presets.ts';
 import { NO_DECAY_SCHEMES } from '../src/optim/schemes.ts';
 import { buildPlan, crossGrid, paperGrid, planDecayLines, plannedRunConfig, SweepInputError } from '../src/sweep/plan.ts';
-import { PRESET_NAMES } from '../src/run/presets.ts';
-import { runName } from '../src/run/run_name.ts';
 import { resolveRunConfig } from '../src/run/presets.ts';
+import { runName } from '../src/run/run_name.ts';
 import { PlanMismatchError, planLine, readPlan, writeOrCheckPlan } from '../src/sweep/plan_file.ts';
 import { RunDirectory } from '../src/run/run_directory.ts';
 import { sweepStatus } from '../src/sweep/status.ts';
@@ -75,10 +73,6 @@ describe('grid expansion', () => {
   it('every scheme without weight decay exists in the optimizer module', () => {
     for (const name of NO_DECAY_SCHEMES) expect(optimizerNames).toContain(name);
     expect(NO_DECAY_SCHEMES).toEqual(['adam', 'sgd', 'rmsprop']);
-  });
-
-  it('uses the run presets of src/run/presets.ts', () => {
-    expect(PRESET_NAMES).toEqual(RUN_PRESET_NAMES);
   });
 });
 
