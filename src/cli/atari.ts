@@ -31,7 +31,8 @@ import { runForecast } from '../run/forecast.ts';
 import { runMemoryBytesFor } from '../sweep/resources.ts';
 import { runMain } from './exit.ts';
 import { withVersion } from './version.ts';
-import { diffConfig, RUN_FILES } from '../run/run_directory.ts';
+import { fixedConfigDifferences, RUN_FILES } from '../run/run_directory.ts';
+import { CorruptFileError, readJsonFile } from '../io/atomic.ts';
 
 export const AGENTS = ['dqn', 'random'] as const;
 export const DEFAULT_RUNS_DIR = path.join(REPO_ROOT, 'results', 'runs');
@@ -143,12 +144,12 @@ export function defaultRunDirectory(choices: RunChoices, config: RunConfig, runs
   if (fs.existsSync(dir) || !fs.existsSync(path.join(legacy, RUN_FILES.config))) return { dir, note: null };
   let stored: unknown;
   try {
-    stored = (JSON.parse(fs.readFileSync(path.join(legacy, RUN_FILES.config), 'utf8')) as { config?: unknown }).config;
-  } catch {
-    return { dir, note: null }; // not a run we can read: never adopted; the new name is used
+    stored = readJsonFile<{ config?: unknown } | null>(path.join(legacy, RUN_FILES.config), 'run config')?.config;
+  } catch (error) {
+    if (error instanceof CorruptFileError) return { dir, note: null }; // not a run we can read: never adopted
+    throw error;
   }
-  const differences = diffConfig(stored, config).filter((d) => !(MUTABLE_CONFIG_KEYS as readonly string[]).includes(d.key));
-  if (differences.length > 0) return { dir, note: null };
+  if (fixedConfigDifferences(stored, config, MUTABLE_CONFIG_KEYS).length > 0) return { dir, note: null };
   return { dir: legacy, note: `${legacy} holds this run under its name from before run names had a settings hash; it continues there` };
 }
 

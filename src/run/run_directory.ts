@@ -166,6 +166,11 @@ function isMutable(key: string, mutableKeys: readonly string[]): boolean {
   return mutableKeys.some((m) => key === m || key.startsWith(`${m}.`));
 }
 
+/** How `next` differs from `old` outside `mutableKeys` (a key, or any key under it): the differences a resume refuses. */
+export function fixedConfigDifferences(old: unknown, next: unknown, mutableKeys: readonly string[]): ConfigDifference[] {
+  return diffConfig(old, next).filter((d) => !isMutable(d.key, mutableKeys));
+}
+
 function readConfigFile(dir: string): RunConfigFile {
   const file = path.join(dir, RUN_FILES.config);
   const parsed = readJsonFile<RunConfigFile>(file, 'run config');

@@ -9,7 +9,7 @@ import type { AgentState, DqnAgent } from '../../agents/dqn_agent.ts';
 import { readJsonFile } from '../io/atomic.ts';
 import { findLatestCheckpoint, saveCheckpoint, type LoadedTensor } from './checkpoints.ts';
 import { MUTABLE_CONFIG_KEYS, type RunConfig } from './presets.ts';
-import { diffConfig, formatDifference, type ConfigDifference, type RunDirectory } from './run_directory.ts';
+import { fixedConfigDifferences, formatDifference, type ConfigDifference, type RunDirectory } from './run_directory.ts';
 
 /** Progress of the iteration in hand, saved in mid-iteration checkpoints. */
 export interface IterationProgress {
@@ -70,7 +70,7 @@ export class CheckpointConfigMismatchError extends Error {
 export function checkpointConfigDifferences(checkpointDir: string, config: RunConfig): ConfigDifference[] {
   const saved = readJsonFile<Partial<RunState>>(path.join(checkpointDir, 'state.json'), 'checkpoint state');
   if (saved?.config === undefined) return [];
-  return diffConfig(saved.config, config).filter((d) => !(MUTABLE_CONFIG_KEYS as readonly string[]).includes(d.key));
+  return fixedConfigDifferences(saved.config, config, MUTABLE_CONFIG_KEYS);
 }
 
 /**
