@@ -5,24 +5,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CommanderError } from 'commander';
+import { atariUsageError as parseError, parseAtari as parse } from './fixtures/atari_cli.ts';
 import { buildAtariProgram, describePresets, memoryNeed, parseAtariArgs } from '../src/cli/atari.ts';
 import { runMemoryBytesFor } from '../src/sweep/resources.ts';
-
-function parse(...argv: string[]) {
-  const program = buildAtariProgram().exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
-  return parseAtariArgs(argv, program);
-}
-
-function parseError(...argv: string[]): string {
-  try {
-    parse(...argv);
-  } catch (error) {
-    if (error instanceof CommanderError) return error.message;
-    throw error;
-  }
-  throw new Error('expected a usage error');
-}
 
 describe('atari command line', () => {
   it('resolves the game and fills defaults', () => {

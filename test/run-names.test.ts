@@ -5,29 +5,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CommanderError } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildAtariProgram, DEFAULT_RUNS_DIR, defaultRunDirectory, parseAtariArgs } from '../src/cli/atari.ts';
+import { atariUsageError as parseError, parseAtari as parse } from './fixtures/atari_cli.ts';
+import { buildAtariProgram, DEFAULT_RUNS_DIR, defaultRunDirectory } from '../src/cli/atari.ts';
 import { CONFIG_OPTIONS_FIXED_ON_RESUME, longFlag, RUN_OPTIONS, TRAIN_ONLY } from '../src/cli/run_options.ts';
 import { resolveRunConfig, type RunChoices } from '../src/run/presets.ts';
 import { legacyRunName, runIdentityOf, runName } from '../src/run/run_name.ts';
 import { runArguments } from '../src/sweep/command.ts';
 import { buildPlan, crossGrid } from '../src/sweep/plan.ts';
-
-function parse(...argv: string[]) {
-  const program = buildAtariProgram().exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
-  return parseAtariArgs(argv, program);
-}
-
-function parseError(...argv: string[]): string {
-  try {
-    parse(...argv);
-  } catch (error) {
-    if (error instanceof CommanderError) return error.message;
-    throw error;
-  }
-  throw new Error('expected a usage error');
-}
 
 function outDirOf(...argv: string[]): string {
   const run = parse(...argv);
