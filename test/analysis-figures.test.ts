@@ -5,6 +5,7 @@ import type { SensitivityPoint } from '../src/analysis/aggregates.ts';
 import {
   curvePoints,
   learningCurveSpec,
+  seedPoints,
   mOverWPoints,
   renderSvg,
   type FigureSpec,
@@ -66,16 +67,31 @@ describe('learning curves', () => {
 
   it("with a reference, Dopamine's band is a grey step layer under the curves, from the same data source", async () => {
     const reference = [{ game: 'Pong', start: 0, end: 150, min: -21, max: -20, mean: -20.5 }];
-    const spec = learningCurveSpec(curvePoints(runs, 'train_return_mean'), 't', 'training return', ['pong'], reference) as any;
+    const spec = learningCurveSpec(curvePoints(runs, 'train_return_mean'), 't', 'training return', ['pong'], { reference }) as any;
     const [steps, band, line] = spec.spec.layer;
     expect(steps.mark.type).toBe('rect');
     expect([steps.encoding.x.field, steps.encoding.x2.field, steps.encoding.y.field, steps.encoding.y2.field]).toEqual(['start', 'end', 'min', 'max']);
     expect(band.mark.type).toBe('area');
     expect(line.encoding.y.field).toBe('mean');
-    expect(spec.data.values.filter((v: any) => v.reference === true)).toHaveLength(1);
+    expect(spec.data.values.filter((v: any) => v.row === 'reference')).toHaveLength(1);
     const svg = await renderSvg(spec);
     expect(svg.match(/aria-roledescription="rect mark"/g)).toHaveLength(1);
     expect(svg.match(/aria-roledescription="line mark"/g)).toHaveLength(2);
+  });
+
+  it('a dot per seed and iteration it has a value at, on top of the mean lines', async () => {
+    const seeds = seedPoints(runs, 'train_return_mean');
+    expect(seeds.filter((p) => p.series === 'decoupled').map((p) => [p.seed, p.iteration, p.envSteps, p.value])).toEqual([
+      [0, 0, 100, 1], [0, 1, 200, 4], [1, 0, 101, 3], [2, 0, 102, 8], [2, 1, 202, 10],
+    ]);
+    expect(seeds.find((p) => p.series === 'orig')).toMatchObject({ lambda: '0', game: 'Pong', seed: 0, value: 5 });
+    const spec = learningCurveSpec(curvePoints(runs, 'train_return_mean'), 't', 'return', ['pong'], { seeds }) as any;
+    const dots = spec.spec.layer.at(-1);
+    expect(dots.mark.type).toBe('point');
+    expect(dots.encoding.y.field).toBe('value');
+    const svg = await renderSvg(spec);
+    // One dot per seed value: 5 decoupled + 2 orig.
+    expect(svg.match(/aria-roledescription="point"/g)).toHaveLength(7);
   });
 
   it('renders to an SVG with one path per scheme line', async () => {
@@ -202,15 +218,20 @@ describe('optimizer state from diagnostics.jsonl (issue 19)', () => {
     expect(wn.map((p) => [p.envSteps, p.mean, p.min, p.max, p.n])).toEqual([[1000, 30.5, 30, 31, 2], [2000, 20.5, 20, 21, 2], [3000, 10.5, 10, 11, 2]]);
     const eps = epsDominatedPoints(runs);
     expect([...new Set(eps.map((p) => p.scheme))].sort()).toEqual(['WD', 'separated', 'separated: WD buffers']);
+    const shareTraced = runs.map((r) => ({ ...r, diagnostics: r.diagnostics.map((d, i) => ({ ...d, moment_wd_share: { p50: 0.2 * (i + 1) } })) }));
+    expect(wdSharePoints(shareTraced).filter((p) => p.quantile === 'p50' && p.series === 'WD λ=1e-3').map((p) => [p.envSteps, p.mean]))
+      .toEqual([[1000, 0.2], [2000, 0.4], [3000, 0.6000000000000001]]);
     expect(eps.filter((p) => p.scheme === 'separated: WD buffers').map((p) => p.mean)).toEqual([1, 1, 1]);
     expect(eps.find((p) => p.scheme === 'WD' && p.envSteps === 1000)!.mean).toBeCloseTo(0.905, 12);
     const spec = epsDominatedSpec(eps, ['WD', 'separated', 'separated: WD buffers']) as { title: { text: string } };
     expect(spec.title.text).toMatch(/√v̂ < ε/);
   });
 
-  it('falls back to one point per iteration when a run has no trace (runs made before it existed)', () => {
-    const runs = [traced(0, 'adam-l2', 1e-3), run(1, 'adam-l2', 1e-3, [1, 2])];
-    expect(weightNormPoints(runs).map((p) => p.iteration)).toEqual([0, 1]);
+  it('falls back to one point per iteration for a line with a run without a trace (runs made before it existed), that line only', () => {
+    const runs = [traced(0, 'adam-l2', 1e-3), run(1, 'adam-l2', 1e-3, [1, 2]), traced(0, 'adam-separated', 1e-3)];
+    const wn = weightNormPoints(runs);
+    expect(wn.filter((p) => p.scheme === 'WD').map((p) => [p.iteration, p.n])).toEqual([[0, 2], [1, 2]]);
+    expect(wn.filter((p) => p.scheme === 'separated').map((p) => p.envSteps)).toEqual([1000, 2000, 3000]);
     expect(epsDominatedPoints([run(1, 'adam-l2', 1e-3, [1, 2])])).toEqual([]);
   });
 });
@@ -235,13 +256,13 @@ describe('tick labels when a figure\'s data are all one value (issue 20)', () =>
     const one = run(0, 'adam-l2', 1e-3, [value], 'breakout');
     one.records[0] = { ...one.records[0], env_steps: 250_313, update_norm_ratio: 1e-4, m_over_w_log10: { p5: value, p50: value },
       moment_wd_share: { p5: value, p25: value, p50: value, p75: value, p95: value, count: 7 } };
-    one.diagnostics = [{ iteration: 0, env_steps: 250_313, weight_norm: 3.15, eps_dominated_share: value }];
+    one.diagnostics = [{ iteration: 0, env_steps: 250_313, weight_norm: 3.15, eps_dominated_share: value, moment_wd_share: one.records[0].moment_wd_share }];
     const interval = { point: value, lower: value, upper: value };
     const points: SensitivityPoint[] = [{ scheme: 'WD', optimizer: 'adam-l2', lambda: 1e-3, perGame: new Map([['breakout', { mean: value, std: null, n: 1 }]]), iqm: interval, mean: interval }];
     const { perGame, aggregate } = sensitivityData(points);
     const row = 'WD λ=1e-3';
     return {
-      curves: learningCurveSpec(curvePoints([one], 'train_return_mean'), 't', 'training return', ['breakout']),
+      curves: learningCurveSpec(curvePoints([one], 'train_return_mean'), 't', 'training return', ['breakout'], { seeds: seedPoints([one], 'train_return_mean') }),
       sensitivity: sensitivityAggregateSpec(aggregate, null, 1),
       sensitivityGames: sensitivityPerGameSpec(perGame, new Map(), ['breakout']),
       mOverW: mOverWSpec(mOverWPoints([one]), ['WD λ=1e-3']),

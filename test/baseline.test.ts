@@ -168,8 +168,16 @@ describe("the report's Dopamine band", () => {
     expect(r.bands[1]).toMatchObject({ game: 'Breakout', min: expect.closeTo(6.36, 2), max: expect.closeTo(6.63, 2) });
     expect(r.caption).toMatch(/Not like-for-like with these runs: agent\.loss is "huber"/);
   });
+  it("a finished iteration's whole-episode overshoot starts no band of the next iteration", () => {
+    // The headline study's orig s0: 2 iterations of 250k steps end at 250,174 and 500,514 env steps.
+    const finished = { game: 'breakout', config: config({ set: [['agent.loss', 'mse']] }), records: records([250_174, 500_514]) };
+    const r = reportBands([finished]);
+    expect(r.bands.map((b) => [b.start, b.end])).toEqual([[0, 250_000], [250_000, 500_000]]);
+    // Unfinished: the iteration in progress has no record yet, so the band stops at the last finished iteration.
+    expect(reportBands([{ ...finished, records: records([250_174]) }]).bands.map((b) => b.end)).toEqual([250_000]);
+  });
   it('a reduced-budget sweep gets the part of iteration 0 it covers; games without curves get none', () => {
-    const reduced = { game: 'breakout', config: config({ preset: 'reduced', set: [['agent.loss', 'mse']] }), records: records([10_000, 100_000]) };
+    const reduced = { game: 'breakout', config: config({ preset: 'reduced', set: [['agent.loss', 'mse']] }), records: records([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((i) => i * 10_000)) };
     const other = { game: 'montezuma_revenge', config: config({ preset: 'reduced', game: 'montezuma_revenge' }), records: records([100_000]) };
     const r = reportBands([reduced, other]);
     expect(r.bands).toHaveLength(1);

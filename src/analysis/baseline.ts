@@ -332,7 +332,11 @@ export function reportBands(runs: ReadonlyArray<{ game: string; config: JsonObje
   const reachedByGame = new Map<string, number>();
   for (const run of runs) {
     const steps = Math.max(0, ...run.records.map((r) => (typeof r.env_steps === 'number' ? r.env_steps : 0)));
-    reachedByGame.set(run.game, Math.max(reachedByGame.get(run.game) ?? 0, steps));
+    // A training phase ends on a whole episode, so a finished iteration's env_steps run a few hundred past its
+    // budget: count only the budget, or the next published iteration gets a sliver of band (and its scale).
+    const iterations = Math.max(0, ...run.records.map((r) => r.iteration + 1));
+    const budget = typeof run.config.trainingSteps === 'number' ? iterations * run.config.trainingSteps : Infinity;
+    reachedByGame.set(run.game, Math.max(reachedByGame.get(run.game) ?? 0, Math.min(steps, budget)));
   }
   const bands: ReferenceBand[] = [];
   const withCurves: string[] = [];

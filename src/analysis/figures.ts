@@ -116,6 +116,29 @@ export function curvePoints(runs: readonly LoadedRun[], metric: string): CurvePo
     .sort((a, b) => a.series.localeCompare(b.series) || a.lambda.localeCompare(b.lambda) || a.game.localeCompare(b.game) || a.iteration - b.iteration);
 }
 
+/** One seed's value at one iteration: the dots on the learning curves (with 3 seeds a band hides who is where). */
+export interface SeedPoint {
+  series: string;
+  lambda: string;
+  game: string;
+  seed: number;
+  iteration: number;
+  envSteps: number;
+  value: number;
+}
+
+/** Every run's `metric` per iteration, as plotted dots (runs without a value at an iteration have no dot there). */
+export function seedPoints(runs: readonly LoadedRun[], metric: string): SeedPoint[] {
+  return runs.flatMap((run) =>
+    run.records.flatMap((r) => {
+      const value = num(r, metric);
+      const envSteps = num(r, 'env_steps');
+      if (value === null || envSteps === null) return [];
+      return [{ series: seriesName(run), lambda: formatLambda(run.weightDecay), game: displayName(run.game), seed: run.seed, iteration: r.iteration, envSteps, value }];
+    }),
+  );
+}
+
 function colourScale(series: readonly string[]): Spec {
   const domain = [...new Set(series)];
   const fallback = ['#9467bd', '#8c564b', '#e377c2', '#bcbd22', '#17becf', '#ff7f0e'];
@@ -136,17 +159,25 @@ export interface ReferenceBand {
 }
 
 /**
- * Figure 6: return over env_steps, one facet per game, one line per scheme, band = min–max over seeds. With
- * `reference`, a grey step band under the curves (Dopamine's published seeds). Faceting needs one data source, so
- * the reference rows travel with the points, marked `reference: true`, and each layer filters its own.
+ * Figure 6: return over env_steps, one facet per game, one line per scheme (the mean over seeds) over its min–max
+ * band, and with `seeds` a dot per seed and iteration. With `reference`, a grey step band under the curves
+ * (Dopamine's published seeds). Faceting needs one data source, so every row carries `row` ("mean", "seed" or
+ * "reference") and each layer filters its own.
  */
-export function learningCurveSpec(points: readonly CurvePoint[], title: string, yTitle: string, games: readonly string[], reference: readonly ReferenceBand[] = []): Spec {
-  const curvesOnly = { filter: 'datum.reference !== true' };
+export function learningCurveSpec(
+  points: readonly CurvePoint[],
+  title: string,
+  yTitle: string,
+  games: readonly string[],
+  extra: { reference?: readonly ReferenceBand[]; seeds?: readonly SeedPoint[] } = {},
+): Spec {
+  const { reference = [], seeds = [] } = extra;
+  const rows = (row: string) => ({ filter: `datum.row === '${row}'` });
   const y = { type: 'quantitative', title: yTitle, axis: oneValueAxis('child_y') };
   const curveLayers: Spec[] = [
-    { transform: [curvesOnly], mark: { type: 'area', opacity: 0.18 }, encoding: { y: { field: 'min', ...y }, y2: { field: 'max' } } },
+    { transform: [rows('mean')], mark: { type: 'area', opacity: 0.18 }, encoding: { y: { field: 'min', ...y }, y2: { field: 'max' } } },
     {
-      transform: [curvesOnly],
+      transform: [rows('mean')],
       mark: { type: 'line', strokeWidth: 1.6 },
       encoding: {
         y: { field: 'mean', ...y },
@@ -154,8 +185,16 @@ export function learningCurveSpec(points: readonly CurvePoint[], title: string, 
       },
     },
   ];
+  const seedLayer: Spec = {
+    transform: [rows('seed')],
+    mark: { type: 'point', filled: true, size: 22, opacity: 0.75 },
+    encoding: {
+      y: { field: 'value', ...y },
+      tooltip: [{ field: 'series' }, { field: 'seed' }, { field: 'iteration' }, { field: 'value', format: '.2f' }],
+    },
+  };
   const referenceLayer: Spec = {
-    transform: [{ filter: 'datum.reference === true' }],
+    transform: [rows('reference')],
     mark: { type: 'rect', opacity: 0.22, color: '#555' },
     encoding: {
       x: { field: 'start', type: 'quantitative' },
@@ -169,7 +208,13 @@ export function learningCurveSpec(points: readonly CurvePoint[], title: string, 
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title,
-    data: { values: [...points, ...reference.map((r) => ({ ...r, reference: true }))] },
+    data: {
+      values: [
+        ...points.map((p) => ({ row: 'mean', ...p })),
+        ...seeds.map((p) => ({ row: 'seed', ...p })),
+        ...reference.map((r) => ({ row: 'reference', ...r })),
+      ],
+    },
     facet: { field: 'game', type: 'nominal', title: null, sort: games.map(displayName) },
     columns: 4,
     resolve: { scale: { y: 'independent' } },
@@ -181,7 +226,7 @@ export function learningCurveSpec(points: readonly CurvePoint[], title: string, 
         // The legend takes its symbol from the first layer, the 18 %-opacity band: draw it as a solid line instead.
         color: { field: 'series', type: 'nominal', title: 'scheme', scale: colourScale(points.map((p) => p.series)), legend: SOLID_LEGEND },
       },
-      layer: reference.length > 0 ? [referenceLayer, ...curveLayers] : curveLayers,
+      layer: [...(reference.length > 0 ? [referenceLayer] : []), ...curveLayers, ...(seeds.length > 0 ? [seedLayer] : [])],
     },
   };
 }
@@ -375,16 +420,19 @@ export interface BandPoint {
  * games. `value` reads the metric from a metrics record (null: not logged).
  */
 export function bandPoints(runs: readonly LoadedRun[], value: (r: MetricsRecord) => number | null, options: { fine?: boolean } = {}): BandPoint[] {
-  // fine: from diagnostics.jsonl (every few thousand agent steps, the same steps in every run) when every run has
-  // one; otherwise, and by default, one point per iteration from metrics.jsonl.
-  const fine = options.fine === true && runs.length > 0 && runs.every((run) => run.diagnostics.length > 0);
+  // fine: a (scheme, λ) line comes from diagnostics.jsonl (every few thousand agent steps, the same steps in every
+  // run) when every run of that line has one; otherwise, and by default, one point per iteration from metrics.jsonl.
+  // Decided per line, so one run made before the trace existed (the headline study's orig s0) coarsens its own arm only.
+  const line = (run: LoadedRun) => `${seriesName(run)}|${run.weightDecay}`;
+  const untraced = new Set(runs.filter((run) => run.diagnostics.length === 0).map(line));
   const acc = new Map<string, { scheme: string; lambda: string; iteration: number; steps: number[]; values: number[] }>();
   for (const run of runs) {
+    const fine = options.fine === true && !untraced.has(line(run));
     for (const r of fine ? run.diagnostics : run.records) {
       const v = value(r);
       const steps = num(r, 'env_steps');
       if (v === null || !Number.isFinite(v) || steps === null) continue;
-      const key = `${seriesName(run)}|${run.weightDecay}|${fine ? steps : r.iteration}`;
+      const key = `${line(run)}|${fine ? steps : r.iteration}`;
       let a = acc.get(key);
       if (!a) acc.set(key, (a = { scheme: seriesName(run), lambda: formatLambda(run.weightDecay), iteration: r.iteration, steps: [], values: [] }));
       a.steps.push(steps);
@@ -397,7 +445,7 @@ export function bandPoints(runs: readonly LoadedRun[], value: (r: MetricsRecord)
     .sort((a, b) => a.scheme.localeCompare(b.scheme) || a.lambda.localeCompare(b.lambda) || a.envSteps - b.envSteps);
 }
 
-/** ‖w‖ of the online network over training (from diagnostics.jsonl where every run has one). */
+/** ‖w‖ of the online network over training (from diagnostics.jsonl where every run of a line has one). */
 export const weightNormPoints = (runs: readonly LoadedRun[]): BandPoint[] => bandPoints(runs, (r) => num(r, 'weight_norm'), { fine: true });
 
 /**
@@ -473,7 +521,7 @@ export function wdSharePoints(runs: readonly LoadedRun[]): SharePoint[] {
     for (const p of bandPoints(runs, (r) => {
       const share = r.moment_wd_share;
       return share && typeof share === 'object' ? num(share as MetricsRecord, q) : null;
-    })) {
+    }, { fine: true })) {
       out.push({ series: `${p.scheme} λ=${p.lambda}`, envSteps: p.envSteps, quantile: q, mean: p.mean, min: p.min, max: p.max });
     }
   }

@@ -18,6 +18,7 @@ import {
   improvementSpec,
   intervalEstimatesSpec,
   learningCurveSpec,
+  seedPoints,
   profileSpec,
   mOverWPoints,
   mOverWSpec,
@@ -259,12 +260,12 @@ export async function buildReportHtml(sweep: SweepResults, options: ReportOption
     const title = lambda === null ? 'Learning curves' : `Learning curves at λ = ${formatLambda(lambda)} (orig: λ = 0)`;
     // Dopamine's published curves are training returns: the band goes under training-return curves only.
     const reference = metric === 'train_return_mean' ? reportBands(runs) : null;
-    const spec = learningCurveSpec(points, title, yTitle, table.games, reference?.bands ?? []);
+    const spec = learningCurveSpec(points, title, yTitle, table.games, { reference: reference?.bands, seeds: seedPoints(runs, metric) });
     parts.push(
       await figure(
         `fig-curves-${lambda === null ? '0' : formatLambda(lambda)}`,
         spec,
-        `${yTitle} per iteration against agent steps (env_steps): line = mean over seeds, band = min–max over seeds; every readable run, unfinished ones included (Figure 6 of the paper).` +
+        `${yTitle} per iteration against agent steps (env_steps): line = mean over seeds, band = min–max over seeds, dots = the seeds; every readable run, unfinished ones included (Figure 6 of the paper).` +
           (reference ? ` ${reference.caption}` : ''),
       ),
     );
