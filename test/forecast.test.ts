@@ -1,9 +1,10 @@
 // What a run says before it starts (src/run/forecast.ts, issue 20): steps, time at the assumed rate, the disk its
 // checkpoints need, and for decoupled schemes what the budget's decay can show.
 import { describe, expect, it } from 'vitest';
-import { checkpointDiskBytes, decayBudgetLine, runForecast } from '../src/run/forecast.ts';
+import { checkpointDiskBytes, decayBudgetLine, remainingLine, runForecast } from '../src/run/forecast.ts';
 import { resolveRunConfig } from '../src/run/presets.ts';
 import { ASSUMED_LEARNING_STEPS_PER_SECOND } from '../src/run/progress.ts';
+import { formatDuration } from '../src/format.ts';
 
 const config = (over: Partial<Parameters<typeof resolveRunConfig>[0]> = {}) => resolveRunConfig({ game: 'pong', seed: 0, preset: 'dopamine', ...over });
 
@@ -16,6 +17,18 @@ describe('the forecast a run starts with', () => {
     expect(checkpointDiskBytes(config(), { keepCheckpoints: 4, saveReplay: true })).toBe(4 * 65e6 + 2 * 1e6 * 84 * 84);
     expect(checkpointDiskBytes(config(), { keepCheckpoints: 1, saveReplay: false })).toBe(65e6);
     expect(ASSUMED_LEARNING_STEPS_PER_SECOND).toBeGreaterThan(0);
+  });
+
+  it('a resumed run is told what it has left, not the whole budget again', () => {
+    // The headline study's orig s1 at its third start: 2 × 250k, 340,585 steps done, iteration 0 finished.
+    const study = config({ game: 'breakout', iterations: 2 });
+    expect(remainingLine(study, { trainSteps: 340_585, iterations: 1 })).toBe('159.4k training steps left, ~59m03s at the assumed 45 steps/s');
+    // Within the warm-up, its steps (which do not learn) are not counted; evaluation phases left are.
+    const withEval = config({ game: 'breakout', iterations: 2, preset: 'dopamine-tf' });
+    expect(withEval.evalSteps).toBeGreaterThan(0);
+    const early = remainingLine(withEval, { trainSteps: 5_000, iterations: 0 });
+    const seconds = (500_000 - 20_000 + 2 * withEval.evalSteps) / ASSUMED_LEARNING_STEPS_PER_SECOND;
+    expect(early).toMatch(new RegExp(`^495\\.0k training steps left \\(\\+ 2 evaluation phases\\), ~${formatDuration(seconds)} at`));
   });
 
   it('warns, never refuses, when the disk will run short', () => {

@@ -197,6 +197,9 @@ describe('a DQN run (smoke preset, real emulator)', () => {
     const resumed = await atari('--resume', '--out', dir);
     expect(resumed.code, resumed.output).toBe(0);
     expect(resumed.output).toMatch(/resuming partway through iteration 1/);
+    // What is left, not the whole budget (smoke: 2 × 200 training steps, 2 evaluation phases).
+    const done = Number(/resuming partway through iteration 1 \(\S+ steps done\), (\d+) training steps so far/.exec(resumed.output)?.[1]);
+    expect(resumed.output).toContain(`training steps so far; ${400 - done} training steps left (+ 2 evaluation phases), ~`);
     // The transitions of the interrupted session are back (one per agent step taken before the stop).
     const restored = Number(/replay memory restored from the checkpoint: (\d+) transitions/.exec(resumed.output)?.[1]);
     expect(restored).toBeGreaterThanOrEqual(state.partial!.trainSteps);

@@ -51,11 +51,27 @@ export function decayBudgetLine(config: RunConfig): string | null {
   return `${line}. At this budget the run can barely differ from orig: --match-paper-decay scales λ so it applies the paper's total decay`;
 }
 
+/**
+ * Seconds the steps still to run take at the assumed learning rate: training steps after `done.trainSteps` (the
+ * warm-up's steps, which do not learn, left out) and the evaluation phases of the iterations not yet finished.
+ */
+function secondsLeft(config: RunConfig, done: { trainSteps: number; iterations: number }): number {
+  const training = config.iterations * config.trainingSteps;
+  const learning = Math.max(0, training - Math.max(done.trainSteps, config.agent.minReplayHistory));
+  return (learning + (config.iterations - done.iterations) * config.evalSteps) / ASSUMED_LEARNING_STEPS_PER_SECOND;
+}
+
+/** What a resumed run has left, said beside "resuming …": the whole-budget forecast said before it does not know. */
+export function remainingLine(config: RunConfig, done: { trainSteps: number; iterations: number }): string {
+  const left = Math.max(0, config.iterations * config.trainingSteps - done.trainSteps);
+  return `${formatCount(left)} training steps left${config.evalSteps > 0 ? ` (+ ${config.iterations - done.iterations} evaluation phases)` : ''}, ` +
+    `~${formatDuration(secondsLeft(config, done))} at the assumed ${ASSUMED_LEARNING_STEPS_PER_SECOND} steps/s`;
+}
+
 export function runForecast(config: RunConfig, options: ForecastOptions): Forecast {
   const training = config.iterations * config.trainingSteps;
   const evaluation = config.iterations * config.evalSteps;
-  const learning = Math.max(0, training - config.agent.minReplayHistory) + evaluation;
-  const seconds = learning / ASSUMED_LEARNING_STEPS_PER_SECOND;
+  const seconds = secondsLeft(config, { trainSteps: 0, iterations: 0 });
   const disk = checkpointDiskBytes(config, options);
   const lines = [
     `forecast: ${formatCount(training)} training steps (${config.iterations} × ${formatCount(config.trainingSteps)})` +

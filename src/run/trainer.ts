@@ -16,6 +16,7 @@ import { DivergenceError, DqnAgent } from '../../agents/dqn_agent.ts';
 import { ReplayMemory } from '../../agents/replay.ts';
 import { DEFAULT_KEEP_CHECKPOINTS, dropCheckpointExtras } from './checkpoints.ts';
 import { describeEnvironment } from './environment.ts';
+import { remainingLine } from './forecast.ts';
 import { MUTABLE_CONFIG_KEYS, type RunConfig } from './presets.ts';
 import { formatCount, formatDuration, shellQuote } from '../format.ts';
 import { ProgressReporter } from './progress.ts';
@@ -202,7 +203,7 @@ export class Trainer {
     this.log(`run directory: ${this.run.dir}`);
     if (resumed) {
       const at = this.state.partial ? `partway through iteration ${start + 1} (${formatCount(this.state.partial.trainSteps)} steps done)` : `after iteration ${start}`;
-      this.log(`resuming ${at}, ${formatCount(this.state.envSteps)} training steps so far`);
+      this.log(`resuming ${at}, ${formatCount(this.state.envSteps)} training steps so far; ${remainingLine(config, { trainSteps: this.state.envSteps, iterations: start })}`);
       if (resumed.replayDir) {
         this.log(`replay memory restored from the checkpoint: ${formatCount(this.agent.replay.size)} transitions`);
       } else {
