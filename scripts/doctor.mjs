@@ -4,8 +4,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT, SIGNAL_GUARD_ADDON } from '../src/paths.mjs';
-import { signalGuardState } from './setup.mjs';
+import { REPO_ROOT } from '../src/paths.mjs';
+import { addonState, NATIVE_ADDONS } from './setup.mjs';
 import { BACKEND_ENV, BACKEND_PACKAGES, bindingFile, probeBinding, readBackendRecord, resolveBackend } from '../src/backend.mjs';
 
 const ROOT = REPO_ROOT;
@@ -135,21 +135,27 @@ function tensorflowLines() {
 
 tensorflowLines();
 
-/** The signal guard (src/signal_guard.c), which keeps stop signals off TensorFlow's threads: built, and current? */
-function signalGuardLine() {
+/** The native helpers (the signal guard, the banner filter): built, and current? */
+function nativeLines() {
   if (process.platform !== 'linux') return;
-  const addon = SIGNAL_GUARD_ADDON;
-  const state = signalGuardState();
-  if (state === 'missing') {
-    broken('signal guard', 'not built: a stop signal during a matrix product can crash a run (src/signal_guard.c) — install a C compiler (Debian: apt-get install gcc), then npm run setup');
-  } else if (state === 'stale') {
-    broken('signal guard', `${path.relative(ROOT, addon)} is older than src/signal_guard.c — run: npm run setup`);
-  } else {
-    line('signal guard', `on (${path.relative(ROOT, addon)}: stop signals never reach TensorFlow's threads)`);
+  const working = {
+    signalGuard: "stop signals never reach TensorFlow's threads",
+    stderrFilter: "TensorFlow's oneDNN start-up banner is kept out of the output",
+  };
+  for (const [key, spec] of Object.entries(NATIVE_ADDONS)) {
+    const state = addonState(spec);
+    const source = path.relative(ROOT, spec.source);
+    if (state === 'missing') {
+      broken(spec.label, `not built: ${spec.without} — install a C compiler (Debian: apt-get install gcc), then npm run setup`);
+    } else if (state === 'stale') {
+      broken(spec.label, `${path.relative(ROOT, spec.addon)} is older than ${source} — run: npm run setup`);
+    } else {
+      line(spec.label, `on (${path.relative(ROOT, spec.addon)}: ${working[key]})`);
+    }
   }
 }
 
-signalGuardLine();
+nativeLines();
 
 if (failures) {
   console.log(`\n${failures} problem(s). Fix with the command shown, or see README.md "Setup".`);

@@ -18,9 +18,11 @@
 //      of TensorFlow's C library (TFJS_LIBTENSORFLOW_DIR, else the C library of the `tensorflow` wheel pip fetches,
 //      WD_HARNESS_TF_GPU_WHEEL), and TensorFlow must list a GPU through it. Only then is the choice recorded in
 //      .cache/backend.json, which src/tf.ts reads (src/backend.mjs). See docs/gpu.md.
-//   5. the signal guard (Linux): src/signal_guard.c, compiled with the C compiler into .cache/signal_guard.node,
-//      which src/tf.ts loads before TensorFlow (it keeps signals off TensorFlow's threads; the C file says why).
-//      Without a compiler setup warns and goes on: runs work, but a stop signal can then crash one.
+//   5. the native helpers (Linux), each compiled with the C compiler into .cache/: the signal guard
+//      (src/signal_guard.c → signal_guard.node), which src/tf.ts loads before TensorFlow (it keeps signals off
+//      TensorFlow's threads; the C file says why), and the banner filter (src/stderr_filter.c → stderr_filter.node),
+//      which keeps TensorFlow's load-time oneDNN banner out of the output. Without a compiler setup warns and goes
+//      on: runs work, but a stop signal can then crash one, and the banner shows.
 //
 // Options: see USAGE below.
 import { spawnSync } from 'node:child_process';
@@ -33,7 +35,7 @@ import {
   BACKEND_ENV, BACKEND_PACKAGES, backendRecordPath, bindingFile, findCudaDriver, probeBinding, readBackendRecord,
   resolveBackend, writeBackendRecord,
 } from '../src/backend.mjs';
-import { REPO_ROOT, SIGNAL_GUARD_ADDON, SIGNAL_GUARD_SOURCE, VENV_PYTHON } from '../src/paths.mjs';
+import { REPO_ROOT, SIGNAL_GUARD_ADDON, SIGNAL_GUARD_SOURCE, STDERR_FILTER_ADDON, STDERR_FILTER_SOURCE, VENV_PYTHON } from '../src/paths.mjs';
 
 const ROOT = REPO_ROOT;
 const CACHE_DIR = process.env.WD_HARNESS_CACHE_DIR ?? path.join(ROOT, '.cache');
@@ -547,17 +549,29 @@ function gpuStep(record, verify) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// 5. the signal guard
+// 5. the native helpers
+
+/** The C addons setup builds: where each comes from and goes, and what a user loses without it. */
+export const NATIVE_ADDONS = {
+  signalGuard: {
+    label: 'signal guard', source: SIGNAL_GUARD_SOURCE, addon: SIGNAL_GUARD_ADDON,
+    without: 'a stop signal that arrives during a matrix product can crash one (src/signal_guard.c says why)',
+  },
+  stderrFilter: {
+    label: 'banner filter', source: STDERR_FILTER_SOURCE, addon: STDERR_FILTER_ADDON,
+    without: "TensorFlow's oneDNN start-up banner shows at every start (src/stderr_filter.c says why)",
+  },
+};
 
 /**
- * Compiles src/signal_guard.c (a plain N-API addon: Node's headers, no library beyond pthread) into `addon`, written
- * whole or not at all. Returns { ok: true } or { ok: false, reason } (the compiler's last line of output).
+ * Compiles `source` (a plain N-API addon: Node's headers, no library beyond pthread) into `addon`, written whole or
+ * not at all. Returns { ok: true } or { ok: false, reason } (the compiler's last line of output).
  */
-export function buildSignalGuard({ addon = SIGNAL_GUARD_ADDON, compiler = process.env.CC || 'cc', headers = nodeHeadersDir() } = {}) {
+export function buildAddon(source, { addon, compiler = process.env.CC || 'cc', headers = nodeHeadersDir() }) {
   if (!headers) return { ok: false, reason: 'Node\'s headers (include/node/node_api.h) are not beside the node binary nor in npm_config_nodedir' };
   fs.mkdirSync(path.dirname(addon), { recursive: true });
   const tmp = `${addon}.tmp-${process.pid}`;
-  const result = run(compiler, ['-O2', '-shared', '-fPIC', '-I', path.join(headers, 'include', 'node'), '-o', tmp, SIGNAL_GUARD_SOURCE, '-lpthread'], { capture: true });
+  const result = run(compiler, ['-O2', '-shared', '-fPIC', '-I', path.join(headers, 'include', 'node'), '-o', tmp, source, '-lpthread'], { capture: true });
   if (result.status !== 0 || !fs.existsSync(tmp)) {
     fs.rmSync(tmp, { force: true });
     return { ok: false, reason: `${compiler}: ${(result.tail ?? result.output).trim().split('\n').pop()}` };
@@ -566,31 +580,32 @@ export function buildSignalGuard({ addon = SIGNAL_GUARD_ADDON, compiler = proces
   return { ok: true };
 }
 
-const SIGNAL_GUARD_STAMP = `${SIGNAL_GUARD_ADDON}.json`;
-
-/** The signal guard in this checkout: 'current' (built from today's source), 'stale' (the source changed), 'missing'. */
-export function signalGuardState() {
-  if (!fs.existsSync(SIGNAL_GUARD_ADDON)) return 'missing';
-  return readStamp(SIGNAL_GUARD_STAMP)?.source === fileHash(SIGNAL_GUARD_SOURCE) ? 'current' : 'stale';
+/** An addon in this checkout: 'current' (built from today's source), 'stale' (the source changed), 'missing'. */
+export function addonState({ source, addon }) {
+  if (!fs.existsSync(addon)) return 'missing';
+  return readStamp(`${addon}.json`)?.source === fileHash(source) ? 'current' : 'stale';
 }
 
-/** Builds the signal guard when it is missing or its source changed; without a compiler, warns and goes on. */
-function signalGuardStep() {
+/** Builds each addon that is missing or whose source changed; without a compiler, warns and goes on. */
+function nativeStep() {
   if (process.platform !== 'linux') return false;
-  if (!FORCE && signalGuardState() === 'current') {
-    info('signal guard: in place');
-    return false;
+  let changed = false;
+  for (const spec of Object.values(NATIVE_ADDONS)) {
+    if (!FORCE && addonState(spec) === 'current') {
+      info(`${spec.label}: in place`);
+      continue;
+    }
+    doing(`building the ${spec.label} (${path.relative(ROOT, spec.source)}) ...`);
+    const built = buildAddon(spec.source, { addon: spec.addon });
+    if (!built.ok) {
+      doing(`warning: the ${spec.label} was not built (${built.reason}). Runs work without it, but ${spec.without}. ` +
+        'Install a C compiler (Debian: apt-get install gcc) and rerun `npm run setup`.');
+      continue;
+    }
+    writeStamp(`${spec.addon}.json`, { source: fileHash(spec.source) });
+    changed = true;
   }
-  doing('building the signal guard (src/signal_guard.c) ...');
-  const built = buildSignalGuard();
-  if (!built.ok) {
-    doing(`warning: the signal guard was not built (${built.reason}). Runs work without it, but a stop signal that ` +
-      'arrives during a matrix product can crash one (src/signal_guard.c says why). Install a C compiler (Debian: ' +
-      'apt-get install gcc) and rerun `npm run setup`.');
-    return false;
-  }
-  writeStamp(SIGNAL_GUARD_STAMP, { source: fileHash(SIGNAL_GUARD_SOURCE) });
-  return true;
+  return changed;
 }
 
 function checkNode() {
@@ -636,7 +651,7 @@ export function main() {
     // --gpu fails before anything is installed where there is no driver.
     if (FLAG_BACKEND === 'gpu') checkGpuDriver();
     const cpuUserDir = target === 'gpu' ? (readStamp(stampOf(PACKAGES.cpu))?.userDir ?? null) : process.env.TFJS_LIBTENSORFLOW_DIR;
-    const changed = [npmStep(), venvStep(), tensorflowStep(cpuUserDir), signalGuardStep()].some(Boolean);
+    const changed = [npmStep(), venvStep(), tensorflowStep(cpuUserDir), nativeStep()].some(Boolean);
     if (target === 'gpu') {
       const result = gpuStep(record, FLAG_BACKEND === 'gpu');
       if (FLAG_BACKEND === 'gpu') {

@@ -3,3 +3,5 @@ export declare const REPO_ROOT: string;
 export declare const VENV_PYTHON: string;
 export declare const SIGNAL_GUARD_SOURCE: string;
 export declare const SIGNAL_GUARD_ADDON: string;
+export declare const STDERR_FILTER_SOURCE: string;
+export declare const STDERR_FILTER_ADDON: string;

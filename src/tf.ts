@@ -7,13 +7,15 @@
 // are built on (`export * from '@tensorflow/tfjs'`: the very module instance the chosen binding requires, checked
 // below), and the binding itself is loaded with require: loading it registers the 'tensorflow' backend and makes it
 // current. Its own additions (`version`, `io` with the file system handlers, `node`) are re-exported from it.
-// signal_guard.ts runs first too: TensorFlow's threads inherit the signal mask it sets on this thread.
+// signal_guard.ts runs first too: TensorFlow's threads inherit the signal mask it sets on this thread. The binding
+// loads inside withoutBanner (src/stderr_filter.ts), which drops TensorFlow's load-time oneDNN banner.
 import './tf_env.ts';
 import './signal_guard.ts';
 import { createRequire } from 'node:module';
 import * as tfjs from '@tensorflow/tfjs';
 import type * as TfjsNode from '@tensorflow/tfjs-node';
 import { BackendError, resolveBackend } from './backend.mjs';
+import { withoutBanner } from './stderr_filter.ts';
 
 export * from '@tensorflow/tfjs';
 
@@ -26,7 +28,9 @@ function loadBinding(): typeof TfjsNode {
     (backendChoice.name === 'gpu' ? ' (or use the CPU: WD_HARNESS_BACKEND=cpu, or `npm run setup -- --cpu`)' : '');
   let binding: typeof TfjsNode;
   try {
-    binding = require(backendChoice.packageName) as typeof TfjsNode;
+    // TensorFlow prints its oneDNN banner while it loads, past TF_CPP_MIN_LOG_LEVEL: dropped unless --tf-log.
+    const load = () => require(backendChoice.packageName) as typeof TfjsNode;
+    binding = Number(process.env.TF_CPP_MIN_LOG_LEVEL) > 0 ? withoutBanner(load) : load();
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'MODULE_NOT_FOUND' && String((error as Error).message).includes(`'${backendChoice.packageName}'`)) {

@@ -42,9 +42,11 @@ function scratchCheckout({ fakeGpu }: { fakeGpu: boolean }): string {
   for (const file of ['package.json', 'package-lock.json', 'tsconfig.json']) fs.copyFileSync(path.join(ROOT, file), path.join(dir, file));
   for (const sub of ['src', 'scripts']) fs.cpSync(path.join(ROOT, sub), path.join(dir, sub), { recursive: true });
   fs.symlinkSync(path.join(ROOT, '.venv'), path.join(dir, '.venv'));
-  // A checkout that ran setup has its signal guard built (src/signal_guard.c, in its own .cache/).
+  // A checkout that ran setup has its native helpers built (src/signal_guard.c, src/stderr_filter.c, in its own .cache/).
   fs.mkdirSync(path.join(dir, '.cache'));
-  for (const file of ['signal_guard.node', 'signal_guard.node.json']) fs.copyFileSync(path.join(ROOT, '.cache', file), path.join(dir, '.cache', file));
+  for (const addon of ['signal_guard.node', 'stderr_filter.node']) {
+    for (const file of [addon, `${addon}.json`]) fs.copyFileSync(path.join(ROOT, '.cache', file), path.join(dir, '.cache', file));
+  }
   const modules = path.join(dir, 'node_modules');
   fs.mkdirSync(path.join(modules, '@tensorflow'), { recursive: true });
   for (const entry of fs.readdirSync(path.join(ROOT, 'node_modules'))) {

@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { guardSignals } from '../src/signal_guard.ts';
-import { buildSignalGuard } from '../scripts/setup.mjs';
+import { buildAddon } from '../scripts/setup.mjs';
+import { SIGNAL_GUARD_SOURCE } from '../src/paths.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const GUARDED = { SIGHUP: 1, SIGINT: 2, SIGUSR1: 10, SIGTERM: 15, SIGCHLD: 17, SIGWINCH: 28 };
@@ -119,11 +120,11 @@ describe.runIf(linux)('signal guard', () => {
   it('setup builds the addon, or says why not without leaving a partial file; a missing addon is reported, not fatal', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signal-guard-'));
     try {
-      const failed = buildSignalGuard({ addon: path.join(dir, 'bad.node'), compiler: path.join(dir, 'no-such-cc') });
+      const failed = buildAddon(SIGNAL_GUARD_SOURCE, { addon: path.join(dir, 'bad.node'), compiler: path.join(dir, 'no-such-cc') });
       expect(failed).toMatchObject({ ok: false, reason: expect.stringContaining('no-such-cc') });
       expect(fs.readdirSync(dir)).toEqual([]);
       const addon = path.join(dir, 'guard.node');
-      expect(buildSignalGuard({ addon })).toEqual({ ok: true });
+      expect(buildAddon(SIGNAL_GUARD_SOURCE, { addon })).toEqual({ ok: true });
       // Loaded in a fresh process (blocking signals here would change this test worker): it guards the thread.
       const probe = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `
         import fs from 'node:fs';

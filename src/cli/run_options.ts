@@ -146,7 +146,7 @@ export const RUN_OPTIONS: readonly RunOption[] = [
   },
   {
     key: 'tfLog', flags: '--tf-log',
-    help: "show TensorFlow's native start-up log lines (CPU feature notes; hidden by default, as with TF_CPP_MIN_LOG_LEVEL=2, all but the oneDNN notice: README; same as TF_CPP_MIN_LOG_LEVEL=0)",
+    help: "show TensorFlow's native start-up log lines (CPU feature notes, the oneDNN notice; hidden by default; same as TF_CPP_MIN_LOG_LEVEL=0)",
     group: 'Resources:', choice: null, trainOnly: true,
   },
 ];
