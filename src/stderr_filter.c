@@ -12,7 +12,8 @@
 // pipe, and returns how many lines it dropped. Only the few hundred milliseconds of loading the binding are
 // filtered; everything written then that is not a banner line (an error from a failed load, say) still appears, in
 // order. The reader thread inherits the signal guard's mask (it is started after the guard), so it never takes a
-// signal.
+// signal. One loss is possible: if the process dies inside the load (a broken library aborting in its
+// initialisers), what the reader had not yet forwarded dies with it; --tf-log loads without the filter.
 #define _GNU_SOURCE // pthread_timedjoin_np
 #include <errno.h>
 #include <node_api.h>
