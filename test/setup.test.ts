@@ -11,6 +11,7 @@ const STAMPS = [
   '.venv/.wd-harness-venv.json',
   'node_modules/@tensorflow/tfjs-node/deps/.wd-harness-tf.json',
   '.cache/signal_guard.node.json',
+  '.cache/stderr_filter.node.json',
 ];
 
 describe('setup', () => {
