@@ -138,11 +138,7 @@ tensorflowLines();
 /** The native helpers (the signal guard, the banner filter): built, and current? */
 function nativeLines() {
   if (process.platform !== 'linux') return;
-  const working = {
-    signalGuard: "stop signals never reach TensorFlow's threads",
-    stderrFilter: "TensorFlow's oneDNN start-up banner is kept out of the output",
-  };
-  for (const [key, spec] of Object.entries(NATIVE_ADDONS)) {
+  for (const spec of Object.values(NATIVE_ADDONS)) {
     const state = addonState(spec);
     const source = path.relative(ROOT, spec.source);
     if (state === 'missing') {
@@ -150,7 +146,7 @@ function nativeLines() {
     } else if (state === 'stale') {
       broken(spec.label, `${path.relative(ROOT, spec.addon)} is older than ${source} — run: npm run setup`);
     } else {
-      line(spec.label, `on (${path.relative(ROOT, spec.addon)}: ${working[key]})`);
+      line(spec.label, `on (${path.relative(ROOT, spec.addon)}: ${spec.does})`);
     }
   }
 }

@@ -3,6 +3,7 @@ export interface NativeAddon {
   label: string;
   source: string;
   addon: string;
+  does: string;
   without: string;
 }
 export const NATIVE_ADDONS: { signalGuard: NativeAddon; stderrFilter: NativeAddon };

@@ -551,14 +551,16 @@ function gpuStep(record, verify) {
 // ---------------------------------------------------------------------------------------------------------------
 // 5. the native helpers
 
-/** The C addons setup builds: where each comes from and goes, and what a user loses without it. */
+/** The C addons setup builds: where each comes from and goes, what it does, and what a user loses without it. */
 export const NATIVE_ADDONS = {
   signalGuard: {
     label: 'signal guard', source: SIGNAL_GUARD_SOURCE, addon: SIGNAL_GUARD_ADDON,
+    does: "stop signals never reach TensorFlow's threads",
     without: 'a stop signal that arrives during a matrix product can crash one (src/signal_guard.c says why)',
   },
   stderrFilter: {
     label: 'banner filter', source: STDERR_FILTER_SOURCE, addon: STDERR_FILTER_ADDON,
+    does: "TensorFlow's oneDNN start-up banner is kept out of the output",
     without: "TensorFlow's oneDNN start-up banner shows at every start (src/stderr_filter.c says why)",
   },
 };
