@@ -81,41 +81,6 @@ export interface CurvePoint {
   n: number;
 }
 
-/**
- * Per (scheme, λ, game, iteration): mean over seeds of `metric`, with min and max over seeds (the band).
- * Seeds are aligned by iteration index (their env_steps differ slightly: training phases end on whole episodes).
- */
-export function curvePoints(runs: readonly LoadedRun[], metric: string): CurvePoint[] {
-  const groups = new Map<string, { series: string; lambda: string; game: string; iteration: number; values: number[]; steps: number[] }>();
-  for (const run of runs) {
-    for (const r of run.records) {
-      const v = num(r, metric);
-      const steps = num(r, 'env_steps');
-      if (v === null || steps === null) continue;
-      const series = seriesName(run);
-      const lambda = formatLambda(run.weightDecay);
-      const key = `${series}|${lambda}|${run.game}|${r.iteration}`;
-      let g = groups.get(key);
-      if (!g) groups.set(key, (g = { series, lambda, game: run.game, iteration: r.iteration, values: [], steps: [] }));
-      g.values.push(v);
-      g.steps.push(steps);
-    }
-  }
-  return [...groups.values()]
-    .map((g) => ({
-      series: g.series,
-      lambda: g.lambda,
-      game: displayName(g.game),
-      iteration: g.iteration,
-      envSteps: g.steps.reduce((a, b) => a + b, 0) / g.steps.length,
-      mean: g.values.reduce((a, b) => a + b, 0) / g.values.length,
-      min: Math.min(...g.values),
-      max: Math.max(...g.values),
-      n: g.values.length,
-    }))
-    .sort((a, b) => a.series.localeCompare(b.series) || a.lambda.localeCompare(b.lambda) || a.game.localeCompare(b.game) || a.iteration - b.iteration);
-}
-
 /** One seed's value at one iteration: the dots on the learning curves (with 3 seeds a band hides who is where). */
 export interface SeedPoint {
   series: string;
@@ -137,6 +102,35 @@ export function seedPoints(runs: readonly LoadedRun[], metric: string): SeedPoin
       return [{ series: seriesName(run), lambda: formatLambda(run.weightDecay), game: displayName(run.game), seed: run.seed, iteration: r.iteration, envSteps, value }];
     }),
   );
+}
+
+/**
+ * Per (scheme, λ, game, iteration): mean over seeds of `metric`, with min and max over seeds (the band): the seeds'
+ * dots (seedPoints) reduced. Seeds are aligned by iteration index (their env_steps differ slightly: training phases
+ * end on whole episodes).
+ */
+export function curvePoints(runs: readonly LoadedRun[], metric: string): CurvePoint[] {
+  const groups = new Map<string, { series: string; lambda: string; game: string; iteration: number; values: number[]; steps: number[] }>();
+  for (const p of seedPoints(runs, metric)) {
+    const key = `${p.series}|${p.lambda}|${p.game}|${p.iteration}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { series: p.series, lambda: p.lambda, game: p.game, iteration: p.iteration, values: [], steps: [] }));
+    g.values.push(p.value);
+    g.steps.push(p.envSteps);
+  }
+  return [...groups.values()]
+    .map((g) => ({
+      series: g.series,
+      lambda: g.lambda,
+      game: g.game,
+      iteration: g.iteration,
+      envSteps: g.steps.reduce((a, b) => a + b, 0) / g.steps.length,
+      mean: g.values.reduce((a, b) => a + b, 0) / g.values.length,
+      min: Math.min(...g.values),
+      max: Math.max(...g.values),
+      n: g.values.length,
+    }))
+    .sort((a, b) => a.series.localeCompare(b.series) || a.lambda.localeCompare(b.lambda) || a.game.localeCompare(b.game) || a.iteration - b.iteration);
 }
 
 function colourScale(series: readonly string[]): Spec {
