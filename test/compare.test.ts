@@ -43,6 +43,28 @@ describe('compare', () => {
     expect(md).toMatch(/\| Pong \| WD \(adam-l2\) λ=1e-3 \| .* \| 3 \| -20\.58 ± 0\.22 \| -0\.69 \[-2\.24, 0\.85\] \| 0\.150 \| 0\.950 \|/);
   });
 
+  it('--reference SCHEME@λ: every other arm, orig included, against that arm', () => {
+    const sweep = loadSweep(SWEEP);
+    const c = buildComparison(sweep, { score: { kind: 'final' }, reference: { optimizer: 'adam-l2', weightDecay: 1e-3 } });
+    for (const game of ['breakout', 'pong']) {
+      const arms = c.arms.filter((a) => a.game === game);
+      expect(arms[0].optimizer).toBe('adam-l2');
+      expect(arms[0].versusReference).toBeNull();
+      for (const arm of arms.slice(1)) {
+        expect(arm.versusReference!.welch).toEqual(welchInterval(arm.scores, arms[0].scores));
+        expect(arm.versusReference!.permutation).toEqual(exactPermutationTest(arm.scores, arms[0].scores));
+      }
+    }
+    const md = renderComparisonMarkdown(c);
+    expect(md).toContain('**Arms against WD (adam-l2, λ 1e-3), seed by seed**');
+    expect(md).toMatch(/\| Pong \| WD \(adam-l2\) λ=1e-3 \| .* \| reference \| — \| — \|/);
+    expect(md).toMatch(/\| Pong \| orig \(adam\) λ=0 \| .* \| 0\.69 \[-0\.85, 2\.24\] \| 0\.950 \| 0\.150 \|/);
+    // A λ no run has is not a reference: the games say so instead of comparing with nothing.
+    const none = renderComparisonMarkdown(buildComparison(sweep, { score: { kind: 'final' }, reference: { optimizer: 'adam-l2', weightDecay: 1e-4 } }));
+    expect(none).toContain('- Breakout: no counted run of the reference arm, so no comparison.');
+    expect(none).not.toContain('| reference |');
+  });
+
   it('refuses to pool runs of different budgets, and says which runs do not count', () => {
     const sweep = loadSweep(SWEEP);
     const other = { ...sweep.runs[0], trainingSteps: 5000, id: 'other-budget' };
@@ -57,7 +79,9 @@ describe('compare', () => {
   });
 
   it('command line: defaults, a bad scheme or score in one line, a missing directory', () => {
-    expect(parseCompareArgs(['some/dir'])).toEqual({ dirs: ['some/dir'], score: { kind: 'final' }, reference: 'adam' });
+    expect(parseCompareArgs(['some/dir'])).toEqual({ dirs: ['some/dir'], score: { kind: 'final' }, reference: { optimizer: 'adam', weightDecay: 0 } });
+    expect(parseCompareArgs(['d', '--reference', 'adamw']).reference).toEqual({ optimizer: 'adamw', weightDecay: 0 });
+    expect(parseCompareArgs(['d', '--reference', 'adam-l2@1e-3']).reference).toEqual({ optimizer: 'adam-l2', weightDecay: 1e-3 });
     const err = (args: string[]) => {
       let out = '';
       try {
@@ -66,6 +90,9 @@ describe('compare', () => {
       return out;
     };
     expect(err(['d', '--reference', 'adamx'])).toMatch(/Unknown optimizer scheme "adamx"/);
+    expect(err(['d', '--reference', 'adamx@1e-3'])).toMatch(/Unknown optimizer scheme "adamx"/);
+    expect(err(['d', '--reference', 'adam-l2@lots'])).toMatch(/"lots" is not a weight decay λ/);
+    expect(err(['d', '--reference', 'adam-l2@'])).toMatch(/"" is not a weight decay λ/);
     expect(err(['d', '--score', 'best'])).toMatch(/--score/);
     const missing = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'compare-')), 'nothing');
     const r = spawnSync(process.execPath, ['--import', tsxLoaderUrl(), path.join(REPO, 'src', 'cli', 'compare.ts'), missing], { encoding: 'utf8', timeout: 60_000 });

@@ -1,6 +1,6 @@
 // Arms against a reference arm, seed by seed: the table of a small study (a few seeds per weight-decay scheme and λ,
 // e.g. results/published/headline-breakout). Every seed's score is shown; per arm the mean ± sd; against the
-// reference arm of the same game (orig: adam at λ 0 by default) Welch's 95 % interval of the difference of means and
+// reference arm of the same game (orig, adam at λ 0, by default; any scheme at any λ on request) Welch's 95 % interval of the difference of means and
 // the exact one-sided permutation p in both directions (small_sample.ts). No bootstrap: see small_sample.ts.
 // Beside the scores, the mechanism per arm from the runs' diagnostics: the ε-dominated shares (issue 19), the WD
 // share of m, ‖w‖, and the measured shrink rate of ‖w‖ at the start of learning against α·λ/ε.
@@ -33,9 +33,18 @@ export interface Arm extends RowKey {
   versusReference: { difference: number; welch: WelchInterval | null; permutation: PermutationResult } | null;
 }
 
+/** The arm every other arm is compared with: a scheme at one λ (constant schedule). */
+export interface ReferenceArm {
+  optimizer: string;
+  weightDecay: number;
+}
+
+/** orig: Adam without weight decay, the paper's reference. */
+export const ORIG_REFERENCE: ReferenceArm = { optimizer: 'adam', weightDecay: 0 };
+
 export interface Comparison {
   score: ScoreSpec;
-  reference: string;
+  reference: ReferenceArm;
   budget: string;
   arms: Arm[];
   /** Games without a reference arm (their arms have no comparison). */
@@ -66,8 +75,8 @@ function seedScore(run: LoadedRun, spec: ScoreSpec): SeedScore {
  * game. Runs of different budgets are never pooled: directories holding several are refused (the runs loadSweeps
  * left out as of another budget count: a comparison never silently drops runs).
  */
-export function buildComparison(sweep: SweepResults, options: { score: ScoreSpec; reference?: string }): Comparison {
-  const reference = options.reference ?? 'adam';
+export function buildComparison(sweep: SweepResults, options: { score: ScoreSpec; reference?: ReferenceArm }): Comparison {
+  const reference = options.reference ?? ORIG_REFERENCE;
   const budgets = budgetsOf(sweep.runs);
   const where = sweep.roots.join(', ');
   if (budgets.length === 0) throw new CompareInputError(`no readable runs in ${where}.`);
@@ -95,7 +104,7 @@ export function buildComparison(sweep: SweepResults, options: { score: ScoreSpec
     const key = { optimizer: first.optimizer, schedule: first.schedule, weightDecay: first.weightDecay };
     return { game: first.game, ...key, label: armLabel(key), seeds, scores, mean, sd, versusReference: null };
   });
-  const isReference = (a: Arm) => a.optimizer === reference && a.weightDecay === 0 && a.schedule === 'constant';
+  const isReference = (a: Arm) => isReferenceArm(a, reference);
   const gamesWithoutReference: string[] = [];
   for (const game of [...new Set(arms.map((a) => a.game))]) {
     const ref = arms.find((a) => a.game === game && isReference(a));
@@ -117,12 +126,16 @@ export function buildComparison(sweep: SweepResults, options: { score: ScoreSpec
   return { score: options.score, reference, budget: formatBudget(budgets[0]), arms, gamesWithoutReference };
 }
 
+function isReferenceArm(a: RowKey, reference: ReferenceArm): boolean {
+  return a.optimizer === reference.optimizer && a.weightDecay === reference.weightDecay && a.schedule === 'constant';
+}
+
 const num = (v: number, digits = 2) => v.toFixed(digits);
 
 /** The comparison as Markdown: one table, then what every column means and which runs do not count. */
 export function renderComparisonMarkdown(c: Comparison): string {
   const lines = [
-    `**Arms against ${schemeLabel(c.reference)} (${c.reference}, λ 0), seed by seed**`,
+    `**Arms against ${schemeLabel(c.reference.optimizer)} (${c.reference.optimizer}, λ ${formatLambda(c.reference.weightDecay)}), seed by seed**`,
     `Budget: ${c.budget}.  `,
     `${describeScore(c.score)}  `,
     'mean ± sd: over the counted seeds (sd with ddof 1). Δ: mean of the arm − mean of the reference, with Welch\'s 95 % ' +
@@ -137,7 +150,7 @@ export function renderComparisonMarkdown(c: Comparison): string {
     const seeds = a.seeds.map((s) => `s${s.seed}: ${s.score === null ? '—' : num(s.score)}`).join(', ');
     const meanSd = a.mean === null ? '—' : `${num(a.mean)}${a.sd === null ? '' : ` ± ${num(a.sd)}`}`;
     const v = a.versusReference;
-    const delta = v === null ? (a.optimizer === c.reference && a.weightDecay === 0 ? 'reference' : '—')
+    const delta = v === null ? (isReferenceArm(a, c.reference) ? 'reference' : '—')
       : v.welch === null ? `${num(v.difference)} (n < 2: no interval)`
       : `${num(v.welch.difference)} [${num(v.welch.low)}, ${num(v.welch.high)}]`;
     const p = (x: number | undefined) => (x === undefined ? '—' : num(x, 3));
