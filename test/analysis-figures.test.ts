@@ -105,8 +105,8 @@ describe('learning curves', () => {
 describe('λ sensitivity figure', () => {
   const ms = (mean: number, std: number | null) => ({ mean, std, n: 3 });
   const points: SensitivityPoint[] = [
-    { scheme: 'decoupled', optimizer: 'adamw', lambda: 1e-4, perGame: new Map([['pong', ms(20, 1)]]), iqm: { point: 1, lower: 0.9, upper: 1.1 }, mean: null },
-    { scheme: 'WD', optimizer: 'adam-l2', lambda: 1e-4, perGame: new Map([['pong', ms(-10, null)]]), iqm: { point: 0.2, lower: 0.1, upper: 0.3 }, mean: null },
+    { name: 'decoupled λ=1e-4', scheme: 'decoupled', optimizer: 'adamw', lambda: 1e-4, perGame: new Map([['pong', ms(20, 1)]]), iqm: { point: 1, lower: 0.9, upper: 1.1 }, mean: null },
+    { name: 'WD λ=1e-4', scheme: 'WD', optimizer: 'adam-l2', lambda: 1e-4, perGame: new Map([['pong', ms(-10, null)]]), iqm: { point: 0.2, lower: 0.1, upper: 0.3 }, mean: null },
   ];
 
   it('per game: mean ± std; aggregate: IQM with its interval', () => {
@@ -258,7 +258,7 @@ describe('tick labels when a figure\'s data are all one value (issue 20)', () =>
       moment_wd_share: { p5: value, p25: value, p50: value, p75: value, p95: value, count: 7 } };
     one.diagnostics = [{ iteration: 0, env_steps: 250_313, weight_norm: 3.15, eps_dominated_share: value, moment_wd_share: one.records[0].moment_wd_share }];
     const interval = { point: value, lower: value, upper: value };
-    const points: SensitivityPoint[] = [{ scheme: 'WD', optimizer: 'adam-l2', lambda: 1e-3, perGame: new Map([['breakout', { mean: value, std: null, n: 1 }]]), iqm: interval, mean: interval }];
+    const points: SensitivityPoint[] = [{ name: 'WD λ=1e-3', scheme: 'WD', optimizer: 'adam-l2', lambda: 1e-3, perGame: new Map([['breakout', { mean: value, std: null, n: 1 }]]), iqm: interval, mean: interval }];
     const { perGame, aggregate } = sensitivityData(points);
     const row = 'WD λ=1e-3';
     return {

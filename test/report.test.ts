@@ -80,6 +80,37 @@ describe('report HTML', () => {
     expect(aggregates).not.toMatch(/\[\d/);
   });
 
+  it('shows a bootstrap interval only with enough distinct resamples, and the seed-by-seed comparison always', async () => {
+    // One game: orig with 7 seeds (1,716 distinct resamples), Adam+L2 with 3 (10).
+    const dir = tmpSweep('report-resamples-');
+    const runs: FakeRun[] = [
+      ...[0, 1, 2, 3, 4, 5, 6].map((seed) => ({ game: 'breakout', optimizer: 'adam', weightDecay: 0, seed, returns: [5, 10 + seed] })),
+      ...[0, 1, 2].map((seed) => ({ game: 'breakout', optimizer: 'adam-l2', weightDecay: 1e-3, seed, returns: [1, 2 + seed / 10] })),
+    ];
+    for (const r of runs) writeRun(dir, r);
+    writePlan(dir, runs);
+    const { html: page, figures } = await buildReport(dir, { score: { kind: 'final' }, reps: 200 });
+    fs.rmSync(dir, { recursive: true, force: true });
+    const aggregates = /<table id="aggregates">([\s\S]*?)<\/table>/.exec(page)![1];
+    const [orig, wd] = aggregates.split('\n').slice(1);
+    expect(orig).toMatch(/<td>7<\/td><td>[\d.-]+ <span class="notes">\[[\d.-]+, [\d.-]+\]<\/span>/);
+    expect(wd).toContain('(10 distinct resamples: no interval)');
+    expect(wd).not.toMatch(/\[\d/);
+    const improvement = /<table id="improvement">([\s\S]*?)<\/table>/.exec(page)![1];
+    expect(improvement).toMatch(/WD λ=1e-3<\/td><td class="label">orig λ=0<\/td><td>0\.000 <span class="notes">\(10 distinct resamples: no interval\)/);
+    // The figures draw the same: a band for orig, the point alone for WD, and say why.
+    const intervals = figures.find((f) => f.id === 'fig-rliable-intervals')!.rows as Array<{ row: string; point: number; lower: number; upper: number }>;
+    for (const r of intervals) {
+      if (r.row.startsWith('WD')) expect([r.lower, r.upper]).toEqual([r.point, r.point]);
+      else expect(r.upper).toBeGreaterThan(r.lower);
+    }
+    expect(page).toContain('No interval is drawn for WD λ=1e-3: too few runs for a bootstrap');
+    // The small-sample statistics, as npm run compare gives them: Welch and the exact permutation p, 7 against 3.
+    const comparison = /<table id="comparison">([\s\S]*?)<\/table>/.exec(page)![1];
+    expect(page).toContain('<h2>Arms against orig (adam, λ 0), seed by seed</h2>');
+    expect(comparison).toMatch(/<td class="label">WD \(adam-l2\) λ=1e-3<\/td><td class="label">s0: 2\.00, s1: 2\.10, s2: 2\.20<\/td><td>3<\/td><td>2\.10 ± 0\.10<\/td><td class="label">-10\.90 \[[\d.-]+, [\d.-]+\]<\/td><td>0\.008<\/td><td>1\.000<\/td>/);
+  });
+
   it('is self-contained: no script, no external resource', () => {
     expect(html).not.toMatch(/<script/i);
     expect(html).not.toMatch(/<(link|img|iframe)\b/i);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import seedrandom from 'seedrandom';
 import {
+  distinctResamples,
   aggregateIqm,
   aggregateMean,
   aggregateMedian,
@@ -138,6 +139,26 @@ describe('probabilityOfImprovement', () => {
 
   it('rejects different task counts', () => {
     expect(() => probabilityOfImprovement([[1, 2]], [[1, 2, 3]])).toThrow(/tasks/);
+  });
+});
+
+describe('distinctResamples', () => {
+  it('counts the different stratified resamples, as enumerating every draw finds them', () => {
+    for (const k of [1, 2, 3, 4]) {
+      for (const g of [1, 2]) {
+        // Every draw of k run indices with replacement in each of g games; a resample is the multiset per game.
+        const seen = new Set<string>();
+        const draws = k ** (k * g);
+        for (let code = 0; code < draws; code++) {
+          const digits = Array.from({ length: k * g }, (_, i) => Math.floor(code / k ** i) % k);
+          seen.add(Array.from({ length: g }, (_, j) => digits.slice(j * k, (j + 1) * k).sort().join(',')).join('|'));
+        }
+        expect(distinctResamples(k, g), `k ${k}, g ${g}`).toBe(seen.size);
+      }
+    }
+    expect(distinctResamples(3, 1)).toBe(10); // three seeds of one game: the headline study's arms
+    expect(distinctResamples(7, 1)).toBe(1716);
+    expect(distinctResamples(3, 57)).toBe(10 ** 57);
   });
 });
 

@@ -10,6 +10,7 @@ import {
   aggregateMean,
   aggregateMedian,
   aggregateOptimalityGap,
+  distinctResamples,
   humanNormalized,
   meanStd,
   probabilityOfImprovementCI,
@@ -165,6 +166,20 @@ export function computeAggregates(
   return { games, rows: aggregates, improvements, notes, reps, seed };
 }
 
+/**
+ * Fewer distinct resamples than this and the report shows no bootstrap interval (the point estimate only): the
+ * percentiles of a bootstrap with so few different samples are a handful of repeated values, not a 95 % interval
+ * (3 seeds × 1 game: 10; 3 × 2: 100; 3 × 3: 1,000; 7 × 1: 1,716). Small studies are judged seed by seed
+ * (compare.ts: Welch's interval and the exact permutation p) instead. rliable's own setting, 3–10 runs on 26–57
+ * games, is far above it.
+ */
+export const MIN_DISTINCT_RESAMPLES = 1000;
+
+/** The distinct resamples of a row's stratified bootstrap (its runs per game over the aggregates' games). */
+export function rowResamples(aggregates: Aggregates, row: RowAggregate): number {
+  return distinctResamples(row.runsPerGame, aggregates.games.length);
+}
+
 export function rowName(row: TableRow): string {
   return `${row.scheme} λ=${formatLambda(row.weightDecay)}`;
 }
@@ -173,6 +188,8 @@ export function rowName(row: TableRow): string {
 // λ sensitivity
 
 export interface SensitivityPoint {
+  /** The row's name (rowName), as the aggregates and figures call it. */
+  name: string;
   scheme: string;
   optimizer: string;
   lambda: number;
@@ -190,6 +207,7 @@ export interface SensitivityPoint {
 export function lambdaSensitivity(table: Table1, aggregates: Aggregates): { points: SensitivityPoint[]; reference: SensitivityPoint | null } {
   const agg = new Map(aggregates.rows.map((a) => [a.row, a]));
   const toPoint = (row: TableRow): SensitivityPoint => ({
+    name: rowName(row),
     scheme: row.scheme,
     optimizer: row.optimizer,
     lambda: row.weightDecay,

@@ -132,19 +132,22 @@ function isReferenceArm(a: RowKey, reference: ReferenceArm): boolean {
 
 const num = (v: number, digits = 2) => v.toFixed(digits);
 
-/** The comparison as Markdown: one table, then what every column means and which runs do not count. */
-export function renderComparisonMarkdown(c: Comparison): string {
-  const lines = [
-    `**Arms against ${schemeLabel(c.reference.optimizer)} (${c.reference.optimizer}, λ ${formatLambda(c.reference.weightDecay)}), seed by seed**`,
-    `Budget: ${c.budget}.  `,
-    `${describeScore(c.score)}  `,
+/** What the comparison's columns mean: the budget, the score, then the statistics. */
+export function comparisonExplanation(c: Comparison): string[] {
+  return [
+    `Budget: ${c.budget}.`,
+    describeScore(c.score),
     'mean ± sd: over the counted seeds (sd with ddof 1). Δ: mean of the arm − mean of the reference, with Welch\'s 95 % ' +
       'interval (unequal variances, Welch–Satterthwaite df). p(<), p(>): exact one-sided permutation p of "the arm scores ' +
       'below / above the reference", every split of the pooled seeds enumerated (3 against 3: 20 splits, smallest p 0.05).',
-    '',
-    '| game | arm | seeds: score | n | mean ± sd | Δ [Welch 95 %] | p(<) | p(>) |',
-    '|:---|:---|:---|---:|---:|:---|---:|---:|',
   ];
+}
+
+export const COMPARISON_COLUMNS = ['game', 'arm', 'seeds: score', 'n', 'mean ± sd', 'Δ [Welch 95 %]', 'p(<)', 'p(>)'] as const;
+
+/** The comparison's table as text cells (one row per arm, COMPARISON_COLUMNS), and a line per run or game not counted. */
+export function comparisonTable(c: Comparison): { rows: string[][]; notCounted: string[] } {
+  const rows: string[][] = [];
   const notCounted: string[] = [];
   for (const a of c.arms) {
     const seeds = a.seeds.map((s) => `s${s.seed}: ${s.score === null ? '—' : num(s.score)}`).join(', ');
@@ -154,11 +157,30 @@ export function renderComparisonMarkdown(c: Comparison): string {
       : v.welch === null ? `${num(v.difference)} (n < 2: no interval)`
       : `${num(v.welch.difference)} [${num(v.welch.low)}, ${num(v.welch.high)}]`;
     const p = (x: number | undefined) => (x === undefined ? '—' : num(x, 3));
-    lines.push(`| ${displayName(a.game)} | ${a.label} | ${seeds} | ${a.scores.length} | ${meanSd} | ${delta} | ${p(v?.permutation.less)} | ${p(v?.permutation.greater)} |`);
-    for (const s of a.seeds) if (s.score === null) notCounted.push(`- not counted: ${displayName(a.game)} ${a.label} seed ${s.seed} — ${s.reason} (${s.runId})`);
+    rows.push([displayName(a.game), a.label, seeds, String(a.scores.length), meanSd, delta, p(v?.permutation.less), p(v?.permutation.greater)]);
+    for (const s of a.seeds) if (s.score === null) notCounted.push(`not counted: ${displayName(a.game)} ${a.label} seed ${s.seed} — ${s.reason} (${s.runId})`);
   }
-  for (const g of c.gamesWithoutReference) notCounted.push(`- ${displayName(g)}: no counted run of the reference arm, so no comparison.`);
-  return `${[...lines, ...(notCounted.length > 0 ? ['', ...notCounted] : [])].join('\n')}\n`;
+  for (const g of c.gamesWithoutReference) notCounted.push(`${displayName(g)}: no counted run of the reference arm, so no comparison.`);
+  return { rows, notCounted };
+}
+
+/** The title of the comparison: which arm the others are compared with. */
+export function comparisonTitle(c: Comparison): string {
+  return `Arms against ${schemeLabel(c.reference.optimizer)} (${c.reference.optimizer}, λ ${formatLambda(c.reference.weightDecay)}), seed by seed`;
+}
+
+/** The comparison as Markdown: one table, then what every column means and which runs do not count. */
+export function renderComparisonMarkdown(c: Comparison): string {
+  const { rows, notCounted } = comparisonTable(c);
+  const lines = [
+    `**${comparisonTitle(c)}**`,
+    ...comparisonExplanation(c).map((l, i, all) => (i < all.length - 1 ? `${l}  ` : l)),
+    '',
+    `| ${COMPARISON_COLUMNS.join(' | ')} |`,
+    '|:---|:---|:---|---:|---:|:---|---:|---:|',
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ];
+  return `${[...lines, ...(notCounted.length > 0 ? ['', ...notCounted.map((n) => `- ${n}`)] : [])].join('\n')}\n`;
 }
 
 export interface MechanismRow {

@@ -7,11 +7,14 @@ import {
   performanceProfiles,
   sampleEfficiency,
   lambdaSensitivity,
+  MIN_DISTINCT_RESAMPLES,
   normalizedCell,
   rowName,
+  rowResamples,
   sensitivitySpread,
   type Aggregates,
 } from './aggregates.ts';
+import { buildComparison, comparisonExplanation, comparisonTable, comparisonTitle, COMPARISON_COLUMNS, CompareInputError } from './compare.ts';
 import {
   curvePoints,
   efficiencySpec,
@@ -115,33 +118,68 @@ function normalizedHtml(table: Table1, refs: ReturnType<typeof loadHumanReferenc
   return `<table id="normalized">${head}\n${body}</table>`;
 }
 
-/** A point with its bootstrap interval; with one run per game there is nothing to resample, so no interval. */
-const ci = (i: Interval, runsPerGame: number, d = 3) =>
-  `${i.point.toFixed(d)} <span class="notes">${runsPerGame < 2 ? `(n = ${runsPerGame}: no interval)` : `[${i.lower.toFixed(d)}, ${i.upper.toFixed(d)}]`}</span>`;
+/**
+ * A point with its bootstrap interval, or the point alone with the reason: one run per game leaves nothing to
+ * resample, and a bootstrap with fewer than MIN_DISTINCT_RESAMPLES different samples gives no 95 % interval.
+ */
+const ci = (i: Interval, runsPerGame: number, resamples: number, d = 3) => {
+  const none = runsPerGame < 2 ? `n = ${runsPerGame}: no interval` : resamples < MIN_DISTINCT_RESAMPLES ? `${resamples.toLocaleString('en-US')} distinct resamples: no interval` : null;
+  return `${i.point.toFixed(d)} <span class="notes">${none === null ? `[${i.lower.toFixed(d)}, ${i.upper.toFixed(d)}]` : `(${none})`}</span>`;
+};
+
+/** The rows (by name) whose bootstrap has enough distinct resamples to draw an interval. */
+function bootstrappable(a: Aggregates): Set<string> {
+  return new Set(a.rows.filter((r) => rowResamples(a, r) >= MIN_DISTINCT_RESAMPLES).map((r) => rowName(r.row)));
+}
+
+/** What the figures draw for a row without a trustworthy interval: the point, with no band. */
+const pointOnly = (i: Interval): Interval => ({ point: i.point, lower: i.point, upper: i.point });
 
 function aggregatesHtml(a: Aggregates): string {
   if (a.rows.length === 0) return '<p>No aggregates (see the notes).</p>';
   const head = '<tr><th class="label">scheme</th><th class="label">λ</th><th>runs/game</th><th>IQM</th><th>median</th><th>mean</th><th>optimality gap</th></tr>';
   const body = a.rows
-    .map(
-      (r) =>
-        `<tr><td class="label">${escapeHtml(r.row.scheme)}</td><td class="label">${formatLambda(r.row.weightDecay)}</td><td>${r.runsPerGame}</td>` +
-        `<td>${ci(r.iqm, r.runsPerGame)}</td><td>${ci(r.median, r.runsPerGame)}</td><td>${ci(r.mean, r.runsPerGame)}</td><td>${ci(r.optimalityGap, r.runsPerGame)}</td></tr>`,
-    )
+    .map((r) => {
+      const cell = (i: Interval) => `<td>${ci(i, r.runsPerGame, rowResamples(a, r))}</td>`;
+      return `<tr><td class="label">${escapeHtml(r.row.scheme)}</td><td class="label">${formatLambda(r.row.weightDecay)}</td><td>${r.runsPerGame}</td>` +
+        `${cell(r.iqm)}${cell(r.median)}${cell(r.mean)}${cell(r.optimalityGap)}</tr>`;
+    })
     .join('\n');
   return `<table id="aggregates">${head}\n${body}</table>`;
 }
 
-function runsPerGame(a: Aggregates, row: Aggregates['rows'][number]['row']): number {
-  return a.rows.find((r) => r.row === row)?.runsPerGame ?? 0;
-}
-
 function improvementsHtml(a: Aggregates): string {
   if (a.improvements.length === 0) return '<p>No pair of schemes to compare.</p>';
+  const row = (r: Aggregates['rows'][number]['row']) => a.rows.find((x) => x.row === r)!;
   const body = a.improvements
-    .map((i) => `<tr><td class="label">${escapeHtml(rowName(i.x))}</td><td class="label">${escapeHtml(rowName(i.y))}</td><td>${ci(i.interval, Math.min(runsPerGame(a, i.x), runsPerGame(a, i.y)))}</td></tr>`)
+    .map((i) => {
+      const [x, y] = [row(i.x), row(i.y)];
+      // An interval only when each side has one: X and Y are resampled independently, each as few ways as its runs allow.
+      const cell = ci(i.interval, Math.min(x.runsPerGame, y.runsPerGame), Math.min(rowResamples(a, x), rowResamples(a, y)));
+      return `<tr><td class="label">${escapeHtml(rowName(i.x))}</td><td class="label">${escapeHtml(rowName(i.y))}</td><td>${cell}</td></tr>`;
+    })
     .join('\n');
   return `<table id="improvement"><tr><th class="label">X</th><th class="label">Y</th><th>P(X &gt; Y)</th></tr>\n${body}</table>`;
+}
+
+/** compare.ts's seed-by-seed table (Welch's interval, exact permutation p): the statistics of a small study. */
+function comparisonHtml(sweep: SweepResults, score: ScoreSpec): string {
+  let c;
+  try {
+    c = buildComparison(sweep, { score });
+  } catch (error) {
+    if (!(error instanceof CompareInputError)) throw error;
+    return `<p class="notes">No seed-by-seed comparison: ${escapeHtml(error.message)}</p>`;
+  }
+  const { rows, notCounted } = comparisonTable(c);
+  const head = `<tr>${COMPARISON_COLUMNS.map((h, i) => `<th${i < 3 || i === 5 ? ' class="label"' : ''}>${escapeHtml(h)}</th>`).join('')}</tr>`;
+  const body = rows.map((r) => `<tr>${r.map((v, i) => `<td${i < 3 || i === 5 ? ' class="label"' : ''}>${escapeHtml(v)}</td>`).join('')}</tr>`).join('\n');
+  return [
+    `<h2>${escapeHtml(comparisonTitle(c))}</h2>`,
+    `<div class="caption">${comparisonExplanation(c).slice(1).map((l) => `<p>${escapeHtml(l)}</p>`).join('')}</div>`,
+    `<table id="comparison">${head}\n${body}</table>`,
+    ...(notCounted.length > 0 ? [`<ul class="notes">${notCounted.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`] : []),
+  ].join('\n');
 }
 
 /**
@@ -163,17 +201,24 @@ async function rliablePlots(table: Table1, aggregates: Aggregates, refs: ReturnT
   const parts: string[] = [];
   const rows = aggregates.rows.map((r) => rowName(r.row));
   const n = Math.min(...aggregates.rows.map((r) => r.runsPerGame));
-  const single = n < 2 ? ' With one run per game there is nothing to resample: the intervals have zero width (n = 1: no interval).' : '';
+  const ok = bootstrappable(aggregates);
+  const shown = (row: string, i: Interval) => (ok.has(row) ? i : pointOnly(i));
+  const single = n < 2 ? ' With one run per game there is nothing to resample: the intervals have zero width (n = 1: no interval).'
+    : ok.size < rows.length ? ` No interval is drawn for ${rows.filter((r) => !ok.has(r)).join(', ')}: too few runs for a bootstrap (fewer than ${MIN_DISTINCT_RESAMPLES.toLocaleString('en-US')} distinct resamples); judge them seed by seed (the comparison above).`
+    : '';
   const metrics: Array<[string, keyof Pick<Aggregates['rows'][number], 'iqm' | 'median' | 'mean' | 'optimalityGap'>]> = [['IQM', 'iqm'], ['median', 'median'], ['mean', 'mean'], ['optimality gap', 'optimalityGap']];
-  const intervals = aggregates.rows.flatMap((r) => metrics.map(([metric, key]) => ({ row: rowName(r.row), metric, ...r[key] })));
+  const intervals = aggregates.rows.flatMap((r) => metrics.map(([metric, key]) => ({ row: rowName(r.row), metric, ...shown(rowName(r.row), r[key]) })));
   parts.push(await figure('fig-rliable-intervals', intervalEstimatesSpec(intervals, rows), `rliable's interval estimates: the aggregates of the table above as bars (95% stratified-bootstrap intervals) and ticks (point estimates).${single}`));
   if (aggregates.improvements.length > 0) {
-    const pairs = aggregates.improvements.map((i) => ({ pair: `${rowName(i.x)} > ${rowName(i.y)}`, ...i.interval }));
+    const pairs = aggregates.improvements.map((i) => ({
+      pair: `${rowName(i.x)} > ${rowName(i.y)}`,
+      ...(ok.has(rowName(i.x)) && ok.has(rowName(i.y)) ? i.interval : pointOnly(i.interval)),
+    }));
     parts.push(await figure('fig-rliable-improvement', improvementSpec(pairs), `Probability of improvement with its 95% interval, per pair of the table above.${single}`));
   }
-  const profile = performanceProfiles(aggregates).map((p) => ({ row: p.row, x: p.tau, ...p.fraction }));
+  const profile = performanceProfiles(aggregates).map((p) => ({ row: p.row, x: p.tau, ...shown(p.row, p.fraction) }));
   parts.push(await figure('fig-rliable-profiles', profileSpec(profile, rows), `Performance profiles over ${aggregates.games.length} game(s): for each τ, the fraction of runs × games whose human-normalized score exceeds τ (rliable's run score distribution), with 95% stratified-bootstrap bands (${Math.min(aggregates.reps, 1000)} replicates).${single}`));
-  const efficiency = sampleEfficiency(table, aggregates, refs).map((p) => ({ row: p.row, x: p.envSteps, ...p.iqm }));
+  const efficiency = sampleEfficiency(table, aggregates, refs).map((p) => ({ row: p.row, x: p.envSteps, ...shown(p.row, p.iqm) }));
   if (efficiency.length > 0) {
     parts.push(await figure('fig-rliable-efficiency', efficiencySpec(efficiency, rows), `Sample efficiency: IQM of the human-normalized training return of each iteration against agent steps, same runs and games as the aggregates, with 95% stratified-bootstrap bands (${Math.min(aggregates.reps, 1000)} replicates).${single}`));
   }
@@ -214,6 +259,8 @@ export async function buildReportHtml(sweep: SweepResults, options: ReportOption
   parts.push('<p class="caption">(score − random)/(human − random) per run (reference scores: data/reference/atari_reference_scores.csv), then mean ± std over seeds; same runs as Table 1.</p>');
   parts.push(normalizedHtml(table, refs));
 
+  parts.push(comparisonHtml(sweep, options.score));
+
   parts.push('<h2>Aggregates over games and seeds (rliable)</h2>');
   parts.push(
     `<p class="caption">Agarwal et al. (NeurIPS 2021): interquartile mean, median and mean of human-normalized scores, and optimality gap (shortfall below human level, γ = 1), over ${aggregates.games.length} game(s) (${aggregates.games.map(displayName).join(', ') || 'none'}). ` +
@@ -235,10 +282,12 @@ export async function buildReportHtml(sweep: SweepResults, options: ReportOption
         .join('')}</table>`,
     );
   }
-  const sd = sensitivityData(sens.points);
+  const ok = bootstrappable(aggregates);
+  const sd = sensitivityData(sens.points.map((p) => (p.iqm === null || ok.has(p.name) ? p : { ...p, iqm: pointOnly(p.iqm) })));
   if (sd.aggregate.length > 0) {
     const spec = sensitivityAggregateSpec(sd.aggregate, sens.reference?.iqm?.point ?? null, aggregates.games.length);
-    parts.push(await figure('fig-sensitivity', spec, 'x: λ on a log scale; y: IQM of human-normalized score with its bootstrap 95% interval; one line per scheme; dashed: orig (Adam, λ = 0).'));
+    const without = ok.size < aggregates.rows.length ? ' Points without a bar: too few runs for a bootstrap interval (see the aggregates).' : '';
+    parts.push(await figure('fig-sensitivity', spec, `x: λ on a log scale; y: IQM of human-normalized score with its bootstrap 95% interval; one line per scheme; dashed: orig (Adam, λ = 0).${without}`));
   }
   if (sd.perGame.length > 0) {
     const ref = new Map<string, number>();

@@ -250,6 +250,18 @@ function isSingleMatrix(arg: ScoreMatrix | readonly ScoreMatrix[]): arg is Score
 }
 
 /**
+ * How many different resamples a stratified bootstrap of `runsPerGame` runs in each of `games` games can draw: a
+ * resample of one game is a multiset of k runs out of k, C(2k − 1, k) of them, and the games are drawn independently.
+ * 3 seeds of one game give 10: a "95 % interval" over 2,000 replicates is then a few repeated values.
+ */
+export function distinctResamples(runsPerGame: number, games: number): number {
+  const k = runsPerGame;
+  let perGame = 1; // C(2k − 1, k), exact in doubles far beyond any seed count
+  for (let i = 1; i <= k; i++) perGame = (perGame * (k - 1 + i)) / i;
+  return perGame ** games;
+}
+
+/**
  * Percentile-method bootstrap confidence interval of `statistic`, resampling runs within
  * each task. Bounds are the (1 − confidence)/2 and (1 + confidence)/2 quantiles of the
  * replicate statistics, using numpy's default linear-interpolation quantile (as rliable's
