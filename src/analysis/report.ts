@@ -172,10 +172,12 @@ function comparisonHtml(sweep: SweepResults, score: ScoreSpec): string {
     return `<p class="notes">No seed-by-seed comparison: ${escapeHtml(error.message)}</p>`;
   }
   const { rows, notCounted } = comparisonTable(c);
-  const head = `<tr>${COMPARISON_COLUMNS.map((h, i) => `<th${i < 3 || i === 5 ? ' class="label"' : ''}>${escapeHtml(h)}</th>`).join('')}</tr>`;
-  const body = rows.map((r) => `<tr>${r.map((v, i) => `<td${i < 3 || i === 5 ? ' class="label"' : ''}>${escapeHtml(v)}</td>`).join('')}</tr>`).join('\n');
+  const label = (i: number) => (i < 3 || i === 5 ? ' class="label"' : ''); // game, arm, seeds and Δ are text
+  const head = `<tr>${COMPARISON_COLUMNS.map((h, i) => `<th${label(i)}>${escapeHtml(h)}</th>`).join('')}</tr>`;
+  const body = rows.map((r) => `<tr>${r.map((v, i) => `<td${label(i)}>${escapeHtml(v)}</td>`).join('')}</tr>`).join('\n');
   return [
     `<h2>${escapeHtml(comparisonTitle(c))}</h2>`,
+    // Without its first line, the budget: the page's banner says it.
     `<div class="caption">${comparisonExplanation(c).slice(1).map((l) => `<p>${escapeHtml(l)}</p>`).join('')}</div>`,
     `<table id="comparison">${head}\n${body}</table>`,
     ...(notCounted.length > 0 ? [`<ul class="notes">${notCounted.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`] : []),
