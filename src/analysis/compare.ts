@@ -1,7 +1,8 @@
 // Arms against a reference arm, seed by seed: the table of a small study (a few seeds per weight-decay scheme and λ,
 // e.g. results/published/headline-breakout). Every seed's score is shown; per arm the mean ± sd; against the
-// reference arm of the same game (orig, adam at λ 0, by default; any scheme at any λ on request) Welch's 95 % interval of the difference of means and
-// the exact one-sided permutation p in both directions (small_sample.ts). No bootstrap: see small_sample.ts.
+// reference arm of the same game (orig, adam at λ 0, by default; any scheme at any λ on request) Welch's 95 %
+// interval of the difference of means and the exact one-sided permutation p in both directions (small_sample.ts).
+// No bootstrap: see small_sample.ts.
 // Beside the scores, the mechanism per arm from the runs' diagnostics: the ε-dominated shares (issue 19), the WD
 // share of m, ‖w‖, and the measured shrink rate of ‖w‖ at the start of learning against α·λ/ε.
 import { displayName } from '../../envs/games.ts';

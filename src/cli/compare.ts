@@ -1,5 +1,6 @@
-// `npm run compare -- DIR... [--reference adam|SCHEME@λ] [--score final]`: the arms of a small study (one directory, or several
-// analysed as one) against its reference arm, seed by seed, with Welch's interval and the exact permutation p (src/analysis/compare.ts). Prints Markdown.
+// `npm run compare -- DIR... [--reference adam|SCHEME@λ] [--score final]`: the arms of a small study (one directory,
+// or several analysed as one) against its reference arm, seed by seed, with Welch's interval and the exact
+// permutation p (src/analysis/compare.ts). Prints Markdown.
 // Parsing is exported (and unit-tested) apart from the work.
 import { Command, Option } from 'commander';
 import { fileURLToPath } from 'node:url';
