@@ -144,7 +144,17 @@ export function comparisonExplanation(c: Comparison): string[] {
   ];
 }
 
-export const COMPARISON_COLUMNS = ['game', 'arm', 'seeds: score', 'n', 'mean ± sd', 'Δ [Welch 95 %]', 'p(<)', 'p(>)'] as const;
+/** The comparison's columns; `text` ones are left-aligned (Markdown) or labels (the report's HTML), numbers right. */
+export const COMPARISON_COLUMNS: ReadonlyArray<{ title: string; text: boolean }> = [
+  { title: 'game', text: true },
+  { title: 'arm', text: true },
+  { title: 'seeds: score', text: true },
+  { title: 'n', text: false },
+  { title: 'mean ± sd', text: false },
+  { title: 'Δ [Welch 95 %]', text: true },
+  { title: 'p(<)', text: false },
+  { title: 'p(>)', text: false },
+];
 
 /** The comparison's table as text cells (one row per arm, COMPARISON_COLUMNS), and a line per run or game not counted. */
 export function comparisonTable(c: Comparison): { rows: string[][]; notCounted: string[] } {
@@ -177,8 +187,8 @@ export function renderComparisonMarkdown(c: Comparison): string {
     `**${comparisonTitle(c)}**`,
     ...comparisonExplanation(c).map((l, i, all) => (i < all.length - 1 ? `${l}  ` : l)),
     '',
-    `| ${COMPARISON_COLUMNS.join(' | ')} |`,
-    '|:---|:---|:---|---:|---:|:---|---:|---:|',
+    `| ${COMPARISON_COLUMNS.map((c) => c.title).join(' | ')} |`,
+    `|${COMPARISON_COLUMNS.map((c) => (c.text ? ':---' : '---:')).join('|')}|`,
     ...rows.map((r) => `| ${r.join(' | ')} |`),
   ];
   return `${[...lines, ...(notCounted.length > 0 ? ['', ...notCounted.map((n) => `- ${n}`)] : [])].join('\n')}\n`;

@@ -172,8 +172,8 @@ function comparisonHtml(sweep: SweepResults, score: ScoreSpec): string {
     return `<p class="notes">No seed-by-seed comparison: ${escapeHtml(error.message)}</p>`;
   }
   const { rows, notCounted } = comparisonTable(c);
-  const label = (i: number) => (i < 3 || i === 5 ? ' class="label"' : ''); // game, arm, seeds and Δ are text
-  const head = `<tr>${COMPARISON_COLUMNS.map((h, i) => `<th${label(i)}>${escapeHtml(h)}</th>`).join('')}</tr>`;
+  const label = (i: number) => (COMPARISON_COLUMNS[i].text ? ' class="label"' : '');
+  const head = `<tr>${COMPARISON_COLUMNS.map((c, i) => `<th${label(i)}>${escapeHtml(c.title)}</th>`).join('')}</tr>`;
   const body = rows.map((r) => `<tr>${r.map((v, i) => `<td${label(i)}>${escapeHtml(v)}</td>`).join('')}</tr>`).join('\n');
   return [
     `<h2>${escapeHtml(comparisonTitle(c))}</h2>`,
