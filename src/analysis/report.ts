@@ -197,13 +197,21 @@ export interface ReportFigure {
 
 type FigureMaker = (id: string, spec: FigureSpec, caption: string) => Promise<string>;
 
-/** rliable's standard plots of the aggregates: interval estimates, probability of improvement, profiles, efficiency. */
-async function rliablePlots(table: Table1, aggregates: Aggregates, refs: ReturnType<typeof loadHumanReference>, figure: FigureMaker): Promise<string[]> {
+/**
+ * rliable's standard plots of the aggregates: interval estimates, probability of improvement, profiles, efficiency;
+ * with a band or bar only for the rows in `ok` (bootstrappable).
+ */
+async function rliablePlots(
+  table: Table1,
+  aggregates: Aggregates,
+  ok: ReadonlySet<string>,
+  refs: ReturnType<typeof loadHumanReference>,
+  figure: FigureMaker,
+): Promise<string[]> {
   if (aggregates.rows.length === 0) return [];
   const parts: string[] = [];
   const rows = aggregates.rows.map((r) => rowName(r.row));
   const n = Math.min(...aggregates.rows.map((r) => r.runsPerGame));
-  const ok = bootstrappable(aggregates);
   const shown = (row: string, i: Interval) => (ok.has(row) ? i : pointOnly(i));
   const single = n < 2 ? ' With one run per game there is nothing to resample: the intervals have zero width (n = 1: no interval).'
     : ok.size < rows.length ? ` No interval is drawn for ${rows.filter((r) => !ok.has(r)).join(', ')}: too few runs for a bootstrap (fewer than ${MIN_DISTINCT_RESAMPLES.toLocaleString('en-US')} distinct resamples); judge them seed by seed (the comparison above).`
@@ -272,7 +280,9 @@ export async function buildReportHtml(sweep: SweepResults, options: ReportOption
   parts.push('<p class="caption">Probability of improvement P(X &gt; Y): chance that a run of X beats a run of Y on a game, averaged over games (ties count ½); 0.5 = no difference.</p>');
   parts.push(improvementsHtml(aggregates));
   if (aggregates.notes.length > 0) parts.push(`<ul class="notes">${aggregates.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`);
-  parts.push(...(await rliablePlots(table, aggregates, refs, figure)));
+  // Which rows have enough runs for a bootstrap interval: decided once, for the rliable plots and the λ sensitivity.
+  const ok = bootstrappable(aggregates);
+  parts.push(...(await rliablePlots(table, aggregates, ok, refs, figure)));
 
   parts.push('<h2>λ sensitivity</h2>');
   parts.push('<p class="caption">The paper\'s central claim: decoupled weight decay is stable across λ while Adam+L2 (WD) is not. Spread = max − min over λ of the IQM of human-normalized score.</p>');
@@ -284,7 +294,6 @@ export async function buildReportHtml(sweep: SweepResults, options: ReportOption
         .join('')}</table>`,
     );
   }
-  const ok = bootstrappable(aggregates);
   const sd = sensitivityData(sens.points.map((p) => (p.iqm === null || ok.has(p.name) ? p : { ...p, iqm: pointOnly(p.iqm) })));
   if (sd.aggregate.length > 0) {
     const spec = sensitivityAggregateSpec(sd.aggregate, sens.reference?.iqm?.point ?? null, aggregates.games.length);
